@@ -1,0 +1,1 @@
+"""AutoMirror's local cloud: moto plus the traffic-mirroring parts moto lacks."""
