@@ -1,6 +1,7 @@
 """The control endpoint: throttling buckets, seeded faults, eventual consistency, target health, counters."""
 from __future__ import annotations
 
+import http.client
 import time
 import unittest
 
@@ -198,6 +199,19 @@ class CallCountTests(unittest.TestCase):
         self.assertEqual(3, counts["calls"]["ec2"]["DescribeVpcs"])
         self.assertEqual({"ec2": {"DescribeVpcs": 1}}, counts["throttled"])
         self.assertEqual({"ec2": {"DescribeVpcs": 1}}, counts["faulted"])
+
+    def test_control_accepts_chunked_bodies(self) -> None:
+        # .NET's PostAsJsonAsync streams JSON chunked, without a Content-Length.
+        host, port = cloud.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("POST", "/_automirror/faults", body=iter([b'{"seed": 42, ', b'"throttleProbability": 0.25}']),
+                               headers={"Content-Type": "application/json"}, encode_chunked=True)
+            response = connection.getresponse()
+            self.assertEqual(200, response.status, response.read())
+        finally:
+            connection.close()
+        self.assertEqual((42, 0.25), (cloud.get("/config")["faults"]["seed"], cloud.get("/config")["faults"]["throttleProbability"]))
 
     def test_unknown_control_route_lists_the_routes(self) -> None:
         status, body = cloud.control("GET", "/nope")
