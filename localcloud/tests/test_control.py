@@ -247,6 +247,9 @@ class StartupTests(unittest.TestCase):
         with self.assertRaises(RuntimeError) as caught:
             broken.start()
         self.assertIn("throttleProbability", str(caught.exception))
+        with self.assertRaises(RuntimeError) as caught:
+            LocalCloudProcess(env={"AUTOMIRROR_SEED": "seven"}).start()
+        self.assertIn("AUTOMIRROR_SEED", str(caught.exception))
 
 
 if __name__ == "__main__":

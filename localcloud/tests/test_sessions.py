@@ -141,6 +141,35 @@ class CreateTests(SessionTestCase):
         self.assertEqual([], self.session_ids())
 
 
+class MalformedRequestTests(SessionTestCase):
+    """Clients other than botocore may skip validation: bad input must get an AWS error, not a crash."""
+
+    def raw(self, **params: str) -> tuple[int, str]:
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode({"Action": "CreateTrafficMirrorSession", "Version": "2016-11-15", **params}).encode()
+        request = urllib.request.Request(cloud.url, data=body, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        request.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as failure:
+            return failure.code, failure.read().decode()
+
+    def test_missing_and_non_numeric_parameters_get_ec2_errors(self) -> None:
+        _, eni = self.world.instance()
+        ids = {"NetworkInterfaceId": eni, "TrafficMirrorTargetId": self.world.target, "TrafficMirrorFilterId": self.world.filter}
+        status, body = self.raw(**ids)
+        self.assertEqual(400, status)
+        self.assertIn("<Code>MissingParameter</Code>", body)
+        status, body = self.raw(**ids, SessionNumber="one")
+        self.assertEqual(400, status)
+        self.assertIn("<Code>InvalidParameterValue</Code>", body)
+        self.assertEqual([], self.session_ids())
+
+
 class IdempotencyTests(SessionTestCase):
     def test_same_token_and_parameters_return_the_same_session(self) -> None:
         _, eni = self.world.instance()
