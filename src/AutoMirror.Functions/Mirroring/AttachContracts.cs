@@ -10,6 +10,16 @@ public static class AttachDecision
     public const string Attach = "attach";
     public const string Skip = "skip";
     public const string Detach = "detach";
+
+    /// <summary>Skip reasons that mean "the instance qualifies and has what it can have".</summary>
+    public const string AlreadyMirrored = "already-mirrored";
+    public const string SessionLimit = "session-limit";
+
+    public static bool Qualified(AttachPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.Decision == Attach || (plan.Decision == Skip && plan.Reason is AlreadyMirrored or SessionLimit);
+    }
 }
 
 /// <summary>

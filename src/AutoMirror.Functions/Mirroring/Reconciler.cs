@@ -85,7 +85,7 @@ public sealed class Reconciler
         {
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
             await WriteStatusAsync(instance, state, status, cancellationToken).ConfigureAwait(false);
-            var reason = plan.HitSessionLimit ? "session-limit" : "already-mirrored";
+            var reason = plan.HitSessionLimit ? AttachDecision.SessionLimit : AttachDecision.AlreadyMirrored;
             _log.Write(new Decision(AttachDecision.Skip, instanceId, reason) { Lab = lab, Vni = vni });
             return new AttachPlan(instanceId, AttachDecision.Skip, reason, [], existing, lab, plan.SessionLimitedEniIds);
         }
