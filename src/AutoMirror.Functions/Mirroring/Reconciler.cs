@@ -326,7 +326,10 @@ public sealed class Reconciler
 
         if (plan.Decision != AttachDecision.Attach)
         {
-            var outcome = plan.Decision == AttachDecision.Detach ? "detached" : plan.ExistingSessionIds.Count > 0 ? "mirrored" : "skipped";
+            var outcome = plan.Decision == AttachDecision.Detach ? "detached"
+                : plan.Reason == AttachDecision.SessionLimit ? "session-limit"
+                : plan.Reason == AttachDecision.AlreadyMirrored ? "mirrored"
+                : "skipped";
             return new InstanceOutcome(instanceId, outcome, plan.Reason, plan.ExistingSessionIds, [], []);
         }
 
@@ -334,7 +337,12 @@ public sealed class Reconciler
         try
         {
             var verified = await VerifyAsync(plan, created, cancellationToken).ConfigureAwait(false);
-            var outcome = verified.Status is MirrorStatus.Mirrored or MirrorStatus.SessionLimit ? "mirrored" : "skipped";
+            var outcome = verified.Status switch
+            {
+                MirrorStatus.Mirrored => "mirrored",
+                MirrorStatus.SessionLimit => "session-limit",
+                _ => "skipped",
+            };
             return new InstanceOutcome(instanceId, outcome, verified.Status, verified.SessionIds, created.SessionIds, verified.DeletedSessionIds);
         }
         catch (SessionVerificationException e)
@@ -405,6 +413,7 @@ public sealed class Reconciler
         var report = new ReconcileReport(
             list.Count,
             list.Count(o => o.Outcome == "mirrored"),
+            list.Count(o => o.Outcome == "session-limit"),
             list.Count(o => o.Outcome == "detached"),
             list.Count(o => o.Outcome == "skipped"),
             list.Count(o => o.Outcome == "failed"),
