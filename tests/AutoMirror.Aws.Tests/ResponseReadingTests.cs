@@ -108,4 +108,44 @@ public sealed class ResponseReadingTests
         Assert.Equal(2, q0.Timestamps.Count);
         Assert.Contains(results, r => r.Id == "q500");
     }
+
+    [Fact]
+    public async Task EmptyNextToken_EndsPagination()
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(
+            "<DescribeTrafficMirrorFiltersResponse><trafficMirrorFilterSet/><nextToken></nextToken></DescribeTrafficMirrorFiltersResponse>"));
+        using var clients = new AwsClients(TestClients.Options(handler));
+
+        await clients.Ec2.DescribeTrafficMirrorFiltersAsync([], CancellationToken.None);
+
+        Assert.Equal(1, handler.Count);
+    }
+
+    [Fact]
+    public async Task RepeatedNextToken_FailsInsteadOfLoopingForever()
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(
+            "<DescribeListenersResponse><DescribeListenersResult><Listeners/><NextMarker>same</NextMarker></DescribeListenersResult></DescribeListenersResponse>"));
+        using var clients = new AwsClients(TestClients.Options(handler));
+
+        var error = await Assert.ThrowsAsync<FormatException>(() => clients.LoadBalancing.DescribeListenersAsync("arn:lb", CancellationToken.None));
+
+        Assert.Contains("same pagination token", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, handler.Count);
+    }
+
+    [Theory]
+    [InlineData("ec2")]
+    [InlineData("sfn")]
+    public async Task SuccessfulAnswerThatIsNotXmlOrJson_IsAClearFormatError(string service)
+    {
+        var handler = new RecordingHandler((_, _) => new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent("<html>captive portal") });
+        using var clients = new AwsClients(TestClients.Options(handler));
+
+        var error = service == "ec2"
+            ? await Assert.ThrowsAsync<FormatException>(() => clients.Ec2.DescribeTrafficMirrorTargetsAsync([], CancellationToken.None))
+            : await Assert.ThrowsAsync<FormatException>(() => clients.StepFunctions.DescribeExecutionAsync("arn:e", CancellationToken.None));
+
+        Assert.Contains(service == "ec2" ? "DescribeTrafficMirrorTargets" : "DescribeExecution", error.Message, StringComparison.Ordinal);
+    }
 }
