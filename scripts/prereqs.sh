@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what AutoMirror's tests and local lab need, idempotently: Debian packages with apt, the Node 22 tools
+# with npm into .tools/node (git-ignored). Each part's own prereqs script adds what only it needs.
+# Fails with a clear message when a prerequisite cannot be had.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+
+fail() { echo "prereqs: $*" >&2; exit 1; }
+
+command -v dotnet >/dev/null || fail "the .NET SDK (dotnet) is not on PATH; install the .NET 10 SDK first"
+command -v python3 >/dev/null || fail "python3 is not on PATH"
+python3 -c 'import moto, boto3, botocore' 2>/dev/null \
+  || fail "python3 lacks moto/boto3 (the local cloud needs moto 5.2.1): pip install 'moto[server]==5.2.1' boto3"
+
+# Debian packages: install only what is missing, so a warm machine does no apt work.
+apt_packages=(tcpdump tshark tcpreplay python3-scapy iproute2 jq)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [ "$(id -u)" = 0 ] || fail "missing Debian packages (${missing[*]}) and not root: run 'sudo $0'"
+  echo "prereqs: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || fail "apt-get update failed"
+  apt-get install -y -qq "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]} failed"
+fi
+
+# Each part's own needs (Suricata from backports for the sensor, Node 22 tools for the workflows).
+for part in tests/sensor-e2e/prereqs.sh tests/workflows/prereqs.sh; do
+  if [ -f "$part" ]; then bash "$part" || fail "$part failed"; fi
+done
+echo "prereqs: ready"
