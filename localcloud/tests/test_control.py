@@ -130,6 +130,15 @@ class FaultTests(unittest.TestCase):
         reservations = self.ec2.describe_instances(InstanceIds=[instance])["Reservations"]
         self.assertEqual(instance, reservations[0]["Instances"][0]["InstanceId"])
 
+    def test_not_found_window_can_cover_tagging_a_new_instance(self) -> None:
+        cloud.post("/clock", {"scale": 0})
+        cloud.post("/faults", {"instanceNotFoundSeconds": 3, "instanceNotFoundActions": ["CreateTags", "DescribeInstances"]})
+        instance, _ = World(self.ec2).instance()
+        tag = {"Resources": [instance], "Tags": [{"Key": "automirror:status", "Value": "mirrored"}]}
+        self.assertEqual("InvalidInstanceID.NotFound", outcome(self.ec2.create_tags, **tag))
+        cloud.post("/clock", {"advanceSeconds": 3})
+        self.assertEqual("ok", outcome(self.ec2.create_tags, **tag))
+
     def test_reset_restores_a_clean_account_and_no_faults(self) -> None:
         cloud.post("/faults", {"seed": 1, "throttleProbability": 1})
         self.assertEqual("RequestLimitExceeded", outcome(self.ec2.describe_vpcs))

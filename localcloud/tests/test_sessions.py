@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
@@ -54,6 +55,25 @@ class CreateTests(SessionTestCase):
         for number in (1, 2, 3):
             self.world.session(eni, number)
         self.assertAwsError("TrafficMirrorSessionsPerInterfaceLimitExceeded", self.world.session, eni, 4)
+        self.assertEqual(3, len(self.session_ids()))
+
+    def test_limit_of_3_holds_when_creates_race(self) -> None:
+        _, eni = self.world.instance()
+        clients = [cloud.client("ec2") for _ in range(12)]  # one client per caller, like concurrent Lambda invocations
+
+        def create(index: int) -> str:
+            try:
+                clients[index].create_traffic_mirror_session(
+                    NetworkInterfaceId=eni, TrafficMirrorTargetId=self.world.target,
+                    TrafficMirrorFilterId=self.world.filter, SessionNumber=index + 1)
+                return "ok"
+            except ClientError as failure:
+                return failure.response["Error"]["Code"]
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(create, range(12)))
+        self.assertEqual(3, results.count("ok"), results)
+        self.assertEqual(9, results.count("TrafficMirrorSessionsPerInterfaceLimitExceeded"), results)
         self.assertEqual(3, len(self.session_ids()))
 
     def test_session_number_must_be_between_1_and_32766(self) -> None:

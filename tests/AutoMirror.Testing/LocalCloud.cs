@@ -187,7 +187,7 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
         {
             lock (_stderr)
             {
-                return string.Join('\n', _stderr.TakeLast(20));
+                return string.Join('\n', _stderr);
             }
         }
     }
@@ -209,6 +209,12 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
 
         lock (_stderr)
         {
+            // Only the tail is ever reported; a long-lived fixture must not grow without bound.
+            if (_stderr.Count == 50)
+            {
+                _stderr.RemoveAt(0);
+            }
+
             _stderr.Add(line);
         }
     }

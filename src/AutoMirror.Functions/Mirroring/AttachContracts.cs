@@ -71,4 +71,4 @@ public sealed record InstanceOutcome(
     IReadOnlyList<string> CreatedSessionIds,
     IReadOnlyList<string> DeletedSessionIds);
 
-public sealed record ReconcileReport(int Instances, int Mirrored, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes);
+public sealed record ReconcileReport(int Instances, int Mirrored, int SessionLimited, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes);

@@ -300,7 +300,7 @@ public sealed class FakeEc2 : IEc2Client
                 ?? throw Error("InvalidNetworkInterfaceID.NotFound", $"The networkInterface ID '{request.NetworkInterfaceId}' does not exist");
             if (RefusedTypes.Contains(owner.Type))
             {
-                throw Error("InvalidParameterValue", $"Traffic mirroring is not supported for the instance type {owner.Type} of the source network interface");
+                throw Error("NetworkInterfaceNotSupported", $"The network interface of an instance of type {owner.Type} cannot be a traffic mirror source");
             }
 
             if (!_targets.TryGetValue(request.TrafficMirrorTargetId, out var target))
@@ -397,7 +397,7 @@ public sealed class FakeEc2 : IEc2Client
         var onEni = _sessions.Values.Where(s => s.NetworkInterfaceId == eniId).ToList();
         if (onEni.Count >= 3)
         {
-            throw Error("TrafficMirrorSessionLimitExceeded", "The maximum number of sessions for this network interface has been reached");
+            throw Error("TrafficMirrorSessionsPerInterfaceLimitExceeded", "The maximum number of sessions for this network interface has been reached");
         }
 
         if (onEni.Any(s => s.SessionNumber == sessionNumber))
