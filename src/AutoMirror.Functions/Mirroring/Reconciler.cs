@@ -1,0 +1,636 @@
+using System.Collections.Concurrent;
+using AutoMirror.Aws;
+using AutoMirror.Aws.Ec2;
+using AutoMirror.Aws.LoadBalancing;
+using AutoMirror.Functions.Configuration;
+using AutoMirror.Functions.Logging;
+
+namespace AutoMirror.Functions.Mirroring;
+
+/// <summary>A state-change event's view of an instance, used when it is newer than what EC2 describes.</summary>
+public sealed record StateHint(string State, DateTimeOffset EventTime);
+
+/// <summary>
+/// Makes an instance's sessions match the policy, idempotently: every step reads EC2's current state first, so a
+/// duplicate, late or reordered event converges to the same end state. Only sessions tagged
+/// automirror:managed=true and aimed at our target are ever deleted. The Attach workflow calls the steps one by
+/// one (Evaluate, CheckTargetHealth, CreateSessions, Verify, Cleanup); the reconcile paths run them in-process.
+/// </summary>
+public sealed class Reconciler
+{
+    private static readonly TimeSpan[] DefaultNotFoundBackoff = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)];
+
+    private readonly IEc2Client _ec2;
+    private readonly ILoadBalancingClient _loadBalancing;
+    private readonly AutoMirrorSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly IDecisionLog _log;
+    private readonly InstanceTypeCatalog _types;
+    private readonly IReadOnlyList<TimeSpan> _notFoundBackoff;
+    private readonly ConcurrentDictionary<string, int> _labVnis = new(StringComparer.Ordinal);
+    private IReadOnlySet<string>? _targetEniIds;
+
+    public Reconciler(
+        IEc2Client ec2,
+        ILoadBalancingClient loadBalancing,
+        AutoMirrorSettings settings,
+        TimeProvider time,
+        IDecisionLog log,
+        IReadOnlyList<TimeSpan>? notFoundBackoff = null)
+    {
+        _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
+        _loadBalancing = loadBalancing ?? throw new ArgumentNullException(nameof(loadBalancing));
+        _settings = settings ?? throw new ArgumentNullException(nameof(settings));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _log = log ?? throw new ArgumentNullException(nameof(log));
+        _types = new InstanceTypeCatalog(ec2, settings);
+        _notFoundBackoff = notFoundBackoff ?? DefaultNotFoundBackoff;
+    }
+
+    public AutoMirrorSettings Settings => _settings;
+
+    // ---------------------------------------------------------------- Attach workflow steps
+
+    /// <summary>
+    /// Decides from EC2's current state. A non-qualifying instance loses its AutoMirror sessions here (decision
+    /// detach, or skip when it had none); a qualifying one gets a plan of the sessions it lacks.
+    /// </summary>
+    public async Task<AttachPlan> EvaluateAsync(string instanceId, string trigger, StateHint? hint, CancellationToken cancellationToken)
+    {
+        var instance = await DescribeAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        var state = EffectiveState(instance, hint);
+        var sessions = await SessionsOnAsync(instance.NetworkInterfaces.Select(n => n.NetworkInterfaceId), cancellationToken).ConfigureAwait(false);
+        var eligibility = await EligibilityAsync(instance, state, cancellationToken).ConfigureAwait(false);
+
+        if (!eligibility.Qualifies)
+        {
+            var deleted = await DeleteAsync(sessions.Where(IsOurs), instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
+            await WriteStatusAsync(instance, state, eligibility.Status, cancellationToken).ConfigureAwait(false);
+            var decision = deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip;
+            _log.Write(new Decision(decision, instanceId, eligibility.Reason) { Lab = LabOf(instance) });
+            return new AttachPlan(instanceId, decision, eligibility.Reason, [], [], LabOf(instance), []);
+        }
+
+        var lab = LabOf(instance);
+        var vni = await VniForAsync(lab, cancellationToken).ConfigureAwait(false);
+        var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, vni, _settings);
+        await DeleteAsync(plan.ToDelete, instanceId, "duplicate-or-obsolete", cancellationToken).ConfigureAwait(false);
+        foreach (var eni in plan.SessionLimitedEniIds)
+        {
+            _log.Write(new Decision("session-limit", instanceId, "interface already has 3 sessions") { EniId = eni, Level = "warn" });
+        }
+
+        var existing = plan.Existing.Select(s => s.TrafficMirrorSessionId).ToList();
+        if (plan.ToCreate.Count == 0)
+        {
+            var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
+            await WriteStatusAsync(instance, state, status, cancellationToken).ConfigureAwait(false);
+            var reason = plan.HitSessionLimit ? "session-limit" : "already-mirrored";
+            _log.Write(new Decision(AttachDecision.Skip, instanceId, reason) { Lab = lab, Vni = vni });
+            return new AttachPlan(instanceId, AttachDecision.Skip, reason, [], existing, lab, plan.SessionLimitedEniIds);
+        }
+
+        foreach (var planned in plan.ToCreate)
+        {
+            _log.Write(new Decision("plan-session", instanceId, trigger)
+            {
+                EniId = planned.NetworkInterfaceId,
+                SessionNumber = planned.SessionNumber,
+                Vni = planned.VirtualNetworkId,
+                Lab = lab,
+            });
+        }
+
+        return new AttachPlan(instanceId, AttachDecision.Attach, "sessions-missing", plan.ToCreate, existing, lab, plan.SessionLimitedEniIds)
+        {
+            InstanceType = instance.InstanceType,
+        };
+    }
+
+    /// <summary>The gate before any session is made: mirrored packets to a target with no healthy sensor are lost.</summary>
+    public async Task<TargetHealth> CheckTargetHealthAsync(CancellationToken cancellationToken)
+    {
+        var targets = await _loadBalancing.DescribeTargetHealthAsync(_settings.RequireSensorTargetGroupArn(), cancellationToken).ConfigureAwait(false);
+        var healthy = targets.Count(t => string.Equals(t.State, "healthy", StringComparison.OrdinalIgnoreCase));
+        _log.Write(new Decision("target-health", null, healthy > 0 ? "healthy" : "no-healthy-target"));
+        return new TargetHealth(healthy, healthy > 0);
+    }
+
+    /// <summary>
+    /// Creates the planned sessions. The ClientToken makes a repeat (a retried step, a duplicate event) a no-op at
+    /// AWS; an interface that filled up meanwhile is reported, not failed; a refusal for the instance type is final.
+    /// </summary>
+    public async Task<CreatedSessions> CreateSessionsAsync(AttachPlan plan, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var created = new List<CreatedSession>();
+        var limited = new List<string>(plan.SessionLimitedEniIds ?? []);
+        if (plan.Decision != AttachDecision.Attach)
+        {
+            return new CreatedSessions([], created, limited);
+        }
+
+        foreach (var planned in plan.Sessions)
+        {
+            var request = new CreateTrafficMirrorSessionRequest(
+                planned.NetworkInterfaceId,
+                _settings.MirrorTargetId,
+                _settings.MirrorFilterId,
+                planned.SessionNumber,
+                planned.VirtualNetworkId,
+                _settings.PacketLength,
+                planned.ClientToken,
+                SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
+                "AutoMirror " + plan.InstanceId);
+            try
+            {
+                var session = await _ec2.CreateTrafficMirrorSessionAsync(request, cancellationToken).ConfigureAwait(false);
+                created.Add(new CreatedSession(planned.NetworkInterfaceId, session.TrafficMirrorSessionId, session.SessionNumber, planned.ClientToken));
+                _log.Write(new Decision("create-session", plan.InstanceId, "planned")
+                {
+                    EniId = planned.NetworkInterfaceId,
+                    SessionId = session.TrafficMirrorSessionId,
+                    SessionNumber = session.SessionNumber,
+                    Vni = planned.VirtualNetworkId,
+                    Lab = plan.Lab,
+                });
+            }
+            catch (AwsServiceException e) when (AwsErrors.IsInterfaceNotFound(e))
+            {
+                _log.Write(new Decision("skip-interface", plan.InstanceId, "interface-gone") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode });
+            }
+            catch (AwsServiceException e) when (AwsErrors.IsInstanceTypeRefusal(e))
+            {
+                if (plan.InstanceType is not null)
+                {
+                    _types.RecordRefusal(plan.InstanceType);
+                }
+
+                _log.Write(new Decision("refused", plan.InstanceId, MirrorStatus.UnsupportedInstanceType) { EniId = planned.NetworkInterfaceId, Error = e.Message, Level = "warn" });
+                return new CreatedSessions(created.Select(c => c.SessionId).ToList(), created, limited, MirrorStatus.UnsupportedInstanceType);
+            }
+            catch (AwsServiceException e) when (AwsErrors.IsSessionLimit(e))
+            {
+                limited.Add(planned.NetworkInterfaceId);
+                _log.Write(new Decision("session-limit", plan.InstanceId, "refused-by-aws") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
+            }
+            catch (AwsServiceException e) when (e.ErrorCode == "IdempotentParameterMismatch")
+            {
+                // The same token was used with other parameters by a concurrent invocation: its session stands,
+                // and Verify will find it (or report it missing).
+                _log.Write(new Decision("create-session", plan.InstanceId, "token-in-use") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode });
+            }
+        }
+
+        return new CreatedSessions(created.Select(c => c.SessionId).ToList(), created, limited);
+    }
+
+    /// <summary>
+    /// Re-reads the instance and its sessions. If the instance stopped qualifying while we created (an untag or stop
+    /// that raced us), our sessions go. Otherwise each source must have exactly one AutoMirror session: duplicates
+    /// from racing creates are deleted (lowest number kept), a session lost to a stale ClientToken is recreated,
+    /// and a planned session that is simply missing fails the step.
+    /// </summary>
+    public async Task<Verified> VerifyAsync(AttachPlan plan, CreatedSessions created, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(created);
+        if (plan.Decision != AttachDecision.Attach)
+        {
+            return new Verified(plan.InstanceId, plan.Decision, plan.ExistingSessionIds, []);
+        }
+
+        Ec2Instance instance;
+        try
+        {
+            instance = await DescribeAsync(plan.InstanceId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InstanceNotFoundException)
+        {
+            // Gone between create and verify: deleting its interfaces deleted their sessions with them.
+            _log.Write(new Decision("verify", plan.InstanceId, "instance-gone"));
+            return new Verified(plan.InstanceId, "gone", [], []);
+        }
+
+        var sessions = await SessionsOnAsync(instance.NetworkInterfaces.Select(n => n.NetworkInterfaceId), cancellationToken).ConfigureAwait(false);
+        var ours = sessions.Where(IsOurs).ToList();
+        var eligibility = await EligibilityAsync(instance, instance.State, cancellationToken).ConfigureAwait(false);
+        if (created.Refused is not null && eligibility.Qualifies)
+        {
+            eligibility = Eligibility.No("unsupported-instance-type:refused-by-aws", MirrorStatus.UnsupportedInstanceType);
+        }
+
+        if (!eligibility.Qualifies)
+        {
+            var gone = await DeleteAsync(ours, plan.InstanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
+            await WriteStatusAsync(instance, instance.State, eligibility.Status, cancellationToken).ConfigureAwait(false);
+            _log.Write(new Decision(AttachDecision.Detach, plan.InstanceId, eligibility.Reason));
+            return new Verified(plan.InstanceId, eligibility.Status ?? "detached", [], gone);
+        }
+
+        var limited = new HashSet<string>(created.SessionLimitedEniIds ?? plan.SessionLimitedEniIds ?? [], StringComparer.Ordinal);
+        var kept = new List<string>();
+        var toDelete = new List<TrafficMirrorSession>();
+        foreach (var source in eligibility.SourceInterfaces)
+        {
+            var eni = source.NetworkInterfaceId;
+            var mine = ours.Where(s => s.NetworkInterfaceId == eni)
+                .OrderBy(s => s.SessionNumber)
+                .ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal)
+                .ToList();
+            if (mine.Count > 0)
+            {
+                kept.Add(mine[0].TrafficMirrorSessionId);
+                toDelete.AddRange(mine.Skip(1));
+                continue;
+            }
+
+            if (limited.Contains(eni))
+            {
+                continue;
+            }
+
+            var planned = plan.Sessions.FirstOrDefault(p => p.NetworkInterfaceId == eni);
+            var made = created.Sessions?.FirstOrDefault(c => c.NetworkInterfaceId == eni);
+            if (planned is not null && made is not null)
+            {
+                kept.Add(await RecreateStaleAsync(plan, planned, made, cancellationToken).ConfigureAwait(false));
+                continue;
+            }
+
+            if (planned is null)
+            {
+                // Not part of this plan (attached after Evaluate, or its session was deleted by a concurrent detach
+                // that has since been overtaken): the next event or reconcile covers it.
+                _log.Write(new Decision("verify", plan.InstanceId, "interface-not-in-plan") { EniId = eni, Level = "warn" });
+                continue;
+            }
+
+            throw new SessionVerificationException($"instance {plan.InstanceId}: no AutoMirror session on {eni} to {_settings.MirrorTargetId} after create");
+        }
+
+        var deleted = await DeleteAsync(toDelete, plan.InstanceId, "duplicate", cancellationToken).ConfigureAwait(false);
+        var status = limited.Count > 0 ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
+        await WriteStatusAsync(instance, instance.State, status, cancellationToken).ConfigureAwait(false);
+        _log.Write(new Decision("verified", plan.InstanceId, status) { Lab = plan.Lab });
+        return new Verified(plan.InstanceId, status, kept, deleted);
+    }
+
+    /// <summary>
+    /// After a failure: deletes the AutoMirror sessions on the planned interfaces that were not there before this
+    /// run, so a failed attach leaves nothing half made, and marks the instance with the error status.
+    /// </summary>
+    public async Task<CleanupResult> CleanupAsync(AttachPlan plan, string? error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var enis = plan.Sessions.Select(s => s.NetworkInterfaceId).Distinct(StringComparer.Ordinal).ToList();
+        var sessions = await SessionsOnAsync(enis, cancellationToken).ConfigureAwait(false);
+        var before = plan.ExistingSessionIds.ToHashSet(StringComparer.Ordinal);
+        var deleted = await DeleteAsync(sessions.Where(s => IsOurs(s) && !before.Contains(s.TrafficMirrorSessionId)), plan.InstanceId, "cleanup-after-failure", cancellationToken)
+            .ConfigureAwait(false);
+        if (_settings.StatusTag)
+        {
+            await TagStatusAsync(plan.InstanceId, MirrorStatus.Error, cancellationToken).ConfigureAwait(false);
+        }
+
+        _log.Write(new Decision("cleanup", plan.InstanceId, "attach-failed") { Level = "error", Error = error });
+        return new CleanupResult(plan.InstanceId, deleted);
+    }
+
+    // ---------------------------------------------------------------- in-process paths
+
+    /// <summary>
+    /// One instance to its desired state: Evaluate, CreateSessions, Verify, and Cleanup on failure, with a bounded
+    /// wait for an instance EC2 does not know yet. With <paramref name="waitForLaunch"/> off, an unknown instance
+    /// is taken as gone and its AutoMirror sessions (found by tag) are deleted.
+    /// </summary>
+    public async Task<InstanceOutcome> ReconcileInstanceAsync(string instanceId, string trigger, StateHint? hint, bool waitForLaunch, CancellationToken cancellationToken)
+    {
+        AttachPlan? plan = null;
+        for (var attempt = 0; plan is null; attempt++)
+        {
+            try
+            {
+                plan = await EvaluateAsync(instanceId, trigger, hint, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InstanceNotFoundException) when (waitForLaunch && attempt < _notFoundBackoff.Count)
+            {
+                _log.Write(new Decision("retry", instanceId, "instance-not-found-yet"));
+                await Task.Delay(_notFoundBackoff[attempt], _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InstanceNotFoundException)
+            {
+                return await DetachUnknownInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (plan.Decision != AttachDecision.Attach)
+        {
+            var outcome = plan.Decision == AttachDecision.Detach ? "detached" : plan.ExistingSessionIds.Count > 0 ? "mirrored" : "skipped";
+            return new InstanceOutcome(instanceId, outcome, plan.Reason, plan.ExistingSessionIds, [], []);
+        }
+
+        var created = await CreateSessionsAsync(plan, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var verified = await VerifyAsync(plan, created, cancellationToken).ConfigureAwait(false);
+            var outcome = verified.Status is MirrorStatus.Mirrored or MirrorStatus.SessionLimit ? "mirrored" : "skipped";
+            return new InstanceOutcome(instanceId, outcome, verified.Status, verified.SessionIds, created.SessionIds, verified.DeletedSessionIds);
+        }
+        catch (SessionVerificationException e)
+        {
+            await CleanupAsync(plan, e.Message, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// An instance EC2 no longer (or not yet) knows: its AutoMirror sessions, found by their instance-id tag, go.
+    /// A session whose interface is gone has gone with it, so this mostly finds nothing.
+    /// </summary>
+    public async Task<InstanceOutcome> DetachUnknownInstanceAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var orphans = (await OurSessionsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) && id == instanceId);
+        var deleted = await DeleteAsync(orphans, instanceId, "instance-not-found", cancellationToken).ConfigureAwait(false);
+        _log.Write(new Decision(deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip, instanceId, "instance-not-found"));
+        return new InstanceOutcome(instanceId, deleted.Count > 0 ? "detached" : "skipped", "instance-not-found", [], [], deleted);
+    }
+
+    /// <summary>
+    /// Every qualifying running instance gets its sessions and every AutoMirror session whose instance no longer
+    /// qualifies goes. Instances are worked on with bounded concurrency; one instance's failure does not stop the
+    /// others, and is reported and rethrown at the end.
+    /// </summary>
+    public async Task<ReconcileReport> ReconcileAsync(IReadOnlyCollection<string>? instanceIds, int concurrency, CancellationToken cancellationToken)
+    {
+        bool waitForLaunch = instanceIds is not null;
+        IReadOnlyCollection<string> ids;
+        if (instanceIds is null)
+        {
+            var filters = new List<Ec2Filter> { new("tag-key", _settings.MirrorTagKey), new("instance-state-name", "running") };
+            if (_settings.VpcIds.Count > 0)
+            {
+                filters.Add(new Ec2Filter("vpc-id", _settings.VpcIds.ToList()));
+            }
+
+            var candidates = await _ec2.DescribeInstancesAsync(filters, cancellationToken).ConfigureAwait(false);
+            var owners = (await OurSessionsAsync(cancellationToken).ConfigureAwait(false))
+                .Select(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null)
+                .OfType<string>();
+            ids = candidates.Select(c => c.InstanceId).Concat(owners).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        }
+        else
+        {
+            ids = instanceIds.Distinct(StringComparer.Ordinal).ToList();
+        }
+
+        var outcomes = new ConcurrentBag<InstanceOutcome>();
+        var failures = new ConcurrentBag<Exception>();
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, concurrency), CancellationToken = cancellationToken }, async (id, ct) =>
+        {
+            try
+            {
+                outcomes.Add(await ReconcileInstanceAsync(id, "reconcile", null, waitForLaunch, ct).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is AwsServiceException or SessionVerificationException or InstanceNotFoundException)
+            {
+                failures.Add(e);
+                _log.Write(new Decision("failed", id, e.GetType().Name) { Level = "error", Error = e.Message });
+                outcomes.Add(new InstanceOutcome(id, "failed", e.GetType().Name, [], [], []));
+            }
+        }).ConfigureAwait(false);
+
+        var list = outcomes.OrderBy(o => o.InstanceId, StringComparer.Ordinal).ToList();
+        var report = new ReconcileReport(
+            list.Count,
+            list.Count(o => o.Outcome == "mirrored"),
+            list.Count(o => o.Outcome == "detached"),
+            list.Count(o => o.Outcome == "skipped"),
+            list.Count(o => o.Outcome == "failed"),
+            list);
+        _log.Write(new Decision("reconciled", null, $"instances={report.Instances} mirrored={report.Mirrored} detached={report.Detached} failed={report.Failed}"));
+        if (!failures.IsEmpty)
+        {
+            throw new ReconcileFailedException(report, [.. failures]);
+        }
+
+        return report;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private bool IsOurs(TrafficMirrorSession session) => SessionTags.IsOurs(session, _settings.MirrorTargetId);
+
+    private string LabOf(Ec2Instance instance) =>
+        instance.Tags.TryGetValue(_settings.LabTagKey, out var lab) ? lab.Trim() : SessionTags.NoLab;
+
+    /// <summary>
+    /// A detach state from an event wins over a described "running" unless the instance started again after the
+    /// event (its LaunchTime is the last start): then the event is stale.
+    /// </summary>
+    private static string EffectiveState(Ec2Instance instance, StateHint? hint)
+    {
+        if (hint is null || instance.State != "running" || hint.State == "running" || hint.State == "pending")
+        {
+            return instance.State;
+        }
+
+        return instance.LaunchTime is { } launched && hint.EventTime < launched ? instance.State : hint.State;
+    }
+
+    private async Task<Ec2Instance> DescribeAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Ec2Instance> found;
+        try
+        {
+            found = await _ec2.DescribeInstancesAsync([instanceId], cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
+        {
+            throw new InstanceNotFoundException(instanceId, e);
+        }
+
+        return found.FirstOrDefault(i => i.InstanceId == instanceId) ?? throw new InstanceNotFoundException(instanceId);
+    }
+
+    private async Task<Eligibility> EligibilityAsync(Ec2Instance instance, string state, CancellationToken cancellationToken)
+    {
+        var targetEnis = await TargetEniIdsAsync(cancellationToken).ConfigureAwait(false);
+        // The type check costs a call, so it only runs for an instance every cheaper rule lets through.
+        var cheap = MirrorPolicy.Evaluate(instance, state, _settings, new TypeVerdict(TypeSupport.Supported, "not-checked"), targetEnis);
+        if (!cheap.Qualifies)
+        {
+            return cheap;
+        }
+
+        var verdict = await _types.VerdictAsync(instance.InstanceType, cancellationToken).ConfigureAwait(false);
+        return MirrorPolicy.Evaluate(instance, state, _settings, verdict, targetEnis);
+    }
+
+    private async Task<IReadOnlySet<string>> TargetEniIdsAsync(CancellationToken cancellationToken)
+    {
+        if (_targetEniIds is { } known)
+        {
+            return known;
+        }
+
+        var targets = await _ec2.DescribeTrafficMirrorTargetsAsync([new Ec2Filter("traffic-mirror-target-id", _settings.MirrorTargetId)], cancellationToken)
+            .ConfigureAwait(false);
+        if (targets.Count == 0)
+        {
+            throw new ConfigurationException($"MIRROR_TARGET_ID {_settings.MirrorTargetId} does not exist in this account and region");
+        }
+
+        var enis = targets.Select(t => t.NetworkInterfaceId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        _targetEniIds = enis;
+        return enis;
+    }
+
+    private async Task<IReadOnlyList<TrafficMirrorSession>> SessionsOnAsync(IEnumerable<string> eniIds, CancellationToken cancellationToken)
+    {
+        var ids = eniIds.Distinct(StringComparer.Ordinal).ToList();
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        return await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("network-interface-id", ids)], cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<TrafficMirrorSession>> OurSessionsAsync(CancellationToken cancellationToken)
+    {
+        var all = await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("traffic-mirror-target-id", _settings.MirrorTargetId)], cancellationToken)
+            .ConfigureAwait(false);
+        return all.Where(IsOurs).ToList();
+    }
+
+    private async Task<int> VniForAsync(string lab, CancellationToken cancellationToken)
+    {
+        if (_labVnis.TryGetValue(lab, out var cached))
+        {
+            return cached;
+        }
+
+        var ours = await OurSessionsAsync(cancellationToken).ConfigureAwait(false);
+        var vniLabs = new Dictionary<int, string>();
+        foreach (var session in ours.OrderBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal))
+        {
+            if (session.VirtualNetworkId is { } vni)
+            {
+                vniLabs.TryAdd(vni, session.Tags.TryGetValue(SessionTags.Lab, out var owner) ? owner : SessionTags.NoLab);
+            }
+        }
+
+        var chosen = SessionIdentity.VniForLab(lab, vniLabs, _settings.DefaultVni);
+        _labVnis[lab] = chosen;
+        return chosen;
+    }
+
+    private async Task<string> RecreateStaleAsync(AttachPlan plan, PlannedSession planned, CreatedSession made, CancellationToken cancellationToken)
+    {
+        var token = SessionIdentity.RetryClientToken(planned.ClientToken, made.SessionId);
+        var session = await _ec2.CreateTrafficMirrorSessionAsync(
+            new CreateTrafficMirrorSessionRequest(
+                planned.NetworkInterfaceId,
+                _settings.MirrorTargetId,
+                _settings.MirrorFilterId,
+                planned.SessionNumber,
+                planned.VirtualNetworkId,
+                _settings.PacketLength,
+                token,
+                SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
+                "AutoMirror " + plan.InstanceId),
+            cancellationToken).ConfigureAwait(false);
+        _log.Write(new Decision("create-session", plan.InstanceId, "stale-client-token")
+        {
+            EniId = planned.NetworkInterfaceId,
+            SessionId = session.TrafficMirrorSessionId,
+            SessionNumber = session.SessionNumber,
+        });
+        return session.TrafficMirrorSessionId;
+    }
+
+    private async Task<IReadOnlyList<string>> DeleteAsync(IEnumerable<TrafficMirrorSession> sessions, string instanceId, string reason, CancellationToken cancellationToken)
+    {
+        var deleted = new List<string>();
+        foreach (var session in sessions)
+        {
+            // The last line of defence: nothing that is not ours is ever deleted, whatever the caller passed.
+            if (!IsOurs(session))
+            {
+                continue;
+            }
+
+            try
+            {
+                await _ec2.DeleteTrafficMirrorSessionAsync(session.TrafficMirrorSessionId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AwsServiceException e) when (AwsErrors.IsSessionNotFound(e))
+            {
+                // Already deleted by a concurrent invocation: the end state is the one we wanted.
+            }
+
+            deleted.Add(session.TrafficMirrorSessionId);
+            _log.Write(new Decision("delete-session", instanceId, reason)
+            {
+                EniId = session.NetworkInterfaceId,
+                SessionId = session.TrafficMirrorSessionId,
+                SessionNumber = session.SessionNumber,
+            });
+        }
+
+        return deleted;
+    }
+
+    private async Task WriteStatusAsync(Ec2Instance instance, string state, string? status, CancellationToken cancellationToken)
+    {
+        // A terminated instance's tags go with it; writing them is a wasted mutating call.
+        if (!_settings.StatusTag || state is "shutting-down" or "terminated")
+        {
+            return;
+        }
+
+        instance.Tags.TryGetValue(SessionTags.Status, out var current);
+        if (current == status)
+        {
+            return;
+        }
+
+        try
+        {
+            if (status is null)
+            {
+                await _ec2.DeleteTagsAsync([instance.InstanceId], [SessionTags.Status], cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _ec2.CreateTagsAsync([instance.InstanceId], new Dictionary<string, string> { [SessionTags.Status] = status }, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+        catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
+        {
+            _log.Write(new Decision("status-tag", instance.InstanceId, "instance-gone") { Level = "warn", Error = e.ErrorCode });
+        }
+    }
+
+    private async Task TagStatusAsync(string instanceId, string status, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _ec2.CreateTagsAsync([instanceId], new Dictionary<string, string> { [SessionTags.Status] = status }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
+        {
+            _log.Write(new Decision("status-tag", instanceId, "instance-gone") { Level = "warn", Error = e.ErrorCode });
+        }
+    }
+}
+
+/// <summary>Some instances of a reconcile failed; the others were reconciled. Carries the full report.</summary>
+public sealed class ReconcileFailedException(ReconcileReport report, IReadOnlyList<Exception> failures)
+    : AggregateException($"{report.Failed} of {report.Instances} instances failed to reconcile", failures)
+{
+    public ReconcileReport Report { get; } = report;
+}
