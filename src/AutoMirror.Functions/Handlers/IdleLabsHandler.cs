@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using AutoMirror.Functions.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
@@ -9,10 +10,14 @@ namespace AutoMirror.Functions.Handlers;
 /// </summary>
 public sealed class IdleLabsHandler
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly TeardownService _service;
     private readonly TeardownLog _log;
+
+    /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
+    public IdleLabsHandler()
+        : this(TeardownComposition.Service, TeardownComposition.Log)
+    {
+    }
 
     public IdleLabsHandler(TeardownService service, TeardownLog log)
     {
@@ -29,13 +34,13 @@ public sealed class IdleLabsHandler
             _log.Write(lab, "assess");
         }
 
-        return Serialize(result);
+        return Serialize(result, TeardownJsonContext.Default.IdleLabsResult);
     }
 
-    internal static MemoryStream Serialize<T>(T value)
+    internal static MemoryStream Serialize<T>(T value, JsonTypeInfo<T> typeInfo)
     {
         var output = new MemoryStream();
-        JsonSerializer.Serialize(output, value, Json);
+        JsonSerializer.Serialize(output, value, typeInfo);
         output.Position = 0;
         return output;
     }

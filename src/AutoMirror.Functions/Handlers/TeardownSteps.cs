@@ -8,6 +8,12 @@ public sealed class TeardownSteps
     private readonly TeardownService _service;
     private readonly TeardownLog _log;
 
+    /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
+    public TeardownSteps()
+        : this(TeardownComposition.Service, TeardownComposition.Log)
+    {
+    }
+
     public TeardownSteps(TeardownService service, TeardownLog log)
     {
         _service = service;
@@ -19,7 +25,7 @@ public sealed class TeardownSteps
     {
         var state = await ReadAsync(input);
         var result = await _service.ListLabSessionsAsync(WorkflowState.LabName(state), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result);
+        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.LabSessionList);
     }
 
     /// <summary>DeleteSessionFunction (Map item): <c>{"sessionId",…}</c> → <c>{"sessionId","outcome"}</c>.</summary>
@@ -27,7 +33,7 @@ public sealed class TeardownSteps
     {
         var state = await ReadAsync(input);
         var result = await _service.DeleteSessionAsync(WorkflowState.RequiredString(state, "sessionId"), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result);
+        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.DeleteOutcome);
     }
 
     /// <summary>InstanceActionFunction: <c>{"lab","action","instanceIds"}</c> → what was stopped or terminated.</summary>
@@ -39,7 +45,7 @@ public sealed class TeardownSteps
             WorkflowState.RequiredString(state, "action"),
             WorkflowState.Strings(state["instanceIds"], "instanceIds"));
         var result = await _service.InstanceActionAsync(request, dryRun: false, CancellationToken.None);
-        return IdleLabsHandler.Serialize(result);
+        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.InstanceActionResult);
     }
 
     /// <summary>TeardownReportFunction: the whole state → the lab's report (also logged as one line).</summary>
@@ -48,7 +54,7 @@ public sealed class TeardownSteps
         var state = await ReadAsync(input);
         var report = WorkflowState.Report(state, _service.Settings);
         _log.Write(report, "report");
-        return IdleLabsHandler.Serialize(report);
+        return IdleLabsHandler.Serialize(report, TeardownJsonContext.Default.LabReport);
     }
 
     private static async Task<System.Text.Json.Nodes.JsonNode> ReadAsync(Stream input)

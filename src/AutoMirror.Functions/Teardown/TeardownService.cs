@@ -6,6 +6,7 @@ using AutoMirror.Aws;
 using AutoMirror.Aws.CloudWatch;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.StepFunctions;
+using AutoMirror.Functions.Configuration;
 
 namespace AutoMirror.Functions.Teardown;
 
@@ -22,8 +23,6 @@ public sealed class TeardownService(
     TeardownSettings settings)
 {
     private static readonly string[] LiveStates = ["pending", "running", "stopping", "stopped", "shutting-down"];
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public TeardownSettings Settings => settings;
 
@@ -60,7 +59,7 @@ public sealed class TeardownService(
     public async Task<IdleLabsResult> StartIdleTeardownsAsync(CancellationToken cancellationToken)
     {
         var stateMachineArn = settings.StateMachineArn
-            ?? throw new InvalidOperationException("TEARDOWN_STATE_MACHINE_ARN is required by this function and is not set");
+            ?? throw new ConfigurationException("TEARDOWN_STATE_MACHINE_ARN is required by this function and is not set");
         var now = time.GetUtcNow();
         var verdicts = await AssessAsync(null, cancellationToken);
         var reports = new List<LabReport>(verdicts.Count);
@@ -77,7 +76,7 @@ public sealed class TeardownService(
             var input = new TeardownInput(plan.Lab, plan.Action.ToName(),
                 new TeardownReasons(verdict.Status.ToName(), verdict.Reasons, plan.RequestedAction.ToName(), plan.Notes));
             var name = ExecutionName(plan.Lab, now, settings.IdlePeriod);
-            executions.Add(await StartAsync(stateMachineArn, name, plan.Lab, JsonSerializer.Serialize(input, Json), cancellationToken));
+            executions.Add(await StartAsync(stateMachineArn, name, plan.Lab, JsonSerializer.Serialize(input, TeardownJsonContext.Default.TeardownInput), cancellationToken));
         }
 
         return new IdleLabsResult(now, (int)settings.IdlePeriod.TotalMinutes, settings.Action.ToName(), reports, executions);

@@ -1,3 +1,5 @@
+using AutoMirror.Functions.Configuration;
+
 namespace AutoMirror.Functions.Teardown;
 
 /// <summary>
@@ -30,4 +32,25 @@ public sealed record TeardownSettings
     public decimal SessionHourlyPrice { get; init; } = 0.015m;
 
     public string? StateMachineArn { get; init; }
+
+    /// <summary>The teardown's share of the functions' settings (read once from the environment by <see cref="AutoMirrorSettings"/>).</summary>
+    public static TeardownSettings From(AutoMirrorSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!TeardownActions.TryParse(settings.TeardownAction, out var action))
+        {
+            throw new ConfigurationException($"TEARDOWN_ACTION must be one of {string.Join(" | ", TeardownActions.Names)}, got '{settings.TeardownAction}'");
+        }
+
+        return new TeardownSettings
+        {
+            LabTagKey = settings.LabTagKey,
+            MirrorTargetId = settings.MirrorTargetId,
+            IdlePeriod = TimeSpan.FromMinutes(settings.IdleMinutes),
+            Action = action,
+            AllowTerminate = settings.AllowTerminate,
+            SessionHourlyPrice = settings.SessionHourlyPrice,
+            StateMachineArn = settings.TeardownStateMachineArn,
+        };
+    }
 }

@@ -83,7 +83,9 @@ public static class WorkflowState
         var details = Strings(reasons?["details"], "reasons.details");
         var notes = Strings(reasons?["notes"], "reasons.notes").ToList();
 
-        var labObject = state["lab"] as JsonObject;
+        // ListLabSessions' result: at $.lab in the contract's wording, at $.found in the template's ASL.
+        var labObject = state.AsObject().Select(p => p.Value).OfType<JsonObject>()
+            .FirstOrDefault(o => o.ContainsKey("sessions") && o.ContainsKey("instanceIds"));
         var sessionIds = labObject?["sessions"] is JsonArray sessions
             ? sessions.Select(s => s?["sessionId"]?.GetValue<string>()).OfType<string>().ToList()
             : [];

@@ -85,7 +85,7 @@ public class TeardownServiceTests
     [Fact]
     public async Task StartIdleTeardowns_WithoutTheStateMachineArn_FailsNamingTheVariable()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var error = await Assert.ThrowsAsync<AutoMirror.Functions.Configuration.ConfigurationException>(() =>
             Service(new TeardownSettings { MirrorTargetId = "tmt-ours" }).StartIdleTeardownsAsync(default));
 
         Assert.Contains("TEARDOWN_STATE_MACHINE_ARN", error.Message, StringComparison.Ordinal);
@@ -192,9 +192,10 @@ public class TeardownServiceTests
         var steps = new TeardownSteps(Service(), new TeardownLog(log, _clock));
         var state = JsonNode.Parse("""{"lab":"red","action":"stop","reasons":{"status":"idle-stopped","details":["all 2 instances stopped"],"requestedAction":"stop","notes":[]}}""")!.AsObject();
 
-        state["lab"] = await Call(steps.ListLabSessionsAsync, state);
+        // The template's ASL: ListLabSessions at $.found, the Map's outcomes at $.deleted, the action at $.instanceAction.
+        state["found"] = await Call(steps.ListLabSessionsAsync, new JsonObject { ["lab"] = "red", ["action"] = "stop" });
         var deletions = new JsonArray();
-        foreach (var session in state["lab"]!["sessions"]!.AsArray())
+        foreach (var session in state["found"]!["sessions"]!.AsArray())
         {
             deletions.Add(await Call(steps.DeleteSessionAsync, session!));
         }
@@ -202,7 +203,7 @@ public class TeardownServiceTests
         state["deleted"] = deletions;
         state["instanceAction"] = await Call(steps.InstanceActionAsync, new JsonObject
         {
-            ["lab"] = "red", ["action"] = "stop", ["instanceIds"] = state["lab"]!["instanceIds"]!.DeepClone(),
+            ["lab"] = "red", ["action"] = "stop", ["instanceIds"] = state["found"]!["instanceIds"]!.DeepClone(),
         });
         var report = await Call(steps.ReportAsync, state);
 
