@@ -122,6 +122,7 @@ public class StopTimeTests
     [Theory]
     [InlineData("User initiated (2026-11-22 01:02:03 GMT)", "2026-11-22T01:02:03Z")]
     [InlineData("Service initiated (2025-01-31 23:59:59 GMT)", "2025-01-31T23:59:59Z")]
+    [InlineData("User initiated (2026-11-22 02:08:02 UTC)", "2026-11-22T02:08:02Z")]
     public void TryParse_ReadsTheTimeEc2WritesIntoTheReason(string reason, string expected)
     {
         Assert.True(StopTime.TryParse(reason, out var at));
