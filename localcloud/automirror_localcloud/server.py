@@ -95,8 +95,15 @@ def _read_body(environ: dict[str, Any]) -> str:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    data = environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        data = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):
+        # Chunked bodies (no Content-Length): werkzeug decodes them and marks the stream as ending.
+        data = environ["wsgi.input"].read()
+    else:
+        data = b""
     environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
     return data.decode("utf-8", errors="replace")
 
 

@@ -1,6 +1,7 @@
 """The control endpoint: throttling buckets, seeded faults, eventual consistency, target health, counters."""
 from __future__ import annotations
 
+import http.client
 import time
 import unittest
 
@@ -129,6 +130,15 @@ class FaultTests(unittest.TestCase):
         reservations = self.ec2.describe_instances(InstanceIds=[instance])["Reservations"]
         self.assertEqual(instance, reservations[0]["Instances"][0]["InstanceId"])
 
+    def test_not_found_window_can_cover_tagging_a_new_instance(self) -> None:
+        cloud.post("/clock", {"scale": 0})
+        cloud.post("/faults", {"instanceNotFoundSeconds": 3, "instanceNotFoundActions": ["CreateTags", "DescribeInstances"]})
+        instance, _ = World(self.ec2).instance()
+        tag = {"Resources": [instance], "Tags": [{"Key": "automirror:status", "Value": "mirrored"}]}
+        self.assertEqual("InvalidInstanceID.NotFound", outcome(self.ec2.create_tags, **tag))
+        cloud.post("/clock", {"advanceSeconds": 3})
+        self.assertEqual("ok", outcome(self.ec2.create_tags, **tag))
+
     def test_reset_restores_a_clean_account_and_no_faults(self) -> None:
         cloud.post("/faults", {"seed": 1, "throttleProbability": 1})
         self.assertEqual("RequestLimitExceeded", outcome(self.ec2.describe_vpcs))
@@ -199,6 +209,19 @@ class CallCountTests(unittest.TestCase):
         self.assertEqual({"ec2": {"DescribeVpcs": 1}}, counts["throttled"])
         self.assertEqual({"ec2": {"DescribeVpcs": 1}}, counts["faulted"])
 
+    def test_control_accepts_chunked_bodies(self) -> None:
+        # .NET's PostAsJsonAsync streams JSON chunked, without a Content-Length.
+        host, port = cloud.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("POST", "/_automirror/faults", body=iter([b'{"seed": 42, ', b'"throttleProbability": 0.25}']),
+                               headers={"Content-Type": "application/json"}, encode_chunked=True)
+            response = connection.getresponse()
+            self.assertEqual(200, response.status, response.read())
+        finally:
+            connection.close()
+        self.assertEqual((42, 0.25), (cloud.get("/config")["faults"]["seed"], cloud.get("/config")["faults"]["throttleProbability"]))
+
     def test_unknown_control_route_lists_the_routes(self) -> None:
         status, body = cloud.control("GET", "/nope")
         self.assertEqual(404, status)
@@ -233,6 +256,9 @@ class StartupTests(unittest.TestCase):
         with self.assertRaises(RuntimeError) as caught:
             broken.start()
         self.assertIn("throttleProbability", str(caught.exception))
+        with self.assertRaises(RuntimeError) as caught:
+            LocalCloudProcess(env={"AUTOMIRROR_SEED": "seven"}).start()
+        self.assertIn("AUTOMIRROR_SEED", str(caught.exception))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
@@ -54,6 +55,25 @@ class CreateTests(SessionTestCase):
         for number in (1, 2, 3):
             self.world.session(eni, number)
         self.assertAwsError("TrafficMirrorSessionsPerInterfaceLimitExceeded", self.world.session, eni, 4)
+        self.assertEqual(3, len(self.session_ids()))
+
+    def test_limit_of_3_holds_when_creates_race(self) -> None:
+        _, eni = self.world.instance()
+        clients = [cloud.client("ec2") for _ in range(12)]  # one client per caller, like concurrent Lambda invocations
+
+        def create(index: int) -> str:
+            try:
+                clients[index].create_traffic_mirror_session(
+                    NetworkInterfaceId=eni, TrafficMirrorTargetId=self.world.target,
+                    TrafficMirrorFilterId=self.world.filter, SessionNumber=index + 1)
+                return "ok"
+            except ClientError as failure:
+                return failure.response["Error"]["Code"]
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(create, range(12)))
+        self.assertEqual(3, results.count("ok"), results)
+        self.assertEqual(9, results.count("TrafficMirrorSessionsPerInterfaceLimitExceeded"), results)
         self.assertEqual(3, len(self.session_ids()))
 
     def test_session_number_must_be_between_1_and_32766(self) -> None:
@@ -138,6 +158,35 @@ class CreateTests(SessionTestCase):
     def test_dry_run_creates_nothing(self) -> None:
         _, eni = self.world.instance()
         self.assertAwsError("DryRunOperation", self.world.session, eni, DryRun=True)
+        self.assertEqual([], self.session_ids())
+
+
+class MalformedRequestTests(SessionTestCase):
+    """Clients other than botocore may skip validation: bad input must get an AWS error, not a crash."""
+
+    def raw(self, **params: str) -> tuple[int, str]:
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode({"Action": "CreateTrafficMirrorSession", "Version": "2016-11-15", **params}).encode()
+        request = urllib.request.Request(cloud.url, data=body, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        request.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as failure:
+            return failure.code, failure.read().decode()
+
+    def test_missing_and_non_numeric_parameters_get_ec2_errors(self) -> None:
+        _, eni = self.world.instance()
+        ids = {"NetworkInterfaceId": eni, "TrafficMirrorTargetId": self.world.target, "TrafficMirrorFilterId": self.world.filter}
+        status, body = self.raw(**ids)
+        self.assertEqual(400, status)
+        self.assertIn("<Code>MissingParameter</Code>", body)
+        status, body = self.raw(**ids, SessionNumber="one")
+        self.assertEqual(400, status)
+        self.assertIn("<Code>InvalidParameterValue</Code>", body)
         self.assertEqual([], self.session_ids())
 
 

@@ -43,6 +43,34 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public async Task Credentials_FromEnvironmentVariables_ThroughTheSdkDefaultChain_SignRequests()
+    {
+        // Same class as the missing-credentials test, so xunit never runs the two at once on the process environment.
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "AKIDFROMENV");
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "secret-from-env");
+        Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", "token-from-env");
+        try
+        {
+            var options = AwsClientOptions.FromEnvironment(new Dictionary<string, string> { ["AWS_REGION"] = "eu-central-1" }.GetValueOrDefault, () => null);
+            var handler = new RecordingHandler((_, _) => RecordingHandler.Xml("<DeleteTrafficMirrorSessionResponse/>"));
+            using var clients = new AwsClients(options with { Handler = handler, EndpointUrl = new Uri("http://127.0.0.1:1/") });
+
+            await clients.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", CancellationToken.None);
+
+            var sent = Assert.Single(handler.Requests);
+            Assert.Contains("Credential=AKIDFROMENV/", sent.Headers["Authorization"], StringComparison.Ordinal);
+            Assert.Contains("/eu-central-1/ec2/aws4_request", sent.Headers["Authorization"], StringComparison.Ordinal);
+            Assert.Equal("token-from-env", sent.Headers["X-Amz-Security-Token"]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", null);
+            Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", null);
+            Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
+        }
+    }
+
+    [Fact]
     public void MissingRegionAndCredentials_AreReportedTogether()
     {
         var error = Assert.Throws<AwsConfigurationException>(() =>

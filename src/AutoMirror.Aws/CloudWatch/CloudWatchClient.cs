@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Xml.Linq;
 
 namespace AutoMirror.Aws.CloudWatch;
 
@@ -22,7 +21,7 @@ internal sealed class CloudWatchClient(AwsPipeline pipeline) : ICloudWatchClient
             {
                 var request = Build(batch, startTime, endTime).Add("NextToken", nextToken);
                 var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), bucket: null, cancellationToken).ConfigureAwait(false);
-                var result = XElement.Parse(answer).Child("GetMetricDataResult");
+                var result = Xml.ParseAnswer(answer, request.Action).Child("GetMetricDataResult");
                 foreach (var item in result.Items("MetricDataResults"))
                 {
                     var id = item.Required("Id");
@@ -37,7 +36,7 @@ internal sealed class CloudWatchClient(AwsPipeline pipeline) : ICloudWatchClient
                     merged[id] = (item.Text("StatusCode") ?? entry.Status, entry.Times, entry.Values);
                 }
 
-                nextToken = result.Text("NextToken");
+                nextToken = Xml.NextToken(nextToken, result.Text("NextToken"), request.Action);
             }
             while (nextToken is not null);
         }

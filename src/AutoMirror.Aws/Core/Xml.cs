@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Xml;
 using System.Xml.Linq;
 
 namespace AutoMirror.Aws;
@@ -9,11 +10,28 @@ internal static class Xml
     public static XElement? Child(this XElement? element, string name) =>
         element?.Elements().FirstOrDefault(e => e.Name.LocalName == name);
 
-    public static string? Text(this XElement? element, string name)
+    /// <summary>A child's text; an absent or empty element is null (an empty nextToken must end pagination, not repeat it).</summary>
+    public static string? Text(this XElement? element, string name) =>
+        element.Child(name)?.Value is { Length: > 0 } text ? text : null;
+
+    /// <summary>Parses a 2xx answer; one that is not XML is a service fault worth naming, not a bare XmlException.</summary>
+    public static XElement ParseAnswer(string answer, string action)
     {
-        var child = element.Child(name);
-        return child is null || child.IsEmpty && child.Value.Length == 0 ? null : child.Value;
+        try
+        {
+            return XElement.Parse(answer);
+        }
+        catch (XmlException e)
+        {
+            throw new FormatException($"{action} answered with a body that is not XML: {e.Message}", e);
+        }
     }
+
+    /// <summary>Fails when a service hands back the token it was given: following it would loop forever.</summary>
+    public static string? NextToken(string? previous, string? next, string action) =>
+        next is not null && next == previous
+            ? throw new FormatException($"{action} returned the same pagination token twice ('{next}')")
+            : next;
 
     public static string Required(this XElement element, string name) =>
         element.Text(name) ?? throw new FormatException($"AWS answer has no <{name}> in <{element.Name.LocalName}>");

@@ -175,7 +175,7 @@ internal sealed class Ec2Client(AwsPipeline pipeline, Ec2RateLimits? rateLimits)
         {
             var root = await SendAsync(request().Add("NextToken", nextToken), cancellationToken).ConfigureAwait(false);
             results.AddRange(read(root));
-            nextToken = root.Text("nextToken");
+            nextToken = Xml.NextToken(nextToken, root.Text("nextToken"), "EC2 Describe");
         }
         while (nextToken is not null);
         return results;
@@ -185,7 +185,7 @@ internal sealed class Ec2Client(AwsPipeline pipeline, Ec2RateLimits? rateLimits)
     {
         var bucket = rateLimits?.For(request.Action);
         var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), bucket, cancellationToken).ConfigureAwait(false);
-        return XElement.Parse(answer);
+        return Xml.ParseAnswer(answer, request.Action);
     }
 
     private static IEnumerable<Ec2Instance> ReadInstances(XElement root) =>

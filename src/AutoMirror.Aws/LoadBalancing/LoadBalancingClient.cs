@@ -77,7 +77,7 @@ internal sealed class LoadBalancingClient(AwsPipeline pipeline) : ILoadBalancing
         {
             var result = await SendAsync(request().Add("Marker", marker), cancellationToken).ConfigureAwait(false);
             results.AddRange(read(result));
-            marker = result.Text("NextMarker");
+            marker = Xml.NextToken(marker, result.Text("NextMarker"), "ELBv2 Describe");
         }
         while (marker is not null);
         return results;
@@ -87,6 +87,6 @@ internal sealed class LoadBalancingClient(AwsPipeline pipeline) : ILoadBalancing
     private async Task<XElement> SendAsync(QueryRequest request, CancellationToken cancellationToken)
     {
         var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), bucket: null, cancellationToken).ConfigureAwait(false);
-        return XElement.Parse(answer).Child(request.Action + "Result") ?? new XElement(request.Action + "Result");
+        return Xml.ParseAnswer(answer, request.Action).Child(request.Action + "Result") ?? new XElement(request.Action + "Result");
     }
 }

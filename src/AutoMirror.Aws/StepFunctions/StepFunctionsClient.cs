@@ -36,7 +36,14 @@ internal sealed class StepFunctionsClient(AwsPipeline pipeline) : IStepFunctions
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(request, JsonContext.Default.JsonObject);
         var answer = await pipeline.SendJsonAsync(Service, operation, body, cancellationToken).ConfigureAwait(false);
-        return JsonDocument.Parse(answer);
+        try
+        {
+            return JsonDocument.Parse(answer);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{operation} answered with a body that is not JSON: {e.Message}", e);
+        }
     }
 
     private static string? Optional(JsonElement root, string name) =>

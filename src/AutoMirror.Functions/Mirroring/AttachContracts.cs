@@ -10,6 +10,16 @@ public static class AttachDecision
     public const string Attach = "attach";
     public const string Skip = "skip";
     public const string Detach = "detach";
+
+    /// <summary>Skip reasons that mean "the instance qualifies and has what it can have".</summary>
+    public const string AlreadyMirrored = "already-mirrored";
+    public const string SessionLimit = "session-limit";
+
+    public static bool Qualified(AttachPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.Decision == Attach || (plan.Decision == Skip && plan.Reason is AlreadyMirrored or SessionLimit);
+    }
 }
 
 /// <summary>
@@ -61,4 +71,4 @@ public sealed record InstanceOutcome(
     IReadOnlyList<string> CreatedSessionIds,
     IReadOnlyList<string> DeletedSessionIds);
 
-public sealed record ReconcileReport(int Instances, int Mirrored, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes);
+public sealed record ReconcileReport(int Instances, int Mirrored, int SessionLimited, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes);

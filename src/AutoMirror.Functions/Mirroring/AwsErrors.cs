@@ -28,7 +28,5 @@ public static class AwsErrors
     /// <summary>The interface already holds 3 sessions (someone created one since we looked).</summary>
     public static bool IsSessionLimit(AwsServiceException e) =>
         e is not ThrottledException and not TransientServiceException
-        && e.ErrorCode != "RequestLimitExceeded"
-        && (e.ErrorCode.Contains("LimitExceeded", StringComparison.OrdinalIgnoreCase)
-            || e.ServiceMessage.Contains("maximum number of", StringComparison.OrdinalIgnoreCase));
+        && e.ErrorCode == "TrafficMirrorSessionsPerInterfaceLimitExceeded";
 }

@@ -82,7 +82,7 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
         try
         {
             var plan = await reconciler.EvaluateAsync(instanceId, trigger, hint, cancellationToken).ConfigureAwait(false);
-            if (plan.Decision == AttachDecision.Attach)
+            if (AttachDecision.Qualified(plan))
             {
                 // EC2 says the instance qualifies: the event is older than what it reports (re-tagged, restarted).
                 log.Write(new Decision("ignored", instanceId, "stale-detach-event"));

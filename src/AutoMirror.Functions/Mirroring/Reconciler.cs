@@ -85,7 +85,7 @@ public sealed class Reconciler
         {
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
             await WriteStatusAsync(instance, state, status, cancellationToken).ConfigureAwait(false);
-            var reason = plan.HitSessionLimit ? "session-limit" : "already-mirrored";
+            var reason = plan.HitSessionLimit ? AttachDecision.SessionLimit : AttachDecision.AlreadyMirrored;
             _log.Write(new Decision(AttachDecision.Skip, instanceId, reason) { Lab = lab, Vni = vni });
             return new AttachPlan(instanceId, AttachDecision.Skip, reason, [], existing, lab, plan.SessionLimitedEniIds);
         }
@@ -326,7 +326,10 @@ public sealed class Reconciler
 
         if (plan.Decision != AttachDecision.Attach)
         {
-            var outcome = plan.Decision == AttachDecision.Detach ? "detached" : plan.ExistingSessionIds.Count > 0 ? "mirrored" : "skipped";
+            var outcome = plan.Decision == AttachDecision.Detach ? "detached"
+                : plan.Reason == AttachDecision.SessionLimit ? "session-limit"
+                : plan.Reason == AttachDecision.AlreadyMirrored ? "mirrored"
+                : "skipped";
             return new InstanceOutcome(instanceId, outcome, plan.Reason, plan.ExistingSessionIds, [], []);
         }
 
@@ -334,7 +337,12 @@ public sealed class Reconciler
         try
         {
             var verified = await VerifyAsync(plan, created, cancellationToken).ConfigureAwait(false);
-            var outcome = verified.Status is MirrorStatus.Mirrored or MirrorStatus.SessionLimit ? "mirrored" : "skipped";
+            var outcome = verified.Status switch
+            {
+                MirrorStatus.Mirrored => "mirrored",
+                MirrorStatus.SessionLimit => "session-limit",
+                _ => "skipped",
+            };
             return new InstanceOutcome(instanceId, outcome, verified.Status, verified.SessionIds, created.SessionIds, verified.DeletedSessionIds);
         }
         catch (SessionVerificationException e)
@@ -405,6 +413,7 @@ public sealed class Reconciler
         var report = new ReconcileReport(
             list.Count,
             list.Count(o => o.Outcome == "mirrored"),
+            list.Count(o => o.Outcome == "session-limit"),
             list.Count(o => o.Outcome == "detached"),
             list.Count(o => o.Outcome == "skipped"),
             list.Count(o => o.Outcome == "failed"),
@@ -527,28 +536,48 @@ public sealed class Reconciler
         return chosen;
     }
 
+    /// <summary>
+    /// The session EC2 returned for our token is gone: EC2 answered a reused token with a session made (and
+    /// deleted) in an earlier attach. Each retry salts the token with the stale session's id — the same for every
+    /// concurrent caller — and is checked, because a salted token can itself be stale after several re-attaches.
+    /// </summary>
     private async Task<string> RecreateStaleAsync(AttachPlan plan, PlannedSession planned, CreatedSession made, CancellationToken cancellationToken)
     {
-        var token = SessionIdentity.RetryClientToken(planned.ClientToken, made.SessionId);
-        var session = await _ec2.CreateTrafficMirrorSessionAsync(
-            new CreateTrafficMirrorSessionRequest(
-                planned.NetworkInterfaceId,
-                _settings.MirrorTargetId,
-                _settings.MirrorFilterId,
-                planned.SessionNumber,
-                planned.VirtualNetworkId,
-                _settings.PacketLength,
-                token,
-                SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
-                "AutoMirror " + plan.InstanceId),
-            cancellationToken).ConfigureAwait(false);
-        _log.Write(new Decision("create-session", plan.InstanceId, "stale-client-token")
+        const int MaxRetries = 8;
+        var token = planned.ClientToken;
+        var staleId = made.SessionId;
+        for (var retry = 0; retry < MaxRetries; retry++)
         {
-            EniId = planned.NetworkInterfaceId,
-            SessionId = session.TrafficMirrorSessionId,
-            SessionNumber = session.SessionNumber,
-        });
-        return session.TrafficMirrorSessionId;
+            token = SessionIdentity.RetryClientToken(token, staleId);
+            var session = await _ec2.CreateTrafficMirrorSessionAsync(
+                new CreateTrafficMirrorSessionRequest(
+                    planned.NetworkInterfaceId,
+                    _settings.MirrorTargetId,
+                    _settings.MirrorFilterId,
+                    planned.SessionNumber,
+                    planned.VirtualNetworkId,
+                    _settings.PacketLength,
+                    token,
+                    SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
+                    "AutoMirror " + plan.InstanceId),
+                cancellationToken).ConfigureAwait(false);
+            var live = await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("traffic-mirror-session-id", session.TrafficMirrorSessionId)], cancellationToken)
+                .ConfigureAwait(false);
+            if (live.Count > 0)
+            {
+                _log.Write(new Decision("create-session", plan.InstanceId, "stale-client-token")
+                {
+                    EniId = planned.NetworkInterfaceId,
+                    SessionId = session.TrafficMirrorSessionId,
+                    SessionNumber = session.SessionNumber,
+                });
+                return session.TrafficMirrorSessionId;
+            }
+
+            staleId = session.TrafficMirrorSessionId;
+        }
+
+        throw new SessionVerificationException($"instance {plan.InstanceId}: EC2 kept answering stale sessions for {planned.NetworkInterfaceId}");
     }
 
     private async Task<IReadOnlyList<string>> DeleteAsync(IEnumerable<TrafficMirrorSession> sessions, string instanceId, string reason, CancellationToken cancellationToken)

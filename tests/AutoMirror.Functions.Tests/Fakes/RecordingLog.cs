@@ -1,0 +1,11 @@
+using System.Collections.Concurrent;
+using AutoMirror.Functions.Logging;
+
+namespace AutoMirror.Functions.Tests.Fakes;
+
+public sealed class RecordingLog : IDecisionLog
+{
+    public ConcurrentQueue<Decision> Decisions { get; } = new();
+
+    public void Write(Decision decision) => Decisions.Enqueue(decision);
+}

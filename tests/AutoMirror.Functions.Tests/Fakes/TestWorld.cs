@@ -1,0 +1,86 @@
+using System.Text;
+using AutoMirror.Functions.Configuration;
+using AutoMirror.Functions.Handlers;
+using AutoMirror.Functions.Mirroring;
+
+namespace AutoMirror.Functions.Tests.Fakes;
+
+/// <summary>A fake account with AutoMirror's services wired to it, the way a function container wires the real ones.</summary>
+public sealed class TestWorld
+{
+    public const string Target = "tmt-0000000000000000a";
+    public const string Filter = "tmf-0000000000000000b";
+
+    public TestWorld(Func<string, string?>? environment = null, int seed = 1)
+    {
+        Ec2 = new FakeEc2(seed);
+        Settings = AutoMirrorSettings.FromVariables(name => environment?.Invoke(name) ?? Defaults(name));
+        Services = new FunctionServices(Settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, Log, [TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero]);
+        Steps = new AttachSteps(Services);
+        // The Attach workflow, inline: Evaluate → (gate) → CreateSessions → Verify, Catch → Cleanup.
+        StepFunctions.Runner = RunAttachWorkflowAsync;
+    }
+
+    public FakeEc2 Ec2 { get; }
+
+    public FakeLoadBalancing LoadBalancing { get; } = new();
+
+    public FakeStepFunctions StepFunctions { get; } = new();
+
+    public RecordingLog Log { get; } = new();
+
+    public AutoMirrorSettings Settings { get; }
+
+    public FunctionServices Services { get; }
+
+    public AttachSteps Steps { get; }
+
+    public Reconciler Reconciler => Services.Reconciler;
+
+    public static string? Defaults(string name) => name switch
+    {
+        "MIRROR_TARGET_ID" => Target,
+        "MIRROR_FILTER_ID" => Filter,
+        "SENSOR_TARGET_GROUP_ARN" => "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sensor/1",
+        "ATTACH_STATE_MACHINE_ARN" => "arn:aws:states:us-east-1:123456789012:stateMachine:AutoMirrorAttach",
+        _ => null,
+    };
+
+    public IReadOnlyList<Aws.Ec2.TrafficMirrorSession> OurSessions() =>
+        Ec2.AllSessions().Where(s => SessionTags.IsOurs(s, Target)).ToList();
+
+    public async Task RunAttachWorkflowAsync(string inputJson)
+    {
+        var plan = await InvokeAsync(Steps.EvaluateAsync, inputJson);
+        if (!plan.Contains("\"decision\":\"attach\"", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        try
+        {
+            var health = await InvokeAsync(Steps.CheckTargetHealthAsync, plan);
+            if (!health.Contains("\"healthy\":true", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            var created = await InvokeAsync(Steps.CreateSessionsAsync, plan);
+            await InvokeAsync(Steps.VerifyAsync, "{\"plan\":" + plan + ",\"created\":" + created + "}");
+        }
+        catch (SessionVerificationException e)
+        {
+            await InvokeAsync(Steps.CleanupAsync, "{\"plan\":" + plan + ",\"error\":{\"Error\":\"" + e.GetType().Name + "\"}}");
+            throw;
+        }
+    }
+
+    public static async Task<string> InvokeAsync(Func<Stream, Task<Stream>> handler, string payload)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        using var input = new MemoryStream(Encoding.UTF8.GetBytes(payload));
+        await using var output = await handler(input);
+        using var reader = new StreamReader(output, Encoding.UTF8);
+        return await reader.ReadToEndAsync();
+    }
+}

@@ -1,0 +1,254 @@
+using AutoMirror.Aws;
+using AutoMirror.Functions.Mirroring;
+using AutoMirror.Functions.Tests.Fakes;
+
+namespace AutoMirror.Functions.Tests;
+
+public class ReconcilerTests
+{
+    private static readonly Dictionary<string, string> Tagged = new() { ["automirror"] = "true" };
+
+    [Fact]
+    public async Task ConcurrentInvocationsForOneInstance_EndWithOneSessionPerInterface()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, interfaces: 3);
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => world.Reconciler.ReconcileInstanceAsync(id, "race", null, true, default))));
+
+        var sessions = world.OurSessions();
+        Assert.Equal(3, sessions.Count);
+        Assert.Equal(3, sessions.Select(s => s.NetworkInterfaceId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task RacingCreatesWithDifferentNumbers_AreDedupedKeepingTheLowestNumber()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var eni = world.Ec2.InterfacesOf(id)[0];
+        // Two plans made from different views of the interface: one before a foreign session took number 1.
+        var planA = await world.Reconciler.EvaluateAsync(id, "a", null, default);
+        var foreign = world.Ec2.AddForeignSession(eni, "tmt-foreign", 1);
+        var planB = await world.Reconciler.EvaluateAsync(id, "b", null, default);
+        Assert.Equal(1, planA.Sessions[0].SessionNumber);
+        await world.Ec2.DeleteTrafficMirrorSessionAsync(foreign.TrafficMirrorSessionId, default);
+        var createdA = await world.Reconciler.CreateSessionsAsync(planA, default);
+        var createdB = await world.Reconciler.CreateSessionsAsync(planB, default);
+        Assert.Equal(2, world.OurSessions().Count);
+
+        var verified = await world.Reconciler.VerifyAsync(planB, createdB, default);
+
+        var kept = Assert.Single(world.OurSessions());
+        Assert.Equal(1, kept.SessionNumber);
+        Assert.Equal(createdA.SessionIds[0], kept.TrafficMirrorSessionId);
+        Assert.Single(verified.DeletedSessionIds);
+    }
+
+    [Fact]
+    public async Task ForeignSessions_AreNeverModifiedOrDeleted_AndCountTowardsTheLimit()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, interfaces: 2);
+        var enis = world.Ec2.InterfacesOf(id);
+        var foreign = new[]
+        {
+            world.Ec2.AddForeignSession(enis[0], "tmt-foreign", 1),
+            world.Ec2.AddForeignSession(enis[0], "tmt-foreign", 2),
+            world.Ec2.AddForeignSession(enis[0], TestWorld.Target, 3),
+            world.Ec2.AddForeignSession(enis[1], "tmt-foreign", 5),
+        };
+
+        var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.RemoveTag(id, "automirror");
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Equal(MirrorStatus.SessionLimit, outcome.Reason);
+        var remaining = world.Ec2.AllSessions();
+        Assert.All(foreign, f => Assert.Contains(f, remaining));
+        Assert.Empty(world.OurSessions());
+    }
+
+    [Fact]
+    public async Task SessionLimit_IsReportedOnTheInstance()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var eni = world.Ec2.InterfacesOf(id)[0];
+        for (var n = 1; n <= 3; n++)
+        {
+            world.Ec2.AddForeignSession(eni, "tmt-foreign", n);
+        }
+
+        var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Equal("session-limit", outcome.Outcome);
+        Assert.Equal(MirrorStatus.SessionLimit, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Empty(world.OurSessions());
+    }
+
+    [Theory]
+    [InlineData("m5.metal")]
+    [InlineData("m6i.large")]
+    [InlineData("t2.micro")]
+    public async Task UnsupportedType_CreatesNothingAndSaysWhy(string type)
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, instanceType: type);
+
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Empty(world.OurSessions());
+        Assert.Equal(0, world.Ec2.Calls.GetValueOrDefault("CreateTrafficMirrorSession"));
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(id)[SessionTags.Status]);
+    }
+
+    [Fact]
+    public async Task CreateRefusedByAwsForTheType_IsFinalAndRemembered()
+    {
+        var world = new TestWorld();
+        world.Ec2.RefusedTypes.Add("m5.large");
+        var first = world.Ec2.Launch(Tagged);
+        var second = world.Ec2.Launch(Tagged);
+
+        await world.Reconciler.ReconcileInstanceAsync(first, "t", null, true, default);
+        await world.Reconciler.ReconcileInstanceAsync(second, "t", null, true, default);
+
+        Assert.Empty(world.OurSessions());
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(first)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(second)[SessionTags.Status]);
+        Assert.Equal(1, world.Ec2.Calls["CreateTrafficMirrorSession"]);
+    }
+
+    [Fact]
+    public async Task InstanceTypes_AreDescribedOncePerContainer()
+    {
+        var world = new TestWorld();
+        for (var i = 0; i < 5; i++)
+        {
+            await world.Reconciler.ReconcileInstanceAsync(world.Ec2.Launch(Tagged), "t", null, true, default);
+        }
+
+        Assert.Equal(1, world.Ec2.Calls["DescribeInstanceTypes"]);
+    }
+
+    [Fact]
+    public async Task Labs_GetStableDistinctVnis_AndNoLabGetsTheDefault()
+    {
+        var world = new TestWorld(n => n == "DEFAULT_VNI" ? "4242" : TestWorld.Defaults(n));
+        var a1 = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        var a2 = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        var b = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-b" });
+        var none = world.Ec2.Launch(Tagged);
+        foreach (var id in new[] { a1, a2, b, none })
+        {
+            await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        }
+
+        int? VniOf(string id) => world.OurSessions().Single(s => s.Tags[SessionTags.InstanceId] == id).VirtualNetworkId;
+        Assert.Equal(VniOf(a1), VniOf(a2));
+        Assert.NotEqual(VniOf(a1), VniOf(b));
+        Assert.Equal(4242, VniOf(none));
+        Assert.Equal(SessionIdentity.HashVni("lab-a"), VniOf(a1));
+
+        // A fresh container (a new run) finds the same VNIs.
+        var again = new Reconciler(world.Ec2, world.LoadBalancing, world.Settings, TimeProvider.System, world.Log);
+        var a3 = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        await again.ReconcileInstanceAsync(a3, "t", null, true, default);
+        Assert.Equal(VniOf(a1), VniOf(a3));
+    }
+
+    [Fact]
+    public async Task ClonedLabWhoseHashCollides_GetsADifferentVni()
+    {
+        var world = new TestWorld();
+        var original = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        await world.Reconciler.ReconcileInstanceAsync(original, "t", null, true, default);
+        // Simulate a session of another lab already holding lab-b's hash VNI.
+        var squatter = world.Ec2.Launch();
+        var eni = world.Ec2.InterfacesOf(squatter)[0];
+        await world.Ec2.CreateTrafficMirrorSessionAsync(new(eni, TestWorld.Target, TestWorld.Filter, 1, SessionIdentity.HashVni("lab-b"), null, "tok",
+            SessionTags.For(squatter, eni, "lab-z")), default);
+        var clone = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-b" });
+
+        await new Reconciler(world.Ec2, world.LoadBalancing, world.Settings, TimeProvider.System, world.Log).ReconcileInstanceAsync(clone, "t", null, true, default);
+
+        var vni = world.OurSessions().Single(s => s.Tags[SessionTags.InstanceId] == clone).VirtualNetworkId;
+        Assert.NotEqual(SessionIdentity.HashVni("lab-b"), vni);
+    }
+
+    [Fact]
+    public async Task ReattachAfterDetach_SurvivesEc2ReturningTheDeletedSessionForAReusedToken()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.RemoveTag(id, "automirror");
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        Assert.Empty(world.OurSessions());
+        world.Ec2.SetTag(id, "automirror", "true");
+
+        var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        var session = Assert.Single(world.OurSessions());
+        Assert.Equal([session.TrafficMirrorSessionId], outcome.SessionIds);
+        Assert.Contains(world.Log.Decisions, d => d.Reason == "stale-client-token");
+    }
+
+    [Fact]
+    public async Task InstanceUntaggedWhileCreating_EndsWithoutSessions()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var plan = await world.Reconciler.EvaluateAsync(id, "t", null, default);
+        // The detach event for the untag is handled before our create lands.
+        world.Ec2.RemoveTag(id, "automirror");
+        await world.Reconciler.EvaluateAsync(id, "untag", null, default);
+        var created = await world.Reconciler.CreateSessionsAsync(plan, default);
+        Assert.Single(world.OurSessions());
+
+        var verified = await world.Reconciler.VerifyAsync(plan, created, default);
+
+        Assert.Empty(world.OurSessions());
+        Assert.Single(verified.DeletedSessionIds);
+    }
+
+    [Fact]
+    public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
+    {
+        var whole = new TestWorld();
+        await whole.Reconciler.ReconcileInstanceAsync(whole.Ec2.Launch(Tagged), "t", null, true, default);
+        var truncated = new TestWorld(n => n == "PACKET_LENGTH" ? "128" : TestWorld.Defaults(n));
+        await truncated.Reconciler.ReconcileInstanceAsync(truncated.Ec2.Launch(Tagged), "t", null, true, default);
+
+        Assert.Null(Assert.Single(whole.OurSessions()).PacketLength);
+        Assert.Equal(128, Assert.Single(truncated.OurSessions()).PacketLength);
+    }
+
+    [Fact]
+    public async Task Throttling_PropagatesAsThrottledExceptionForTheWorkflowToRetry()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        world.Ec2.ThrottleRate = 1.0;
+
+        await Assert.ThrowsAsync<ThrottledException>(() => TestWorld.InvokeAsync(world.Steps.EvaluateAsync, "{\"instanceId\":\"" + id + "\"}"));
+    }
+
+    [Fact]
+    public async Task ReconcileAll_WithSomeFailures_ReconcilesTheRestAndThenFails()
+    {
+        var world = new TestWorld();
+        var ids = Enumerable.Range(0, 20).Select(_ => world.Ec2.Launch(Tagged)).ToList();
+        world.Ec2.TransientRate = 0.05;
+
+        var e = await Assert.ThrowsAsync<ReconcileFailedException>(() => world.Reconciler.ReconcileAsync(null, 4, default));
+
+        Assert.True(e.Report.Failed > 0);
+        Assert.Equal(e.Report.Instances, e.Report.Mirrored + e.Report.Failed);
+        world.Ec2.TransientRate = 0;
+        var report = await world.Reconciler.ReconcileAsync(null, 4, default);
+        Assert.Equal(0, report.Failed);
+        Assert.Equal(ids.Order(), world.OurSessions().Select(s => s.Tags[SessionTags.InstanceId]).Order());
+    }
+}
