@@ -7,7 +7,10 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from support import AMI, SUPPORTED_TYPE, LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 

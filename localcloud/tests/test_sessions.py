@@ -6,7 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from support import LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
