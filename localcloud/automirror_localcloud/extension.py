@@ -292,6 +292,17 @@ def _install_backend_hooks(controller: Controller) -> None:
                 mm.get_target(self, resource_id)
         return original_exist(self, [r for r in resource_ids if not r.startswith(("tms-", "tmf-", "tmt-", "tmfr-"))])
 
+    original_create_target = EC2Backend.create_traffic_mirror_target
+
+    def create_traffic_mirror_target(self: Any, network_interface_id: Any, network_load_balancer_arn: Any, *args: Any, **kwargs: Any) -> Any:
+        # AWS checks what the target points at; moto accepts any string.
+        if network_interface_id:
+            mm.get_eni(self, network_interface_id)
+        if network_load_balancer_arn:
+            mm.check_nlb_for_target(self, network_load_balancer_arn)
+        return original_create_target(self, network_interface_id, network_load_balancer_arn, *args, **kwargs)
+
+    EC2Backend.create_traffic_mirror_target = create_traffic_mirror_target
     EC2Backend.delete_network_interface = delete_network_interface
     EC2Backend.terminate_instances = terminate_instances
     EC2Backend.run_instances = run_instances

@@ -87,8 +87,7 @@ class AwsCliTests(unittest.TestCase):
         self.assertIn("InvalidTrafficMirrorSessionId.NotFound", missing.stderr)
 
     def test_cli_paginates_describe_across_pages(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        nlb = cloud.client("ec2").create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        nlb = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(7):
             _, eni = self.world.instance(SUPPORTED_TYPE)
             self.world.session(eni, target=nlb)
