@@ -15,7 +15,12 @@ public sealed class IdleLabsHandler
 
     /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
     public IdleLabsHandler()
-        : this(TeardownComposition.Service, TeardownComposition.Log)
+        : this(TeardownComposition.FromEnvironment())
+    {
+    }
+
+    private IdleLabsHandler(TeardownComposition composition)
+        : this(composition.Service, composition.Log)
     {
     }
 

@@ -10,7 +10,12 @@ public sealed class TeardownSteps
 
     /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
     public TeardownSteps()
-        : this(TeardownComposition.Service, TeardownComposition.Log)
+        : this(TeardownComposition.FromEnvironment())
+    {
+    }
+
+    private TeardownSteps(TeardownComposition composition)
+        : this(composition.Service, composition.Log)
     {
     }
 

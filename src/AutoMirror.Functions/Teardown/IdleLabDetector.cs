@@ -79,7 +79,7 @@ public static class IdleLabDetector
         var reasons = new List<string>();
         if (Expiry(members, now, reasons) is { } expiredAt)
         {
-            reasons.Insert(0, $"expired at {Iso(expiredAt)} ({Minutes(now - expiredAt)} ago)");
+            reasons.Insert(0, $"expired at {Iso(expiredAt)} ({Ago(now - expiredAt)} ago)");
             return (LabStatus.Expired, reasons);
         }
 
@@ -199,6 +199,13 @@ public static class IdleLabDetector
 
         return latest;
     }
+
+    private static string Ago(TimeSpan span) => span.TotalHours switch
+    {
+        < 2 => Minutes(span),
+        < 48 => string.Create(CultureInfo.InvariantCulture, $"{Math.Floor(span.TotalHours):0} h"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{Math.Floor(span.TotalDays):0} d"),
+    };
 
     internal static string Minutes(TimeSpan span) =>
         string.Create(CultureInfo.InvariantCulture, $"{Math.Floor(span.TotalMinutes):0} min");

@@ -4,21 +4,18 @@ using AutoMirror.Functions.Configuration;
 namespace AutoMirror.Functions.Teardown;
 
 /// <summary>
-/// The teardown functions' composition root: settings read once, the real AWS clients (region, credentials and
-/// endpoints as every SDK reads them), the system clock. One per container, shared by its invocations.
+/// The teardown functions' composition root: settings read once from the environment, the real AWS clients
+/// (region, credentials and endpoints as every SDK reads them), the system clock. Built by a handler's runtime
+/// constructor, so once per container: the runtime keeps that handler instance warm across invocations.
 /// </summary>
-public static class TeardownComposition
+public sealed record TeardownComposition(TeardownService Service, TeardownLog Log)
 {
-    private static readonly Lazy<(TeardownService Service, TeardownLog Log)> Shared = new(Build);
-
-    public static TeardownService Service => Shared.Value.Service;
-
-    public static TeardownLog Log => Shared.Value.Log;
-
-    private static (TeardownService, TeardownLog) Build()
+    public static TeardownComposition FromEnvironment()
     {
         var settings = TeardownSettings.From(AutoMirrorSettings.FromEnvironment());
         var clients = AwsClients.FromEnvironment();
-        return (new TeardownService(clients.Ec2, clients.CloudWatch, clients.StepFunctions, TimeProvider.System, settings), TeardownLog.Console);
+        return new TeardownComposition(
+            new TeardownService(clients.Ec2, clients.CloudWatch, clients.StepFunctions, TimeProvider.System, settings),
+            TeardownLog.Console);
     }
 }

@@ -42,11 +42,20 @@ public sealed class LocalCloudLab(Uri endpoint) : IDisposable
         return _subnetId;
     }
 
-    /// <summary>An ENI mirror target and an empty filter: what the stack makes.</summary>
+    /// <summary>
+    /// What the stack makes: an internal Network Load Balancer as the mirror target (an ENI target would allow only
+    /// 10 sources) and an empty filter.
+    /// </summary>
     public async Task<(string TargetId, string FilterId)> MirrorTargetAsync()
     {
-        var eni = await Ec2Async("CreateNetworkInterface", new() { ["SubnetId"] = await SubnetAsync() });
-        var target = await Ec2Async("CreateTrafficMirrorTarget", new() { ["NetworkInterfaceId"] = Text(eni, "networkInterfaceId") });
+        var balancer = await QueryAsync("elasticloadbalancing", "CreateLoadBalancer", "2015-12-01", new()
+        {
+            ["Name"] = "sensors-" + Guid.NewGuid().ToString("N")[..8],
+            ["Type"] = "network",
+            ["Scheme"] = "internal",
+            ["Subnets.member.1"] = await SubnetAsync(),
+        });
+        var target = await Ec2Async("CreateTrafficMirrorTarget", new() { ["NetworkLoadBalancerArn"] = Text(balancer, "LoadBalancerArn") });
         var filter = await Ec2Async("CreateTrafficMirrorFilter", []);
         return (Text(target, "trafficMirrorTargetId"), Text(filter, "trafficMirrorFilterId"));
     }
