@@ -151,7 +151,7 @@ public static class IdleLabDetector
 
         if (unknown.Count > 0)
         {
-            reasons.Insert(0, "traffic unknown for some instances; unknown is never idle");
+            reasons.Insert(0, "traffic unknown (never idle)");
             reasons.AddRange(unknown);
             return (LabStatus.UnknownMetrics, reasons);
         }

@@ -7,6 +7,7 @@ using AutoMirror.Aws.CloudWatch;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.StepFunctions;
 using AutoMirror.Functions.Configuration;
+using AutoMirror.Functions.Mirroring;
 
 namespace AutoMirror.Functions.Teardown;
 
@@ -67,6 +68,15 @@ public sealed class TeardownService(
         foreach (var verdict in verdicts)
         {
             var plan = TeardownPlanner.Plan(verdict, settings.Action, settings);
+            if (verdict.IsIdle && plan.SessionsToDelete.Count == 0 && plan.InstancesToStop.Count == 0 && plan.InstancesToTerminate.Count == 0)
+            {
+                // Idle but already torn down (no sessions, instances already stopped): starting a workflow every
+                // window for such a lab would only add noise.
+                plan = plan with { Notes = [.. plan.Notes, "nothing left to tear down"] };
+                reports.Add(Report(verdict, plan, deleted: [], action: null));
+                continue;
+            }
+
             reports.Add(Report(verdict, plan, deleted: [], action: null));
             if (!verdict.IsIdle)
             {
@@ -286,15 +296,9 @@ public sealed class TeardownService(
         var sessions = await ec2.DescribeTrafficMirrorSessionsAsync(
             [new Ec2Filter("traffic-mirror-target-id", settings.MirrorTargetId)], cancellationToken);
         return [.. sessions.Where(IsOurs).Select(s => new LabSession(s.TrafficMirrorSessionId, s.NetworkInterfaceId,
-            s.Tags.TryGetValue(TeardownSettings.SessionInstanceTagKey, out var id) ? id : null))];
+            s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null))];
     }
 
     /// <summary>AutoMirror touches only sessions it tagged as managed whose target is the stack's target.</summary>
-    public bool IsOurs(TrafficMirrorSession session)
-    {
-        ArgumentNullException.ThrowIfNull(session);
-        return session.TrafficMirrorTargetId == settings.MirrorTargetId
-            && session.Tags.TryGetValue(TeardownSettings.ManagedTagKey, out var managed)
-            && string.Equals(managed, "true", StringComparison.OrdinalIgnoreCase);
-    }
+    public bool IsOurs(TrafficMirrorSession session) => SessionTags.IsOurs(session, settings.MirrorTargetId);
 }

@@ -12,12 +12,6 @@ public sealed record TeardownSettings
 
     public const string AllowTerminateTagKey = "automirror:allow-terminate";
 
-    public const string ManagedTagKey = "automirror:managed";
-
-    public const string SessionInstanceTagKey = "automirror:instance-id";
-
-    public const string SessionLabTagKey = "automirror:lab";
-
     public string LabTagKey { get; init; } = "lab";
 
     public required string MirrorTargetId { get; init; }

@@ -83,6 +83,19 @@ public class TeardownServiceTests
     }
 
     [Fact]
+    public async Task StartIdleTeardowns_IdleLabWithNothingLeft_StartsNoExecution()
+    {
+        _ec2.AddInstance("i-g1", "stopped", Tags(("lab", "gone")), StoppedAgo(TimeSpan.FromDays(3)));
+
+        var result = await Service().StartIdleTeardownsAsync(default);
+
+        Assert.Empty(result.Executions);
+        var lab = Assert.Single(result.Labs);
+        Assert.Equal("idle-stopped", lab.Status);
+        Assert.Contains("nothing left to tear down", lab.Notes);
+    }
+
+    [Fact]
     public async Task StartIdleTeardowns_WithoutTheStateMachineArn_FailsNamingTheVariable()
     {
         var error = await Assert.ThrowsAsync<AutoMirror.Functions.Configuration.ConfigurationException>(() =>
