@@ -7,7 +7,10 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from support import AMI, SUPPORTED_TYPE, LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
@@ -183,6 +186,27 @@ class TargetHealthTests(unittest.TestCase):
     def test_unknown_state_is_refused(self) -> None:
         status, body = cloud.control("POST", "/target-health", {"targetGroupArn": self.group, "state": "sleepy"})
         self.assertEqual(400, status)
+
+
+class LoadBalancerArnTests(unittest.TestCase):
+    def test_network_load_balancer_arn_has_awss_net_form_and_keeps_tags_and_listeners(self) -> None:
+        cloud.post("/reset")
+        ec2, elbv2 = cloud.client("ec2"), cloud.client("elbv2")
+        world = World(ec2)
+        nlb = elbv2.create_load_balancer(
+            Name="sensors", Type="network", Scheme="internal", Subnets=[world.subnet], Tags=[{"Key": "lab", "Value": "red"}]
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        alb = elbv2.create_load_balancer(Name="web", Subnets=[world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.assertIn(":loadbalancer/net/sensors/", nlb)
+        self.assertIn(":loadbalancer/app/web/", alb)
+        self.assertEqual(nlb, elbv2.describe_load_balancers(LoadBalancerArns=[nlb])["LoadBalancers"][0]["LoadBalancerArn"])
+        tags = elbv2.describe_tags(ResourceArns=[nlb])["TagDescriptions"][0]["Tags"]
+        self.assertEqual([{"Key": "lab", "Value": "red"}], tags)
+        group = elbv2.create_target_group(Name="s", Protocol="UDP", Port=4789, VpcId=world.vpc, HealthCheckProtocol="TCP")[
+            "TargetGroups"][0]["TargetGroupArn"]
+        listener = elbv2.create_listener(LoadBalancerArn=nlb, Protocol="UDP", Port=4789,
+                                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]
+        self.assertEqual(nlb, listener["LoadBalancerArn"])
 
 
 class CallCountTests(unittest.TestCase):

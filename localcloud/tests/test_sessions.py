@@ -6,7 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from support import LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
@@ -139,11 +142,25 @@ class CreateTests(SessionTestCase):
         self.assertAwsError("TrafficMirrorSourcesPerTargetLimitExceeded", self.world.session, enis[10])
 
     def test_nlb_target_takes_more_than_10_sources(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        target = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        target = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(12):
             self.world.session(self.world.instance()[1], target=target)
         self.assertEqual(12, len(self.session_ids()))
+
+    def test_target_must_point_at_an_existing_eni_or_network_load_balancer(self) -> None:
+        elbv2 = cloud.client("elbv2")
+        self.assertAwsError("InvalidNetworkInterfaceID.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkInterfaceId="eni-0123456789abcdef0")
+        missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/none/0123456789abcdef"
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=missing)
+        alb = elbv2.create_load_balancer(Name="web", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=alb)
+        nlb = elbv2.create_load_balancer(Name="nlb", Type="network", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb)
+        self.assertAwsError("NlbInUseByTrafficMirrorTargetException", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=nlb)
 
     def test_tags_from_tag_specifications_show_in_describe(self) -> None:
         _, eni = self.world.instance()
@@ -327,8 +344,7 @@ class DescribeTests(SessionTestCase):
                             Resources=["tms-0123456789abcdef0"], Tags=[{"Key": "lab", "Value": "red"}])
 
     def test_pagination_walks_every_session_once(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        nlb = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        nlb = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(9):
             self.world.session(self.world.instance()[1], target=nlb)
         seen: list[str] = []
