@@ -167,6 +167,44 @@ public sealed partial class CodeCrossCheckTests
         Assert.True(extra.Count == 0, $"{functionId}'s role allows {string.Join(", ", extra)}, which its code never calls");
     }
 
+    /// <summary>The sample event for each function (events/), for `sam local invoke -e`.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SampleEvents = new Dictionary<string, string>
+    {
+        ["EventFunction"] = "ec2-state-running.json",
+        ["ReconcileFunction"] = "scheduled-reconcile.json",
+        ["EvaluateFunction"] = "attach-input.json",
+        ["TargetHealthFunction"] = "attach-plan.json",
+        ["CreateSessionsFunction"] = "attach-plan.json",
+        ["VerifyFunction"] = "attach-verify-input.json",
+        ["CleanupFunction"] = "attach-cleanup-input.json",
+        ["IdleLabsFunction"] = "scheduled-teardown.json",
+        ["ListLabSessionsFunction"] = "teardown-input.json",
+        ["DeleteSessionFunction"] = "teardown-session.json",
+        ["InstanceActionFunction"] = "teardown-instance-action.json",
+        ["TeardownReportFunction"] = "teardown-state.json",
+    };
+
+    [Theory]
+    [MemberData(nameof(FunctionIds))]
+    public async Task SampleEvent_IsAcceptedByTheFunctionsHandler(string functionId)
+    {
+        Assert.True(SampleEvents.TryGetValue(functionId, out var file), $"{functionId} has no sample event in events/");
+        var payload = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "events", file));
+
+        string answer;
+        try
+        {
+            answer = await new FunctionScenarios(Template).InvokeHandlerAsync(functionId, payload);
+        }
+        catch (AutoMirror.Functions.Mirroring.InstanceNotFoundException)
+        {
+            // The sample's instance is not in the fake account: the payload was understood (the workflow retries this).
+            return;
+        }
+
+        Assert.DoesNotContain("\"rejected\"", answer, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex("""GetEnvironmentVariable\(\s*"([A-Za-z0-9_]+)"\s*\)""")]
     private static partial Regex EnvironmentRead();
 }

@@ -85,6 +85,37 @@ public sealed class FunctionScenarios
         return world.Calls.ToHashSet(StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// Invokes the function's handler, named as in the template, on <paramref name="payload"/> over a fresh fake world:
+    /// the handler type is built with the constructor that takes its services, as the runtime constructor would.
+    /// </summary>
+    public async Task<string> InvokeHandlerAsync(string functionId, string payload)
+    {
+        var parts = _template.Handler(functionId).Split("::");
+        var type = typeof(AutoMirrorSettings).Assembly.GetType(parts[1], throwOnError: true)!;
+        object handler;
+        if (TeardownFunctionScenarios.ContainsKey(functionId))
+        {
+            var labs = new TeardownScenarios.World(SettingsFor(functionId));
+            handler = Activator.CreateInstance(type, labs.Service, labs.Log)!;
+        }
+        else
+        {
+            handler = Activator.CreateInstance(type, new World(SettingsFor(functionId)).Recorded)!;
+        }
+
+        var method = type.GetMethod(parts[2], [typeof(Stream)])!;
+        try
+        {
+            return await InvokeAsync(input => (Task<Stream>)method.Invoke(handler, [input])!, payload);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+    }
+
     /// <summary>A fake account seen two ways: through recording proxies (the function under test) and directly (to
     /// set the scene without the function's grants counting).</summary>
     public sealed class World
