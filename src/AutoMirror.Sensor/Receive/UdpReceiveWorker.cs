@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using AutoMirror.Sensor.Forwarding;
+using AutoMirror.Sensor.Interop;
+using AutoMirror.Sensor.Metrics;
+
+namespace AutoMirror.Sensor.Receive;
+
+/// <summary>
+/// One receive thread with its own SO_REUSEPORT socket (the kernel spreads flows over the workers by
+/// the outer 4-tuple hash, i.e. by the mirrored flow, so per-flow order is kept). recvmmsg fills a batch
+/// of pinned native slots per syscall; each datagram is decapsulated and written in place (run to
+/// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
+/// and what overflows it is counted by the kernel (SO_RXQ_OVFL) and reported as receive_queue_full.
+/// </summary>
+public sealed unsafe class UdpReceiveWorker : IDisposable
+{
+    private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
+    private const int ControlSlot = 32; // >= CMSG_SPACE(sizeof(uint))
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
+
+    private readonly FrameForwarder _forwarder;
+    private readonly int _batchSize;
+    private readonly int _slotBytes;
+    private readonly byte* _buffers;
+    private readonly byte* _names;
+    private readonly byte* _controls;
+    private readonly LibC.IoVec* _iovecs;
+    private readonly LibC.MMsgHdr* _messages;
+    private int _fd = -1;
+    private volatile bool _stopping;
+    private volatile string? _problem = "not started";
+    private Thread? _thread;
+
+    public UdpReceiveWorker(string label, FrameForwarder forwarder, int batchSize, int slotBytes)
+    {
+        Label = label;
+        _forwarder = forwarder;
+        _batchSize = batchSize;
+        _slotBytes = slotBytes;
+        _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(batchSize * slotBytes), 64);
+        _names = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * NameSlot));
+        _controls = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * ControlSlot));
+        _iovecs = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.IoVec)));
+        _messages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.MMsgHdr)));
+        for (int i = 0; i < batchSize; i++)
+        {
+            _iovecs[i].Base = _buffers + ((long)i * slotBytes);
+            _iovecs[i].Length = (nuint)slotBytes;
+            _messages[i].Header.Iov = &_iovecs[i];
+            _messages[i].Header.IovLength = 1;
+            _messages[i].Header.Name = _names + (i * NameSlot);
+            _messages[i].Header.Control = _controls + (i * ControlSlot);
+        }
+    }
+
+    public string Label { get; }
+
+    public int Port { get; private set; }
+
+    public ForwarderCounters Counters => _forwarder.Counters;
+
+    /// <summary>Null while the socket is bound and the thread is receiving; otherwise why not.</summary>
+    public string? Problem => _problem;
+
+    /// <summary>Creates and binds the socket; throws with the address and errno when that fails.</summary>
+    public void Bind(IPAddress address, int port, int receiveBufferBytes)
+    {
+        bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new IOException("socket() failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
+
+        try
+        {
+            int one = 1;
+            SetOption(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, one, "SO_REUSEPORT");
+            SetOption(fd, LibC.SOL_SOCKET, LibC.SO_RXQ_OVFL, one, "SO_RXQ_OVFL");
+            // SO_RCVBUFFORCE passes net.core.rmem_max when we are privileged; otherwise take what is allowed.
+            if (LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, &receiveBufferBytes, sizeof(int)) < 0)
+            {
+                SetOption(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, receiveBufferBytes, "SO_RCVBUF");
+            }
+
+            // A receive timeout lets the thread notice shutdown without closing the socket under it.
+            var timeout = new LibC.TimeVal { Seconds = 0, Microseconds = 200_000 };
+            if (LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVTIMEO, &timeout, (uint)sizeof(LibC.TimeVal)) < 0)
+            {
+                throw new IOException("SO_RCVTIMEO failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+            }
+
+            Span<byte> sockaddr = stackalloc byte[28];
+            sockaddr.Clear();
+            sockaddr[2] = (byte)(port >> 8);
+            sockaddr[3] = (byte)port;
+            uint length;
+            if (v6)
+            {
+                SetOption(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+                sockaddr[0] = LibC.AF_INET6;
+                address.TryWriteBytes(sockaddr.Slice(8, 16), out _);
+                length = 28;
+            }
+            else
+            {
+                sockaddr[0] = LibC.AF_INET;
+                address.TryWriteBytes(sockaddr.Slice(4, 4), out _);
+                length = 16;
+            }
+
+            fixed (byte* pointer = sockaddr)
+            {
+                if (LibC.bind(fd, pointer, length) < 0)
+                {
+                    throw new IOException("bind " + address + ":" + port + "/udp failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+                }
+            }
+        }
+        catch
+        {
+            LibC.close(fd);
+            throw;
+        }
+
+        _fd = fd;
+        Port = port;
+    }
+
+    public void Start()
+    {
+        _problem = null;
+        _thread = new Thread(Run) { IsBackground = true, Name = Label };
+        _thread.Start();
+    }
+
+    public void Stop(TimeSpan wait)
+    {
+        _stopping = true;
+        _thread?.Join(wait);
+        _problem = "stopped";
+    }
+
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            LibC.close(fd);
+        }
+
+        if (_thread is { IsAlive: true })
+        {
+            // The thread may still be inside recvmmsg on these buffers; leaking them at exit beats a crash.
+            return;
+        }
+
+        NativeMemory.AlignedFree(_buffers);
+        NativeMemory.Free(_names);
+        NativeMemory.Free(_controls);
+        NativeMemory.Free(_iovecs);
+        NativeMemory.Free(_messages);
+    }
+
+    private void Run()
+    {
+        var counters = _forwarder.Counters;
+        long allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            while (!_stopping)
+            {
+                ResetHeaders();
+                int received = LibC.recvmmsg(_fd, _messages, (uint)_batchSize, LibC.MSG_WAITFORONE, null);
+                if (received < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is LibC.EAGAIN or LibC.EINTR)
+                    {
+                        continue;
+                    }
+
+                    _problem = Label + " recvmmsg failed: " + LibC.Describe(errno);
+                    return;
+                }
+
+                // One clock read per batch: the datagrams of a batch arrived within microseconds.
+                long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
+                for (int i = 0; i < received; i++)
+                {
+                    ref var header = ref _messages[i].Header;
+                    int length = (int)_messages[i].Length;
+                    bool truncated = (header.Flags & LibC.MSG_TRUNC) != 0;
+                    var datagram = new Span<byte>(_buffers + ((long)i * _slotBytes), Math.Min(length, _slotBytes));
+                    var source = new ReadOnlySpan<byte>(header.Name, (int)header.NameLength);
+                    _forwarder.Process(datagram, source, truncated, now);
+                    if (header.ControlLength > 0)
+                    {
+                        ReadOverflowCount(ref header, counters);
+                    }
+                }
+
+                counters.Batches++;
+                counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never reached by bad input (the forwarder does not throw on data); this is a defect, made visible to health.
+            _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
+        }
+    }
+
+    private void ResetHeaders()
+    {
+        for (int i = 0; i < _batchSize; i++)
+        {
+            _messages[i].Header.NameLength = NameSlot;
+            _messages[i].Header.ControlLength = ControlSlot;
+            _messages[i].Header.Flags = 0;
+        }
+    }
+
+    /// <summary>SO_RXQ_OVFL: the kernel reports the socket's cumulative drop count with each datagram.</summary>
+    private static void ReadOverflowCount(ref LibC.MsgHdr header, ForwarderCounters counters)
+    {
+        var cmsg = (LibC.CMsgHdr*)header.Control;
+        if (header.ControlLength >= (nuint)sizeof(LibC.CMsgHdr) &&
+            cmsg->Level == LibC.SOL_SOCKET && cmsg->Type == LibC.SO_RXQ_OVFL)
+        {
+            uint drops = *(uint*)((byte*)cmsg + sizeof(LibC.CMsgHdr));
+            counters.Drops[(int)DropReason.ReceiveQueueFull] = drops;
+        }
+    }
+
+    private static void SetOption(int fd, int level, int name, int value, string what)
+    {
+        if (LibC.setsockopt(fd, level, name, &value, sizeof(int)) < 0)
+        {
+            throw new IOException(what + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
+    }
+}
