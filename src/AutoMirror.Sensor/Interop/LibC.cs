@@ -20,6 +20,7 @@ internal static unsafe partial class LibC
     public const int SO_RCVTIMEO = 20;
     public const int SO_RCVBUFFORCE = 33;
     public const int SO_RXQ_OVFL = 40;
+    public const int SO_ATTACH_REUSEPORT_CBPF = 51;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;
     public const int MSG_TRUNC = 0x20;
@@ -76,6 +77,30 @@ internal static unsafe partial class LibC
         public nuint Length;
         public int Level;
         public int Type;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockFilter
+    {
+        public ushort Code;
+        public byte JumpTrue;
+        public byte JumpFalse;
+        public uint K;
+
+        public SockFilter(ushort code, byte jumpTrue, byte jumpFalse, uint k)
+        {
+            Code = code;
+            JumpTrue = jumpTrue;
+            JumpFalse = jumpFalse;
+            K = k;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockFprog
+    {
+        public ushort Length;
+        public SockFilter* Filter;
     }
 
     [StructLayout(LayoutKind.Sequential)]

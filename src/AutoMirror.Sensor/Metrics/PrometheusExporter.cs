@@ -91,6 +91,13 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
 
         Sample(sb, "automirror_sensor_vni_bytes_total", "vni", "other", otherBytes);
 
+        // Per worker: shows how the SO_REUSEPORT steering spreads the load (bounded by the worker count).
+        Header(sb, "automirror_sensor_worker_frames_forwarded_total", "counter", "Forwarded frames per receive worker.");
+        foreach (var worker in workers)
+        {
+            Sample(sb, "automirror_sensor_worker_frames_forwarded_total", "worker", worker.Label, Volatile.Read(ref worker.Counters.FramesForwarded));
+        }
+
         Header(sb, "automirror_sensor_receive_queue_bytes", "gauge", "Bytes waiting in the receive sockets' queues (the sensor's only queue).");
         Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, SocketQueues.PendingBytes(workers));
         Counter(sb, "automirror_sensor_receive_allocated_bytes_total", "Managed bytes allocated by the receive threads since start (hot path; should stay flat).", allocated);

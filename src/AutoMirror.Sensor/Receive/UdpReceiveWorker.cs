@@ -18,6 +18,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
 {
     private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
     private const int ControlSlot = 32; // >= CMSG_SPACE(sizeof(uint))
+    private const uint VxlanHeaderLength = 8;
     private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
     private readonly FrameForwarder _forwarder;
@@ -127,6 +128,43 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
 
         _fd = fd;
         Port = port;
+    }
+
+    /// <summary>
+    /// Steers VXLAN datagrams to the group's sockets by a symmetric hash of the inner IP addresses
+    /// (a classic BPF program run by the kernel's SO_REUSEPORT selection, which sees the UDP payload
+    /// at offset 0). The outer source port is a hash of the inner 5-tuple and differs between the two
+    /// directions of one connection; steering by it would let two workers reorder a SYN and its
+    /// SYN-ACK, and Zeek would see broken connections. Frames that are not IPv4/IPv6 go to worker 0.
+    /// </summary>
+    public void SteerByInnerAddresses(int groupSize)
+    {
+        const uint Inner = VxlanHeaderLength + 14; // start of the inner IP header
+        LibC.SockFilter* program = stackalloc LibC.SockFilter[]
+        {
+            new(0x28, 0, 0, VxlanHeaderLength + 12),   // 0: A = inner EtherType
+            new(0x15, 1, 0, 0x0800),                   // 1: IPv4 → 3
+            new(0x15, 4, 13, 0x86DD),                  // 2: IPv6 → 7, else → 16
+            new(0x20, 0, 0, Inner + 12),               // 3: A = IPv4 source
+            new(0x07, 0, 0, 0),                        // 4: X = A
+            new(0x20, 0, 0, Inner + 16),               // 5: A = IPv4 destination
+            new(0x05, 0, 0, 3),                        // 6: → 10
+            new(0x20, 0, 0, Inner + 8 + 12),           // 7: A = low word of IPv6 source
+            new(0x07, 0, 0, 0),                        // 8: X = A
+            new(0x20, 0, 0, Inner + 24 + 12),          // 9: A = low word of IPv6 destination
+            new(0xAC, 0, 0, 0),                        // 10: A ^= X (same for both directions)
+            new(0x07, 0, 0, 0),                        // 11: X = A
+            new(0x74, 0, 0, 16),                       // 12: A >>= 16
+            new(0xAC, 0, 0, 0),                        // 13: A ^= X
+            new(0x94, 0, 0, (uint)groupSize),          // 14: A %= workers
+            new(0x16, 0, 0, 0),                        // 15: return A
+            new(0x06, 0, 0, 0),                        // 16: return 0
+        };
+        var fprog = new LibC.SockFprog { Length = 17, Filter = program };
+        if (LibC.setsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LibC.SockFprog)) < 0)
+        {
+            throw new IOException("SO_ATTACH_REUSEPORT_CBPF failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
     }
 
     public void Start()
