@@ -127,7 +127,10 @@ stop_pid "$suricata_pid"
 
 stop_pid "$tcpdump_tap"
 log "stopping sensor"
-stop_pid "$sensor_pid"
+kill -TERM "$sensor_pid"
+sensor_exit=0
+wait "$sensor_pid" || sensor_exit=$?
+echo "$sensor_exit" > "$work/sensor-exit.txt"
 if ip -n "$X" link show "$tap" > /dev/null 2>&1; then echo "present" > "$work/tap-after-stop.txt"; else echo "absent" > "$work/tap-after-stop.txt"; fi
 
 log "suricata reading the original capture"

@@ -30,6 +30,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     private readonly LibC.IoVec* _iovecs;
     private readonly LibC.MMsgHdr* _messages;
     private int _fd = -1;
+    private int _disposed;
     private volatile bool _stopping;
     private volatile string? _problem = "not started";
     private Thread? _thread;
@@ -183,6 +184,12 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
 
     public void Dispose()
     {
+        // The host disposes the engine twice (as singleton and as the hosted service's factory result).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {

@@ -126,6 +126,7 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Shutdown_ClosesTheTapAndFlushesThePcap() => WithRun(run =>
     {
+        Assert.Equal("0", File.ReadAllText(Path.Combine(run.Work, "sensor-exit.txt")).Trim());
         Assert.Equal("absent", File.ReadAllText(Path.Combine(run.Work, "tap-after-stop.txt")).Trim());
         Assert.Contains("Stopped: pcap flushed, outputs closed", File.ReadAllText(Path.Combine(run.Work, "sensor.log")), StringComparison.Ordinal);
     });
