@@ -23,6 +23,6 @@ for i in range(count):
     inner = inner / Raw(b"\x5a" * max(pad, 0))
     assert len(inner) == frame_len, len(inner)
     port = 49152 + zlib.crc32(repr((a, b, 17, sport, dport)).encode()) % 16384
-    packets.append(Ether(src=src_mac, dst=dst_mac) / IP(src=outer_src, dst=outer_dst) / UDP(sport=port, dport=4789)
+    packets.append(Ether(src=src_mac, dst=dst_mac) / IP(src=outer_src, dst=outer_dst) / UDP(sport=port, dport=4789, chksum=0)
                    / VXLAN(flags=0x08, vni=vni) / inner)
 wrpcap(out, packets)

@@ -5,21 +5,29 @@
 #                                         (b) kernel:  ip link add vx0 type vxlan id VNI dstport 4789
 #
 # The generator is tcpreplay replaying a scapy-made pcap of AWS-shaped VXLAN datagrams (64 host pairs,
-# hashed outer source ports) at each offered load (--pps, then --topspeed = "max"), for 64- and
+# hashed outer source ports, UDP checksum 0 as the kernel VXLAN device sends by default) at each offered load (--pps, then --topspeed = "max"), for 64- and
 # 1400-byte inner frames. Delivered = frames that came out of the decapsulation: rx_packets of the
 # TAP for the sensor, of vx0 for the kernel. Loss = 1 - delivered/sent. The sensor's managed
 # allocation per packet is read from its own /metrics (receive threads' allocated bytes over
 # forwarded frames, after warm-up). Last line:
 #   sensor_over_kernel_pps=<ratio at max load, worst frame size> loss_at_max=<sensor %, worst> alloc_bytes_per_packet=<n>
 #
-# Env: BENCH_SECONDS (per load, default 2), BENCH_LOADS (default "50000 200000 max"), BENCH_WORKERS (default 2).
+# The machine is shared (builds of other projects run beside it), so the generator and the sensor run
+# at nice -10 in both configurations (the kernel's decapsulation runs in the generator's softirq
+# context and gets the same priority), and the max load is measured BENCH_REPEATS times per target,
+# keeping the best run of each: noise only ever lowers a rate.
+#
+# Env: BENCH_SECONDS (per load, default 2), BENCH_LOADS (default "50000 200000 max"),
+#      BENCH_WORKERS (sensor receive workers, default 1: the generator needs the other core of a 2-core box),
+#      BENCH_REPEATS (default 3).
 # Needs root, iproute2, tcpreplay, curl, dotnet, Debian python3 with scapy. Bounded: well under 2 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${BENCH_SECONDS:-2}
 loads=${BENCH_LOADS:-"50000 200000 max"}
-workers=${BENCH_WORKERS:-2}
+workers=${BENCH_WORKERS:-1}
+repeats=${BENCH_REPEATS:-3}
 vni=4242
 id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
 G="ambg$id"; K="ambk$id"; tap="ambtap$id"
@@ -62,7 +70,7 @@ metric() { ip netns exec "$K" curl -s http://127.0.0.1:18081/metrics | awk -v k=
 replay() { # pcap load
     local rate=(--topspeed)
     [ "$2" != max ] && rate=(--pps="$2")
-    ip netns exec "$G" tcpreplay -q -K -i g0 --loop=100000 --duration="$seconds" "${rate[@]}" "$1" 2>&1 |
+    ip netns exec "$G" nice -n -10 tcpreplay -q -K -i g0 --loop=100000 --duration="$seconds" "${rate[@]}" "$1" 2>&1 |
         awk '/^Actual:/ { sent=$2; for (i = 1; i <= NF; i++) if ($i == "in") t=$(i+1) } END { print sent, t }'
 }
 
@@ -72,7 +80,7 @@ start_kernel() {
 }
 stop_kernel() { ip -n "$K" link del vx0; }
 start_sensor() {
-    ip netns exec "$K" "$tmp/sensor/AutoMirror.Sensor" --tap "$tap" --health-port 18081 --source-networks 10.88.0.0/16 \
+    ip netns exec "$K" nice -n -10 "$tmp/sensor/AutoMirror.Sensor" --tap "$tap" --health-port 18081 --source-networks 10.88.0.0/16 \
         --workers "$workers" --Sensor:Tap:Persist=false --Sensor:StatsLogSeconds=3600 > "$tmp/sensor.log" 2>&1 &
     sensor_pid=$!
     for _ in $(seq 100); do
@@ -95,14 +103,23 @@ for size in 64 1400; do
         sleep 0.3
         if [ "$target" = sensor ]; then a0=$(metric automirror_sensor_receive_allocated_bytes_total); f0=$(metric automirror_sensor_frames_forwarded_total); fi
         for load in $loads; do
-            before=$(rx "$dev")
-            read -r sent elapsed < <(replay "$pcap" "$load")
-            sleep 0.5 # let queues drain: what is delivered late still counts
-            delivered=$(( $(rx "$dev") - before ))
-            rate=$(awk -v d="$delivered" -v t="$elapsed" 'BEGIN { printf "%.0f", d / t }')
-            lost=$(awk -v d="$delivered" -v s="$sent" 'BEGIN { l = (s - d) * 100 / s; if (l < 0) l = 0; printf "%.2f", l }')
-            pps[$size,$target,$load]=$rate; loss[$size,$target,$load]=$lost
-            printf '%-6s %-8s %-9s %12s %12s %12s %8s\n' "$size" "$target" "$load" "$sent" "$delivered" "$rate" "$lost" | tee -a "$tmp/table" >&2
+            runs=1
+            [ "$load" = max ] && runs=$repeats
+            best=-1
+            for _ in $(seq "$runs"); do
+                before=$(rx "$dev")
+                read -r sent elapsed < <(replay "$pcap" "$load")
+                sleep 0.5 # let queues drain: what is delivered late still counts
+                delivered=$(( $(rx "$dev") - before ))
+                rate=$(awk -v d="$delivered" -v t="$elapsed" 'BEGIN { printf "%.0f", d / t }')
+                lost=$(awk -v d="$delivered" -v s="$sent" 'BEGIN { l = (s - d) * 100 / s; if (l < 0) l = 0; printf "%.2f", l }')
+                if [ "$rate" -gt "$best" ]; then
+                    best=$rate
+                    pps[$size,$target,$load]=$rate; loss[$size,$target,$load]=$lost
+                    row=$(printf '%-6s %-8s %-9s %12s %12s %12s %8s' "$size" "$target" "$load" "$sent" "$delivered" "$rate" "$lost")
+                fi
+            done
+            echo "$row" | tee -a "$tmp/table" >&2
         done
         if [ "$target" = sensor ]; then
             alloc_bytes=$(( alloc_bytes + $(metric automirror_sensor_receive_allocated_bytes_total) - a0 ))

@@ -19,7 +19,6 @@ internal static unsafe partial class LibC
     public const int SO_REUSEPORT = 15;
     public const int SO_RCVTIMEO = 20;
     public const int SO_RCVBUFFORCE = 33;
-    public const int SO_RXQ_OVFL = 40;
     public const int SO_ATTACH_REUSEPORT_CBPF = 51;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;

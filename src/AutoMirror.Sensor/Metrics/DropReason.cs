@@ -13,7 +13,7 @@ public enum DropReason
     DecapError,
     /// <summary>An output refused the frame (TAP down, write error, pcap I/O error).</summary>
     OutputError,
-    /// <summary>The kernel dropped datagrams because the socket's receive queue was full (SO_RXQ_OVFL).</summary>
+    /// <summary>The kernel dropped datagrams because a receive socket's queue was full (from /proc/net/udp).</summary>
     ReceiveQueueFull,
 }
 

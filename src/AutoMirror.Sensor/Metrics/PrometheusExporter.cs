@@ -38,6 +38,8 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
             c.CopyVnis(vnis);
         }
 
+        var (queuedBytes, queueDrops) = SocketQueues.Read(workers);
+        drops[(int)DropReason.ReceiveQueueFull] = queueDrops;
         var sb = new StringBuilder(4096);
         Counter(sb, "automirror_sensor_datagrams_total", "UDP datagrams received.", datagrams);
         Counter(sb, "automirror_sensor_received_bytes_total", "UDP payload bytes received.", datagramBytes);
@@ -99,7 +101,7 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
         }
 
         Header(sb, "automirror_sensor_receive_queue_bytes", "gauge", "Bytes waiting in the receive sockets' queues (the sensor's only queue).");
-        Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, SocketQueues.PendingBytes(workers));
+        Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, queuedBytes);
         Counter(sb, "automirror_sensor_receive_allocated_bytes_total", "Managed bytes allocated by the receive threads since start (hot path; should stay flat).", allocated);
         Counter(sb, "automirror_sensor_allocated_bytes_total", "Managed bytes allocated by the whole process.", GC.GetTotalAllocatedBytes(false));
         return sb.ToString();

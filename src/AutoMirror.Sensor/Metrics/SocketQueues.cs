@@ -4,12 +4,13 @@ using AutoMirror.Sensor.Receive;
 namespace AutoMirror.Sensor.Metrics;
 
 /// <summary>
-/// Queue depth: the bytes waiting in the receive sockets, read from /proc/net/udp{,6} (rx_queue
-/// column) for the ports the workers bound. Read at scrape time, never on the hot path.
+/// The receive sockets as the kernel sees them, from /proc/net/udp{,6} for the ports the workers
+/// bound: bytes queued (rx_queue column, the queue depth) and datagrams dropped because the queue was
+/// full (drops column). Read at scrape time, never on the hot path.
 /// </summary>
-internal static class SocketQueues
+public static class SocketQueues
 {
-    public static long PendingBytes(IReadOnlyList<UdpReceiveWorker> workers)
+    public static (long QueuedBytes, long Drops) Read(IReadOnlyList<UdpReceiveWorker> workers)
     {
         var ports = new HashSet<int>();
         foreach (var worker in workers)
@@ -17,17 +18,19 @@ internal static class SocketQueues
             ports.Add(worker.Port);
         }
 
-        return Sum("/proc/net/udp", ports) + Sum("/proc/net/udp6", ports);
+        var v4 = Sum("/proc/net/udp", ports);
+        var v6 = Sum("/proc/net/udp6", ports);
+        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops);
     }
 
-    private static long Sum(string path, HashSet<int> ports)
+    private static (long QueuedBytes, long Drops) Sum(string path, HashSet<int> ports)
     {
         if (!File.Exists(path))
         {
-            return 0;
+            return (0, 0);
         }
 
-        long total = 0;
+        long total = 0, drops = 0;
         foreach (var line in File.ReadLines(path).Skip(1))
         {
             // "  sl  local_address rem_address   st tx_queue:rx_queue ..."
@@ -48,8 +51,13 @@ internal static class SocketQueues
             }
 
             total += queued;
+            // The last column is the socket's drop count (decimal).
+            if (long.TryParse(fields[^1], NumberStyles.None, CultureInfo.InvariantCulture, out long dropped))
+            {
+                drops += dropped;
+            }
         }
 
-        return total;
+        return (total, drops);
     }
 }

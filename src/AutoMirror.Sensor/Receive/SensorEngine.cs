@@ -143,8 +143,9 @@ public sealed class SensorEngine : IHostedService, IDisposable
             rejected += c.Drops[(int)DropReason.SourceRejected];
             decap += c.Drops[(int)DropReason.DecapError] + c.Drops[(int)DropReason.Oversized];
             output += c.Drops[(int)DropReason.OutputError];
-            queue += c.Drops[(int)DropReason.ReceiveQueueFull];
         }
+
+        queue = SocketQueues.Read(_workers).Drops;
 
         Log.Stats(_logger, datagrams, forwarded, rejected, decap, output, queue);
     }

@@ -12,12 +12,12 @@ namespace AutoMirror.Sensor.Receive;
 /// the outer 4-tuple hash, i.e. by the mirrored flow, so per-flow order is kept). recvmmsg fills a batch
 /// of pinned native slots per syscall; each datagram is decapsulated and written in place (run to
 /// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
-/// and what overflows it is counted by the kernel (SO_RXQ_OVFL) and reported as receive_queue_full.
+/// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
+/// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
 /// </summary>
 public sealed unsafe class UdpReceiveWorker : IDisposable
 {
     private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
-    private const int ControlSlot = 32; // >= CMSG_SPACE(sizeof(uint))
     private const uint VxlanHeaderLength = 8;
     private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
@@ -26,7 +26,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     private readonly int _slotBytes;
     private readonly byte* _buffers;
     private readonly byte* _names;
-    private readonly byte* _controls;
     private readonly LibC.IoVec* _iovecs;
     private readonly LibC.MMsgHdr* _messages;
     private int _fd = -1;
@@ -43,7 +42,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
         _slotBytes = slotBytes;
         _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(batchSize * slotBytes), 64);
         _names = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * NameSlot));
-        _controls = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * ControlSlot));
         _iovecs = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.IoVec)));
         _messages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.MMsgHdr)));
         for (int i = 0; i < batchSize; i++)
@@ -53,7 +51,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
             _messages[i].Header.Iov = &_iovecs[i];
             _messages[i].Header.IovLength = 1;
             _messages[i].Header.Name = _names + (i * NameSlot);
-            _messages[i].Header.Control = _controls + (i * ControlSlot);
         }
     }
 
@@ -80,7 +77,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
         {
             int one = 1;
             SetOption(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, one, "SO_REUSEPORT");
-            SetOption(fd, LibC.SOL_SOCKET, LibC.SO_RXQ_OVFL, one, "SO_RXQ_OVFL");
             // SO_RCVBUFFORCE passes net.core.rmem_max when we are privileged; otherwise take what is allowed.
             if (LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, &receiveBufferBytes, sizeof(int)) < 0)
             {
@@ -204,7 +200,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
 
         NativeMemory.AlignedFree(_buffers);
         NativeMemory.Free(_names);
-        NativeMemory.Free(_controls);
         NativeMemory.Free(_iovecs);
         NativeMemory.Free(_messages);
     }
@@ -241,10 +236,6 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
                     var datagram = new Span<byte>(_buffers + ((long)i * _slotBytes), Math.Min(length, _slotBytes));
                     var source = new ReadOnlySpan<byte>(header.Name, (int)header.NameLength);
                     _forwarder.Process(datagram, source, truncated, now);
-                    if (header.ControlLength > 0)
-                    {
-                        ReadOverflowCount(ref header, counters);
-                    }
                 }
 
                 counters.Batches++;
@@ -263,20 +254,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
         for (int i = 0; i < _batchSize; i++)
         {
             _messages[i].Header.NameLength = NameSlot;
-            _messages[i].Header.ControlLength = ControlSlot;
             _messages[i].Header.Flags = 0;
-        }
-    }
-
-    /// <summary>SO_RXQ_OVFL: the kernel reports the socket's cumulative drop count with each datagram.</summary>
-    private static void ReadOverflowCount(ref LibC.MsgHdr header, ForwarderCounters counters)
-    {
-        var cmsg = (LibC.CMsgHdr*)header.Control;
-        if (header.ControlLength >= (nuint)sizeof(LibC.CMsgHdr) &&
-            cmsg->Level == LibC.SOL_SOCKET && cmsg->Type == LibC.SO_RXQ_OVFL)
-        {
-            uint drops = *(uint*)((byte*)cmsg + sizeof(LibC.CMsgHdr));
-            counters.Drops[(int)DropReason.ReceiveQueueFull] = drops;
         }
     }
 
