@@ -26,6 +26,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Stopped: pcap flushed, outputs closed")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning,
+        Message = "Could not disable IPv6 on {Tap}: the host may send its own neighbour/router solicitations out of it, and Zeek would log them")]
+    public static partial void TapIpv6NotDisabled(ILogger logger, string tap);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Invalid configuration: {Problem}")]
     public static partial void InvalidConfiguration(ILogger logger, string problem);
 }

@@ -25,6 +25,9 @@ public sealed unsafe class TapDevice : IFrameOutput
 
     public string InterfaceName { get; }
 
+    /// <summary>False when the sysctl could not be written (no CAP_NET_ADMIN over /proc/sys/net); the engine warns.</summary>
+    public bool Ipv6Disabled { get; private init; }
+
     /// <summary>Creates the interface (or attaches to an existing persistent one), sets its MTU and brings it up.</summary>
     public static TapDevice Open(string name, int mtu, bool persist)
     {
@@ -56,7 +59,7 @@ public sealed unsafe class TapDevice : IFrameOutput
                 throw new IOException("control socket failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
             }
 
-            DisableIpv6(actual);
+            bool ipv6Disabled = DisableIpv6(actual);
             var mtuRequest = NewRequest(actual);
             mtuRequest.Value = mtu;
             if (LibC.ioctl(control, LibC.SIOCSIFMTU, &mtuRequest) < 0)
@@ -72,7 +75,7 @@ public sealed unsafe class TapDevice : IFrameOutput
                 throw new IOException("bringing " + actual + " up failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
             }
 
-            return new TapDevice(fd, control, actual);
+            return new TapDevice(fd, control, actual) { Ipv6Disabled = ipv6Disabled };
         }
         catch
         {
@@ -149,12 +152,21 @@ public sealed unsafe class TapDevice : IFrameOutput
     /// Without this the host would send its own IPv6 router/neighbour solicitations out of the TAP,
     /// and Zeek would log traffic that never crossed the mirrored network.
     /// </summary>
-    private static void DisableIpv6(string interfaceName)
+    private static bool DisableIpv6(string interfaceName)
     {
         string path = "/proc/sys/net/ipv6/conf/" + interfaceName + "/disable_ipv6";
-        if (File.Exists(path))
+        try
         {
-            File.WriteAllText(path, "1");
+            if (File.Exists(path))
+            {
+                File.WriteAllText(path, "1");
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

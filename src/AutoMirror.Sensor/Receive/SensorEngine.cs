@@ -41,6 +41,10 @@ public sealed class SensorEngine : IHostedService, IDisposable
             var tap = TapDevice.Open(o.Tap.Name, o.Tap.Mtu, o.Tap.Persist);
             _outputs.Add(tap);
             Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu);
+            if (!tap.Ipv6Disabled)
+            {
+                Log.TapIpv6NotDisabled(_logger, tap.InterfaceName);
+            }
         }
 
         if (o.Pcap.Enabled)
