@@ -71,7 +71,7 @@ log "starting sensor"
 ip netns exec "$X" dotnet "$sensor_dll" --tap "$tap" --health-port "$health_port" \
     --source-networks 10.77.1.0/24 --downstream-process Suricata-Main \
     --Sensor:Tap:Persist=false --Sensor:Pcap:Enabled=true --Sensor:Pcap:Directory="$work/sensor-pcap" \
-    --workers 2 --Sensor:StatsLogSeconds=5 > "$work/sensor.log" 2>&1 &
+    --workers 2 --Sensor:GeneveEnabled=true --Sensor:StatsLogSeconds=5 > "$work/sensor.log" 2>&1 &
 sensor_pid=$!
 pids+=("$sensor_pid")
 wait_for 60 "sensor health endpoint" sh -c "[ \"\$(ip netns exec $X curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$health_port/health)\" != 000 ]"
@@ -123,8 +123,29 @@ record_health "downstream-stopped"
 start_suricata "$work/eve-live2"
 wait_for 10 "health 200 again" health_is 200
 record_health "downstream-restarted"
-stop_pid "$suricata_pid"
 
+log "taking the TAP down: health must turn 503, then 200 when it is up"
+ip -n "$X" link set "$tap" down
+wait_for 10 "health 503 (tap down)" health_is 503
+record_health "tap-down"
+ip -n "$X" link set "$tap" up
+wait_for 10 "health 200 (tap up)" health_is 200
+record_health "tap-up"
+stop_pid "$suricata_pid"
+stop_pid "$tcpdump_tap"
+
+log "the same frames through GENEVE (as a GWLB endpoint target receives them)"
+ip netns exec "$X" tcpdump -i "$tap" -U -s 0 -w "$work/tap-geneve.pcap" 2> "$work/tcpdump-tap-geneve.log" &
+tcpdump_tap=$!
+pids+=("$tcpdump_tap")
+wait_for 10 "tcpdump on tap (geneve)" grep -q "listening on" "$work/tcpdump-tap-geneve.log"
+/usr/bin/python3 "$here/vxlan_wrap.py" "$work/original.pcap" "$work/wrapped-geneve.pcap" \
+    --vni "$vni" --src 10.77.1.1 --dst 10.77.2.2 --src-mac "$src_mac" --dst-mac "$dst_mac" --geneve-from 10.77.1.254 > /dev/null
+ip netns exec "$C" tcpreplay -q -i c1 --pps 500 "$work/wrapped-geneve.pcap" > "$work/tcpreplay-geneve.log" 2>&1
+total=$((total + originals))
+wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X curl -s http://127.0.0.1:$health_port/metrics | awk '\$1==\"automirror_sensor_datagrams_total\"{print \$2}')\" = $total ]"
+sleep 1
+ip netns exec "$X" curl -s "http://127.0.0.1:$health_port/metrics" > "$work/metrics-geneve.txt"
 stop_pid "$tcpdump_tap"
 log "stopping sensor"
 kill -TERM "$sensor_pid"

@@ -12,6 +12,7 @@ import random
 import zlib
 
 from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw, rdpcap, wrpcap
+from scapy.contrib.geneve import GENEVE
 from scapy.layers.vxlan import VXLAN
 
 
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--foreign-src", help="an address outside the sensor's source networks")
     parser.add_argument("--foreign", type=int, default=0)
     parser.add_argument("--garbage", type=int, default=0)
+    parser.add_argument("--geneve-from", help="wrap each VXLAN datagram in GENEVE (UDP 6081) from this "
+                        "address, as a Gateway Load Balancer endpoint delivers it to its target")
     args = parser.parse_args()
 
     def outer(src: str, sport: int) -> Ether:
@@ -47,8 +50,17 @@ def main() -> None:
 
     out = []
     originals = [bytes(p) for p in rdpcap(args.original)]
-    for frame in originals:
-        out.append(outer(args.src, outer_port(frame)) / VXLAN(flags=0x08, vni=args.vni) / Raw(frame))
+    for i, frame in enumerate(originals):
+        mirrored = outer(args.src, outer_port(frame)) / VXLAN(flags=0x08, vni=args.vni) / Raw(frame)
+        if args.geneve_from:
+            # GWLB options (class 0x0108): flow cookie, endpoint id, attachment id; 12 bytes each.
+            opts = b"".join(bytes.fromhex("0108%02x02" % t) + (0x10000000 + i * 16 + t).to_bytes(8, "big")
+                            for t in (1, 2, 3))
+            inner_ip = bytes(mirrored[IP])
+            mirrored = (Ether(src=args.src_mac, dst=args.dst_mac) / IP(src=args.geneve_from, dst=args.dst)
+                        / UDP(sport=outer_port(frame), dport=6081)
+                        / GENEVE(proto=0x0800, vni=0x123456, optionlen=len(opts) // 4) / Raw(opts + inner_ip))
+        out.append(mirrored)
     rng = random.Random(4789)
     for i in range(args.foreign):
         frame = originals[i % len(originals)]

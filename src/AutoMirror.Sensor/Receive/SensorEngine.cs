@@ -119,10 +119,10 @@ public sealed class SensorEngine : IHostedService, IDisposable
             worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
         }
 
-        if (encapsulation == Encapsulation.Vxlan && o.ReceiveWorkers > 1)
+        if (o.ReceiveWorkers > 1)
         {
             // Socket i of the reuseport group is the i-th bound; the program picks it by index.
-            _workers[^o.ReceiveWorkers].SteerByInnerAddresses(o.ReceiveWorkers);
+            _workers[^o.ReceiveWorkers].SteerByInnerAddresses(encapsulation, o.ReceiveWorkers);
         }
 
         Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);

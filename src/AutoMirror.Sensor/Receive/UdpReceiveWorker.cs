@@ -128,18 +128,32 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     }
 
     /// <summary>
-    /// Steers VXLAN datagrams to the group's sockets by a symmetric hash of the inner IP addresses
-    /// (a classic BPF program run by the kernel's SO_REUSEPORT selection, which sees the UDP payload
-    /// at offset 0). The outer source port is a hash of the inner 5-tuple and differs between the two
-    /// directions of one connection; steering by it would let two workers reorder a SYN and its
+    /// Steers datagrams to the group's sockets by a symmetric hash of the mirrored frame's IP
+    /// addresses (a classic BPF program run by the kernel's SO_REUSEPORT selection, which sees the UDP
+    /// payload at offset 0). The outer source port is a hash of the inner 5-tuple and differs between
+    /// the two directions of one connection; steering by it would let two workers reorder a SYN and its
     /// SYN-ACK, and Zeek would see broken connections. Frames that are not IPv4/IPv6 go to worker 0.
     /// </summary>
-    public void SteerByInnerAddresses(int groupSize)
+    public void SteerByInnerAddresses(Encapsulation encapsulation, int groupSize)
     {
-        const uint Inner = VxlanHeaderLength + 14; // start of the inner IP header
-        LibC.SockFilter* program = stackalloc LibC.SockFilter[]
+        var program = encapsulation == Encapsulation.Vxlan ? VxlanSteering(groupSize) : GeneveSteering(groupSize);
+        fixed (LibC.SockFilter* filter = program)
         {
-            new(0x28, 0, 0, VxlanHeaderLength + 12),   // 0: A = inner EtherType
+            var fprog = new LibC.SockFprog { Length = (ushort)program.Length, Filter = filter };
+            if (LibC.setsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LibC.SockFprog)) < 0)
+            {
+                throw new IOException("SO_ATTACH_REUSEPORT_CBPF failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+            }
+        }
+    }
+
+    /// <summary>VXLAN: the frame is at offset 8, its IP header at 22.</summary>
+    private static LibC.SockFilter[] VxlanSteering(int groupSize)
+    {
+        const uint Inner = VxlanHeaderLength + 14;
+        return
+        [
+            new(0x28, 0, 0, VxlanHeaderLength + 12),   // 0: A = frame EtherType
             new(0x15, 1, 0, 0x0800),                   // 1: IPv4 → 3
             new(0x15, 4, 13, 0x86DD),                  // 2: IPv6 → 7, else → 16
             new(0x20, 0, 0, Inner + 12),               // 3: A = IPv4 source
@@ -156,12 +170,42 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
             new(0x94, 0, 0, (uint)groupSize),          // 14: A %= workers
             new(0x16, 0, 0, 0),                        // 15: return A
             new(0x06, 0, 0, 0),                        // 16: return 0
-        };
-        var fprog = new LibC.SockFprog { Length = 17, Filter = program };
-        if (LibC.setsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LibC.SockFprog)) < 0)
-        {
-            throw new IOException("SO_ATTACH_REUSEPORT_CBPF failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
-        }
+        ];
+    }
+
+    /// <summary>
+    /// GENEVE from a GWLB: options of variable length (X = their size), then the mirror's IPv4 header
+    /// (20 bytes: AWS sets no IP options), UDP, VXLAN, and the frame at X + 44.
+    /// </summary>
+    private static LibC.SockFilter[] GeneveSteering(int groupSize)
+    {
+        const uint Frame = 8 + 20 + 8 + VxlanHeaderLength;
+        const uint Inner = Frame + 14;
+        return
+        [
+            new(0x30, 0, 0, 0),                        // 0: A = first GENEVE byte
+            new(0x54, 0, 0, 0x3F),                     // 1: A &= option length (words)
+            new(0x64, 0, 0, 2),                        // 2: A <<= 2
+            new(0x07, 0, 0, 0),                        // 3: X = options length in bytes
+            new(0x48, 0, 0, Frame + 12),               // 4: A = frame EtherType
+            new(0x15, 1, 0, 0x0800),                   // 5: IPv4 → 7
+            new(0x15, 4, 14, 0x86DD),                  // 6: IPv6 → 11, else → 21
+            new(0x40, 0, 0, Inner + 12),               // 7: A = IPv4 source
+            new(0x02, 0, 0, 0),                        // 8: M[0] = A
+            new(0x40, 0, 0, Inner + 16),               // 9: A = IPv4 destination
+            new(0x05, 0, 0, 3),                        // 10: → 14
+            new(0x40, 0, 0, Inner + 8 + 12),           // 11: A = low word of IPv6 source
+            new(0x02, 0, 0, 0),                        // 12: M[0] = A
+            new(0x40, 0, 0, Inner + 24 + 12),          // 13: A = low word of IPv6 destination
+            new(0x61, 0, 0, 0),                        // 14: X = M[0]
+            new(0xAC, 0, 0, 0),                        // 15: A ^= X
+            new(0x07, 0, 0, 0),                        // 16: X = A
+            new(0x74, 0, 0, 16),                       // 17: A >>= 16
+            new(0xAC, 0, 0, 0),                        // 18: A ^= X
+            new(0x94, 0, 0, (uint)groupSize),          // 19: A %= workers
+            new(0x16, 0, 0, 0),                        // 20: return A
+            new(0x06, 0, 0, 0),                        // 21: return 0
+        ];
     }
 
     public void Start()

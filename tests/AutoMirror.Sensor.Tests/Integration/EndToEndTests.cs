@@ -29,13 +29,25 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
+    public void GeneveFromAGatewayLoadBalancer_PutsTheOriginalFramesOnTheTap() => WithRun(run =>
+    {
+        var original = Frames(Path.Combine(run.Work, "original.pcap"));
+        var onTap = Frames(Path.Combine(run.Work, "tap-geneve.pcap"));
+        var metrics = Metrics(Path.Combine(run.Work, "metrics-geneve.txt"));
+
+        AssertSameFrames(original, onTap, "TAP (GENEVE)");
+        Assert.Equal(2 * original.Count, metrics["automirror_sensor_frames_forwarded_total"]);
+    });
+
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void PcapOutput_HoldsTheOriginalFramesByteForByte() => WithRun(run =>
     {
+        // The pcap output got the VXLAN phase and then the GENEVE phase: the originals twice.
         var original = Frames(Path.Combine(run.Work, "original.pcap"));
         var written = Directory.GetFiles(Path.Combine(run.Work, "sensor-pcap"), "*.pcap").Order(StringComparer.Ordinal)
             .SelectMany(Frames).ToList();
 
-        AssertSameFrames(original, written, "pcap output");
+        AssertSameFrames([.. original, .. original], written, "pcap output");
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
@@ -65,11 +77,21 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
+    public void Health_FollowsTheTapInterface() => WithRun(run =>
+    {
+        var phases = File.ReadAllLines(Path.Combine(run.Work, "health.tsv"))
+            .Select(l => l.Split('\t')).ToDictionary(c => c[0], c => (Code: c[1], Body: c[2]));
+
+        Assert.Equal("503", phases["tap-down"].Code);
+        Assert.Contains("is down", phases["tap-down"].Body, StringComparison.Ordinal);
+        Assert.Equal("200", phases["tap-up"].Code);
+    });
+
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Metrics_CountForwardedRejectedAndGarbage() => WithRun(run =>
     {
         var sent = File.ReadAllLines(Path.Combine(run.Work, "sent.txt")).Select(l => l.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
-        var metrics = File.ReadAllLines(Path.Combine(run.Work, "metrics.txt")).Where(l => !l.StartsWith('#'))
-            .Select(l => l.Split(' ')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+        var metrics = Metrics(Path.Combine(run.Work, "metrics.txt"));
 
         Assert.Equal(sent["originals"] + sent["foreign"] + sent["garbage"], metrics["automirror_sensor_datagrams_total"]);
         Assert.Equal(sent["originals"], metrics["automirror_sensor_frames_forwarded_total"]);
@@ -92,11 +114,13 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
             expected[ExpectedWorker(frame, 2)]++;
         }
 
-        var perWorker = File.ReadAllLines(Path.Combine(run.Work, "metrics.txt"))
-            .Where(l => l.StartsWith("automirror_sensor_worker_frames_forwarded_total{", StringComparison.Ordinal))
+        long[] PerWorker(string file, string port) => File.ReadAllLines(Path.Combine(run.Work, file))
+            .Where(l => l.StartsWith("automirror_sensor_worker_frames_forwarded_total{worker=\"rx-" + port + "-", StringComparison.Ordinal))
             .Select(l => long.Parse(l.Split(' ')[1], CultureInfo.InvariantCulture)).ToArray();
 
+        var perWorker = PerWorker("metrics.txt", "4789");
         Assert.Equal(expected, perWorker);
+        Assert.Equal(expected, PerWorker("metrics-geneve.txt", "6081"));
         Assert.Contains(perWorker, n => n >= 30); // the whole HTTP/DNS conversation on one worker
     });
 
@@ -165,6 +189,10 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
             remaining[key] = n - 1;
         }
     }
+
+    private static Dictionary<string, long> Metrics(string path)
+        => File.ReadAllLines(path).Where(l => !l.StartsWith('#'))
+            .Select(l => l.Split(' ')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
 
     private static List<byte[]> Frames(string path)
     {
