@@ -101,7 +101,10 @@ for size in 64 1400; do
         # Warm-up (JIT tiering for the sensor, caches for both); not measured.
         replay "$pcap" 100000 > /dev/null
         sleep 0.3
-        if [ "$target" = sensor ]; then a0=$(metric automirror_sensor_receive_allocated_bytes_total); f0=$(metric automirror_sensor_frames_forwarded_total); fi
+        if [ "$target" = sensor ]; then
+            a0=$(metric automirror_sensor_receive_allocated_bytes_total); f0=$(metric automirror_sensor_frames_forwarded_total)
+            rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$sensor_pid/status")
+        fi
         for load in $loads; do
             runs=1
             [ "$load" = max ] && runs=$repeats
@@ -125,7 +128,8 @@ for size in 64 1400; do
             alloc_bytes=$(( alloc_bytes + $(metric automirror_sensor_receive_allocated_bytes_total) - a0 ))
             alloc_frames=$(( alloc_frames + $(metric automirror_sensor_frames_forwarded_total) - f0 ))
             drops=$(metric 'automirror_sensor_drops_total{reason="receive_queue_full"}')
-            log "sensor ${size}B: receive_queue_full drops so far ${drops}"
+            rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$sensor_pid/status")
+            log "sensor ${size}B: receive_queue_full drops ${drops}; resident memory ${rss0} kB before the loads, ${rss1} kB after (overload must not grow it)"
             stop_sensor
         else
             stop_kernel

@@ -148,7 +148,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     }
 
     /// <summary>VXLAN: the frame is at offset 8, its IP header at 22.</summary>
-    private static LibC.SockFilter[] VxlanSteering(int groupSize)
+    internal static LibC.SockFilter[] VxlanSteering(int groupSize)
     {
         const uint Inner = VxlanHeaderLength + 14;
         return
@@ -177,7 +177,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     /// GENEVE from a GWLB: options of variable length (X = their size), then the mirror's IPv4 header
     /// (20 bytes: AWS sets no IP options), UDP, VXLAN, and the frame at X + 44.
     /// </summary>
-    private static LibC.SockFilter[] GeneveSteering(int groupSize)
+    internal static LibC.SockFilter[] GeneveSteering(int groupSize)
     {
         const uint Frame = 8 + 20 + 8 + VxlanHeaderLength;
         const uint Inner = Frame + 14;
