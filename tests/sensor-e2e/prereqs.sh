@@ -14,11 +14,14 @@ have_suricata7() {
 }
 
 need_tools=()
-for tool in tcpdump tshark tcpreplay ip; do
+for tool in tcpdump tshark tcpreplay ip curl; do
     command -v "$tool" >/dev/null 2>&1 || need_tools+=("$tool")
 done
+# The e2e test and the bench craft VXLAN/GENEVE with scapy on Debian's python3.
+need_scapy=0
+/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need_scapy=1
 
-if have_suricata7 && [ ${#need_tools[@]} -eq 0 ]; then
+if have_suricata7 && [ ${#need_tools[@]} -eq 0 ] && [ $need_scapy -eq 0 ]; then
     echo "prereqs: suricata $(suricata -V 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -1) already installed"
     exit 0
 fi
@@ -64,7 +67,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 pkgs=()
-[ ${#need_tools[@]} -gt 0 ] && pkgs+=(tcpdump tshark tcpreplay iproute2)
+[ ${#need_tools[@]} -gt 0 ] && pkgs+=(tcpdump tshark tcpreplay iproute2 curl)
+[ $need_scapy -eq 1 ] && pkgs+=(python3-scapy)
 if ! have_suricata7; then
     apt-get install -y -qq -t bookworm-backports suricata
 fi
