@@ -30,6 +30,6 @@ internal static partial class Log
         Message = "Could not disable IPv6 on {Tap}: the host may send its own neighbour/router solicitations out of it, and Zeek would log them")]
     public static partial void TapIpv6NotDisabled(ILogger logger, string tap);
 
-    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Invalid configuration: {Problem}")]
-    public static partial void InvalidConfiguration(ILogger logger, string problem);
+    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Start-up failed: {Problem}")]
+    public static partial void StartFailed(ILogger logger, string problem);
 }

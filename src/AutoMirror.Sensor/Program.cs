@@ -45,7 +45,8 @@ builder.Services.AddSingleton<HealthEvaluator>();
 builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<SensorEngine>(), settings.Options.MaxVnis));
 
 var app = builder.Build();
-var healthLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AutoMirror.Sensor.Health");
+var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+var healthLog = loggers.CreateLogger("AutoMirror.Sensor.Health");
 var lastHealthy = true;
 
 IResult Health(HealthEvaluator health)
@@ -84,6 +85,6 @@ try
 catch (IOException e)
 {
     // TAP creation, socket bind: the message names the device or address that failed.
-    Log.InvalidConfiguration(healthLog, e.Message);
+    Log.StartFailed(loggers.CreateLogger("AutoMirror.Sensor"), e.Message);
     return 1;
 }
