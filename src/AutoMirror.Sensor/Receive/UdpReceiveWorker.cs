@@ -8,9 +8,10 @@ using AutoMirror.Sensor.Metrics;
 namespace AutoMirror.Sensor.Receive;
 
 /// <summary>
-/// One receive thread with its own SO_REUSEPORT socket (the kernel spreads flows over the workers by
-/// the outer 4-tuple hash, i.e. by the mirrored flow, so per-flow order is kept). recvmmsg fills a batch
-/// of pinned native slots per syscall; each datagram is decapsulated and written in place (run to
+/// One receive thread with its own SO_REUSEPORT socket (a BPF program spreads datagrams over the
+/// workers by the mirrored frame's address pair, see <see cref="SteerByInnerAddresses"/>, so both
+/// directions of a conversation stay in order on one thread). recvmmsg fills a batch of native
+/// (never moved) slots per syscall; each datagram is decapsulated and written in place (run to
 /// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
 /// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
 /// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
