@@ -120,8 +120,12 @@ class Controller:
                 capacity = _number(spec, "capacity", minimum=1)
                 refill = _number(spec, "refillPerSecond", minimum=0)
                 specs[name] = BucketSpec(capacity, refill)
+            actions = {
+                action: BucketSpec(_number(spec, "capacity", minimum=1), _number(spec, "refillPerSecond", minimum=0))
+                for action, spec in (body.get("actions") or {}).items()
+            }
             services = set(body.get("services") or ["ec2"])
-            self.throttler.configure(enabled, specs, services)
+            self.throttler.configure(enabled, specs, services, actions)
             if "timeScale" in body:
                 self.clock.set_scale(_number(body, "timeScale", minimum=0))
             return self.throttler.to_json()
