@@ -223,7 +223,7 @@ class Controller:
             return throttling_error(request.service)
         faults = self.faults
         if request.service in faults.services and (faults.actions is None or request.action in faults.actions):
-            # Always draw both numbers so one setting never shifts the other's sequence.
+            # Always draw all three numbers so changing one probability never shifts the others' draws.
             throttle_draw, error_draw, pick = self._rng.random(), self._rng.random(), self._rng.random()
             if throttle_draw < faults.throttle_probability:
                 return throttling_error(request.service)

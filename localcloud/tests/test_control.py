@@ -83,6 +83,12 @@ class ThrottlingTests(unittest.TestCase):
         status, body = cloud.control("POST", "/faults", {"throttleProbability": 2})
         self.assertEqual(400, status)
         self.assertIn("throttleProbability", body["error"])
+        status, body = cloud.control("POST", "/faults", {"seed": "seven"})
+        self.assertEqual(400, status)
+        self.assertIn("seven", body["error"])
+        status, body = cloud.control("POST", "/faults/script", {"action": "DescribeVpcs", "errors": "InternalError"})
+        self.assertEqual(400, status)
+        self.assertEqual(200, cloud.control("GET", "/health")[0])  # still serving
 
 
 class FaultTests(unittest.TestCase):
