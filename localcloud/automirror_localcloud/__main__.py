@@ -14,15 +14,24 @@ from .control import ConfigError, Controller
 
 
 def startup_settings(args: argparse.Namespace, env: dict[str, str]) -> dict:
-    """Command line first, then AUTOMIRROR_* environment variables."""
+    """Command line first, then AUTOMIRROR_* environment variables; a bad value names its variable."""
     settings: dict = {}
-    scale = args.time_scale if args.time_scale is not None else env.get("AUTOMIRROR_TIME_SCALE")
-    if scale is not None:
-        settings["timeScale"] = float(scale)
+
+    def parse(name: str, raw: str, cast):
+        try:
+            return cast(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r}: {exc}") from exc
+
+    if args.time_scale is not None:
+        settings["timeScale"] = args.time_scale
+    elif env.get("AUTOMIRROR_TIME_SCALE"):
+        settings["timeScale"] = parse("AUTOMIRROR_TIME_SCALE", env["AUTOMIRROR_TIME_SCALE"], float)
     throttling = args.throttling or env.get("AUTOMIRROR_THROTTLING")
     if throttling:
-        settings["throttling"] = {"enabled": True} if throttling.lower() in ("1", "true", "on") else json.loads(throttling)
-    faults = json.loads(env["AUTOMIRROR_FAULTS"]) if env.get("AUTOMIRROR_FAULTS") else {}
+        on = throttling.lower() in ("1", "true", "on")
+        settings["throttling"] = {"enabled": True} if on else parse("AUTOMIRROR_THROTTLING", throttling, json.loads)
+    faults = parse("AUTOMIRROR_FAULTS", env["AUTOMIRROR_FAULTS"], json.loads) if env.get("AUTOMIRROR_FAULTS") else {}
     for name, key, cast in (
         ("AUTOMIRROR_SEED", "seed", int),
         ("AUTOMIRROR_THROTTLE_PROBABILITY", "throttleProbability", float),
@@ -30,7 +39,7 @@ def startup_settings(args: argparse.Namespace, env: dict[str, str]) -> dict:
         ("AUTOMIRROR_INSTANCE_NOT_FOUND_SECONDS", "instanceNotFoundSeconds", float),
     ):
         if env.get(name):
-            faults[key] = cast(env[name])
+            faults[key] = parse(name, env[name], cast)
     if args.seed is not None:
         faults["seed"] = args.seed
     if faults:

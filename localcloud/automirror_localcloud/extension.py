@@ -39,6 +39,7 @@ def install(controller: Controller) -> None:
     _install_filter_and_target_views()
     _install_backend_hooks(controller)
     _install_target_health(controller)
+    _install_load_balancer_arns()
 
 
 def _install_prefixes() -> None:
@@ -51,8 +52,26 @@ def _install_prefixes() -> None:
 
 
 # ----- responses ----------------------------------------------------------------------------
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None or value == "" else int(value)
+def _int_or_none(value: Any, name: str = "value") -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise mm.error("InvalidParameterValue", f"{name} must be an integer, not {value!r}.") from exc
+
+
+def _required(response: Any, name: str) -> Any:
+    value = response._get_param(name)
+    if value is None or value == "":
+        raise mm.error("MissingParameter", f"The request must contain the parameter {name}")
+    return value
+
+
+def _required_int(response: Any, name: str) -> int:
+    value = _int_or_none(_required(response, name), name)
+    assert value is not None  # _required refused None
+    return value
 
 
 def _tags_for(response: Any, resource_type: str) -> dict[str, str]:
@@ -62,12 +81,12 @@ def _tags_for(response: Any, resource_type: str) -> dict[str, str]:
 def create_traffic_mirror_session(self: Any) -> ActionResult:
     self.error_on_dryrun()
     params = {
-        "NetworkInterfaceId": self._get_param("NetworkInterfaceId"),
-        "TrafficMirrorTargetId": self._get_param("TrafficMirrorTargetId"),
-        "TrafficMirrorFilterId": self._get_param("TrafficMirrorFilterId"),
-        "SessionNumber": int(self._get_param("SessionNumber")),
-        "PacketLength": _int_or_none(self._get_param("PacketLength")),
-        "VirtualNetworkId": _int_or_none(self._get_param("VirtualNetworkId")),
+        "NetworkInterfaceId": _required(self, "NetworkInterfaceId"),
+        "TrafficMirrorTargetId": _required(self, "TrafficMirrorTargetId"),
+        "TrafficMirrorFilterId": _required(self, "TrafficMirrorFilterId"),
+        "SessionNumber": _required_int(self, "SessionNumber"),
+        "PacketLength": _int_or_none(self._get_param("PacketLength"), "PacketLength"),
+        "VirtualNetworkId": _int_or_none(self._get_param("VirtualNetworkId"), "VirtualNetworkId"),
         "Description": self._get_param("Description"),
     }
     session, token = mm.create_session(
@@ -84,7 +103,7 @@ def describe_traffic_mirror_sessions(self: Any) -> ActionResult:
         self.ec2_backend,
         self._get_param("TrafficMirrorSessionIds", []) or [],
         self._filters_from_querystring(),
-        _int_or_none(self._get_param("MaxResults")),
+        _int_or_none(self._get_param("MaxResults"), "MaxResults"),
         self._get_param("NextToken"),
     )
     result: dict[str, Any] = {"TrafficMirrorSessions": sessions}
@@ -98,33 +117,33 @@ def modify_traffic_mirror_session(self: Any) -> ActionResult:
     changes = {
         "TrafficMirrorTargetId": self._get_param("TrafficMirrorTargetId"),
         "TrafficMirrorFilterId": self._get_param("TrafficMirrorFilterId"),
-        "PacketLength": _int_or_none(self._get_param("PacketLength")),
-        "SessionNumber": _int_or_none(self._get_param("SessionNumber")),
-        "VirtualNetworkId": _int_or_none(self._get_param("VirtualNetworkId")),
+        "PacketLength": _int_or_none(self._get_param("PacketLength"), "PacketLength"),
+        "SessionNumber": _int_or_none(self._get_param("SessionNumber"), "SessionNumber"),
+        "VirtualNetworkId": _int_or_none(self._get_param("VirtualNetworkId"), "VirtualNetworkId"),
         "Description": self._get_param("Description"),
     }
     session = mm.modify_session(
-        self.ec2_backend, self._get_param("TrafficMirrorSessionId"), changes, self._get_param("RemoveFields", []) or []
+        self.ec2_backend, _required(self, "TrafficMirrorSessionId"), changes, self._get_param("RemoveFields", []) or []
     )
     return ActionResult({"TrafficMirrorSession": session})
 
 
 def delete_traffic_mirror_session(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    deleted = mm.delete_session(self.ec2_backend, self._get_param("TrafficMirrorSessionId"))
+    deleted = mm.delete_session(self.ec2_backend, _required(self, "TrafficMirrorSessionId"))
     return ActionResult({"TrafficMirrorSessionId": deleted})
 
 
 def create_traffic_mirror_filter_rule(self: Any) -> ActionResult:
     self.error_on_dryrun()
     params = {
-        "TrafficMirrorFilterId": self._get_param("TrafficMirrorFilterId"),
-        "TrafficDirection": self._get_param("TrafficDirection"),
-        "RuleNumber": int(self._get_param("RuleNumber")),
-        "RuleAction": self._get_param("RuleAction"),
-        "Protocol": _int_or_none(self._get_param("Protocol")),
-        "DestinationCidrBlock": self._get_param("DestinationCidrBlock"),
-        "SourceCidrBlock": self._get_param("SourceCidrBlock"),
+        "TrafficMirrorFilterId": _required(self, "TrafficMirrorFilterId"),
+        "TrafficDirection": _required(self, "TrafficDirection"),
+        "RuleNumber": _required_int(self, "RuleNumber"),
+        "RuleAction": _required(self, "RuleAction"),
+        "Protocol": _int_or_none(self._get_param("Protocol"), "Protocol"),
+        "DestinationCidrBlock": _required(self, "DestinationCidrBlock"),
+        "SourceCidrBlock": _required(self, "SourceCidrBlock"),
         "DestinationPortRange": _ports(self._get_param("DestinationPortRange")),
         "SourcePortRange": _ports(self._get_param("SourcePortRange")),
         "Description": self._get_param("Description"),
@@ -139,23 +158,30 @@ def create_traffic_mirror_filter_rule(self: Any) -> ActionResult:
 def _ports(value: Any) -> dict[str, int] | None:
     if not value:
         return None
-    return {key: int(value[key]) for key in ("FromPort", "ToPort") if key in value}
+    return {key: _required_port(value[key], key) for key in ("FromPort", "ToPort") if key in value}
+
+
+def _required_port(value: Any, name: str) -> int:
+    port = _int_or_none(value, name)
+    if port is None:
+        raise mm.error("MissingParameter", f"The request must contain the parameter {name}")
+    return port
 
 
 def delete_traffic_mirror_filter_rule(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    deleted = mm.delete_rule(self.ec2_backend, self._get_param("TrafficMirrorFilterRuleId"))
+    deleted = mm.delete_rule(self.ec2_backend, _required(self, "TrafficMirrorFilterRuleId"))
     return ActionResult({"TrafficMirrorFilterRuleId": deleted})
 
 
 def delete_traffic_mirror_filter(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    return ActionResult({"TrafficMirrorFilterId": mm.delete_filter(self.ec2_backend, self._get_param("TrafficMirrorFilterId"))})
+    return ActionResult({"TrafficMirrorFilterId": mm.delete_filter(self.ec2_backend, _required(self, "TrafficMirrorFilterId"))})
 
 
 def delete_traffic_mirror_target(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    return ActionResult({"TrafficMirrorTargetId": mm.delete_target(self.ec2_backend, self._get_param("TrafficMirrorTargetId"))})
+    return ActionResult({"TrafficMirrorTargetId": mm.delete_target(self.ec2_backend, _required(self, "TrafficMirrorTargetId"))})
 
 
 _RESPONSES = {
@@ -175,6 +201,32 @@ def _install_responses() -> None:
         if name in EC2Response.__dict__ or hasattr(EC2Response, name):
             raise RuntimeError(f"moto already defines {name}; review the extension before overriding it")
         setattr(EC2Response, name, method)
+    _install_malformed_input_guard()
+
+
+def _install_malformed_input_guard() -> None:
+    """moto parses every EC2 request against botocore's model before dispatch and crashes (an HTML
+    500) on a value of the wrong type, such as SessionNumber=one; AWS answers a 400 instead."""
+    original_parse = EC2Response.parse_parameters
+    original_call = EC2Response.call_action
+
+    def parse_parameters(self: Any, request: Any) -> None:
+        try:
+            original_parse(self, request)
+        except (ValueError, TypeError) as exc:
+            self.params = {}
+            self._automirror_bad_input = mm.error("InvalidParameterValue", f"A parameter has a malformed value: {exc}")
+
+    def call_action(self: Any) -> Any:
+        bad_input = getattr(self, "_automirror_bad_input", None)
+        if bad_input is None:
+            return original_call(self)
+        status, headers, body = self.serialized(ActionResult(bad_input))
+        headers["status"] = status
+        return status, headers, body
+
+    EC2Response.parse_parameters = parse_parameters
+    EC2Response.call_action = call_action
 
 
 def _install_filter_and_target_views() -> None:
@@ -240,6 +292,17 @@ def _install_backend_hooks(controller: Controller) -> None:
                 mm.get_target(self, resource_id)
         return original_exist(self, [r for r in resource_ids if not r.startswith(("tms-", "tmf-", "tmt-", "tmfr-"))])
 
+    original_create_target = EC2Backend.create_traffic_mirror_target
+
+    def create_traffic_mirror_target(self: Any, network_interface_id: Any, network_load_balancer_arn: Any, *args: Any, **kwargs: Any) -> Any:
+        # AWS checks what the target points at; moto accepts any string.
+        if network_interface_id:
+            mm.get_eni(self, network_interface_id)
+        if network_load_balancer_arn:
+            mm.check_nlb_for_target(self, network_load_balancer_arn)
+        return original_create_target(self, network_interface_id, network_load_balancer_arn, *args, **kwargs)
+
+    EC2Backend.create_traffic_mirror_target = create_traffic_mirror_target
     EC2Backend.delete_network_interface = delete_network_interface
     EC2Backend.terminate_instances = terminate_instances
     EC2Backend.run_instances = run_instances
@@ -266,3 +329,29 @@ def _install_target_health(controller: Controller) -> None:
             return answer
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+
+_LOAD_BALANCER_ARN_KINDS = {"network": "net", "gateway": "gwy"}
+
+
+def _install_load_balancer_arns() -> None:
+    """moto names every load balancer .../loadbalancer/app/...; AWS uses net/ for NLBs and gwy/ for
+    GWLBs, and code that tells the kinds apart by ARN must see AWS's form."""
+    original = ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, *args, **kwargs)
+        kind = _LOAD_BALANCER_ARN_KINDS.get(balancer.type)
+        if kind is None:
+            return balancer
+        old_arn = balancer.arn
+        new_arn = old_arn.replace(":loadbalancer/app/", f":loadbalancer/{kind}/", 1)
+        tags = self.tagging_service.list_tags_for_resource(old_arn)[self.tagging_service.tag_name]
+        self.load_balancers.pop(old_arn)
+        balancer.arn = new_arn
+        self.load_balancers[new_arn] = balancer
+        self.tagging_service.delete_all_tags_for_resource(old_arn)
+        self.tagging_service.tag_resource(new_arn, tags)
+        return balancer
+
+    ELBv2Backend.create_load_balancer = create_load_balancer

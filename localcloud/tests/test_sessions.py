@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from support import LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
@@ -56,6 +60,25 @@ class CreateTests(SessionTestCase):
         self.assertAwsError("TrafficMirrorSessionsPerInterfaceLimitExceeded", self.world.session, eni, 4)
         self.assertEqual(3, len(self.session_ids()))
 
+    def test_limit_of_3_holds_when_creates_race(self) -> None:
+        _, eni = self.world.instance()
+        clients = [cloud.client("ec2") for _ in range(12)]  # one client per caller, like concurrent Lambda invocations
+
+        def create(index: int) -> str:
+            try:
+                clients[index].create_traffic_mirror_session(
+                    NetworkInterfaceId=eni, TrafficMirrorTargetId=self.world.target,
+                    TrafficMirrorFilterId=self.world.filter, SessionNumber=index + 1)
+                return "ok"
+            except ClientError as failure:
+                return failure.response["Error"]["Code"]
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(create, range(12)))
+        self.assertEqual(3, results.count("ok"), results)
+        self.assertEqual(9, results.count("TrafficMirrorSessionsPerInterfaceLimitExceeded"), results)
+        self.assertEqual(3, len(self.session_ids()))
+
     def test_session_number_must_be_between_1_and_32766(self) -> None:
         _, eni = self.world.instance()
         self.assertAwsError("InvalidParameterValue", self.world.session, eni, 0)
@@ -83,6 +106,13 @@ class CreateTests(SessionTestCase):
         explicit = self.world.session(eni, 1, VirtualNetworkId=77)["VirtualNetworkId"]
         _, other = self.world.instance()
         self.assertNotEqual(explicit, self.world.session(other)["VirtualNetworkId"])
+
+    def test_explicit_vni_may_be_shared_by_sessions(self) -> None:
+        # AWS documents uniqueness only for the VNI it assigns; a lab's sessions share the lab's VNI.
+        _, first = self.world.instance()
+        _, second = self.world.instance()
+        self.assertEqual(4242, self.world.session(first, VirtualNetworkId=4242)["VirtualNetworkId"])
+        self.assertEqual(4242, self.world.session(second, VirtualNetworkId=4242)["VirtualNetworkId"])
 
     def test_vni_outside_24_bits_is_refused(self) -> None:
         _, eni = self.world.instance()
@@ -119,11 +149,25 @@ class CreateTests(SessionTestCase):
         self.assertAwsError("TrafficMirrorSourcesPerTargetLimitExceeded", self.world.session, enis[10])
 
     def test_nlb_target_takes_more_than_10_sources(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        target = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        target = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(12):
             self.world.session(self.world.instance()[1], target=target)
         self.assertEqual(12, len(self.session_ids()))
+
+    def test_target_must_point_at_an_existing_eni_or_network_load_balancer(self) -> None:
+        elbv2 = cloud.client("elbv2")
+        self.assertAwsError("InvalidNetworkInterfaceID.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkInterfaceId="eni-0123456789abcdef0")
+        missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/none/0123456789abcdef"
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=missing)
+        alb = elbv2.create_load_balancer(Name="web", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=alb)
+        nlb = elbv2.create_load_balancer(Name="nlb", Type="network", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb)
+        self.assertAwsError("NlbInUseByTrafficMirrorTargetException", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=nlb)
 
     def test_tags_from_tag_specifications_show_in_describe(self) -> None:
         _, eni = self.world.instance()
@@ -138,6 +182,35 @@ class CreateTests(SessionTestCase):
     def test_dry_run_creates_nothing(self) -> None:
         _, eni = self.world.instance()
         self.assertAwsError("DryRunOperation", self.world.session, eni, DryRun=True)
+        self.assertEqual([], self.session_ids())
+
+
+class MalformedRequestTests(SessionTestCase):
+    """Clients other than botocore may skip validation: bad input must get an AWS error, not a crash."""
+
+    def raw(self, **params: str) -> tuple[int, str]:
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode({"Action": "CreateTrafficMirrorSession", "Version": "2016-11-15", **params}).encode()
+        request = urllib.request.Request(cloud.url, data=body, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        request.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as failure:
+            return failure.code, failure.read().decode()
+
+    def test_missing_and_non_numeric_parameters_get_ec2_errors(self) -> None:
+        _, eni = self.world.instance()
+        ids = {"NetworkInterfaceId": eni, "TrafficMirrorTargetId": self.world.target, "TrafficMirrorFilterId": self.world.filter}
+        status, body = self.raw(**ids)
+        self.assertEqual(400, status)
+        self.assertIn("<Code>MissingParameter</Code>", body)
+        status, body = self.raw(**ids, SessionNumber="one")
+        self.assertEqual(400, status)
+        self.assertIn("<Code>InvalidParameterValue</Code>", body)
         self.assertEqual([], self.session_ids())
 
 
@@ -278,8 +351,7 @@ class DescribeTests(SessionTestCase):
                             Resources=["tms-0123456789abcdef0"], Tags=[{"Key": "lab", "Value": "red"}])
 
     def test_pagination_walks_every_session_once(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        nlb = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        nlb = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(9):
             self.world.session(self.world.instance()[1], target=nlb)
         seen: list[str] = []
