@@ -1,0 +1,219 @@
+// A local Step Functions endpoint (JSON 1.0 protocol) that runs the ASL unchanged in aws-local-stepfunctions.
+// AutoMirror's functions start workflows through StartExecution, so the tests and the local lab need an endpoint
+// that speaks the real API, not just a library call: AWS_ENDPOINT_URL_SFN points here, and the interpreter's Lambda
+// tasks go to AWS_ENDPOINT_URL_LAMBDA (the local Lambda host).
+//
+//   node sfn-server.mjs --port 8083 [--definition Name=path.asl.json]... [--substitute Key=Value]...
+//                       [--retry-pause-ms N]
+//
+// --substitute does what the template's DefinitionSubstitutions do; --retry-pause-ms shortens every Retry pause
+// (the interpreter's own override), so a test of throttling does not sleep through real backoff.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+const require = createRequire(path.join(repoRoot, '.tools', 'node', 'package.json'));
+const { StateMachine, ExecutionError } = require('aws-local-stepfunctions');
+
+const ACCOUNT = '123456789012';
+const REGION = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
+
+function parseArgs(argv) {
+  const options = { port: 8083, host: '127.0.0.1', definitions: [], substitutions: {}, retryPauseMs: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    switch (flag) {
+      case '--port': options.port = Number(value); i++; break;
+      case '--host': options.host = value; i++; break;
+      case '--definition': options.definitions.push(splitPair(flag, value)); i++; break;
+      case '--substitute': { const [k, v] = splitPair(flag, value); options.substitutions[k] = v; i++; break; }
+      case '--retry-pause-ms': options.retryPauseMs = Number(value); i++; break;
+      default: throw new Error(`unknown option ${flag}`);
+    }
+  }
+  return options;
+}
+
+function splitPair(flag, value) {
+  const at = value?.indexOf('=') ?? -1;
+  if (at <= 0) throw new Error(`${flag} takes Name=Value, got '${value}'`);
+  return [value.slice(0, at), value.slice(at + 1)];
+}
+
+// DefinitionSubstitutions replace ${Key} in the definition text; an unknown key is an error, as in CloudFormation.
+function substitute(text, substitutions) {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key) => {
+    if (!(key in substitutions)) throw new Error(`no substitution for \${${key}}`);
+    return substitutions[key];
+  });
+}
+
+class AwsError extends Error {
+  constructor(type, message, status = 400) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+const machines = new Map(); // arn -> { name, definition (object), machine }
+const executions = new Map(); // arn -> record
+
+function createStateMachine({ name, definition }) {
+  if (!name) throw new AwsError('ValidationException', 'name is required');
+  const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
+  if (machines.has(arn)) {
+    if (JSON.stringify(machines.get(arn).definition) !== JSON.stringify(JSON.parse(definition))) {
+      throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
+    }
+    return { stateMachineArn: arn, creationDate: machines.get(arn).created };
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(definition);
+  } catch (e) {
+    throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${e.message}`);
+  }
+  let machine;
+  try {
+    machine = new StateMachine(parsed, { validationOptions: { checkArn: true, checkPaths: true } });
+  } catch (e) {
+    throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${e.message}`);
+  }
+  const created = Date.now() / 1000;
+  machines.set(arn, { name, definition: parsed, machine, created });
+  return { stateMachineArn: arn, creationDate: created };
+}
+
+function retryOverrides(definition, pauseMs) {
+  // The interpreter takes per-state overrides; every state with a Retry gets the same short pause.
+  if (pauseMs === undefined) return undefined;
+  const overrides = {};
+  const visit = (states) => {
+    for (const [name, state] of Object.entries(states ?? {})) {
+      if (state.Retry) overrides[name] = pauseMs;
+      if (state.Iterator) visit(state.Iterator.States);
+      if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return overrides;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+function startExecution({ stateMachineArn, name, input }, options) {
+  const entry = machines.get(stateMachineArn);
+  if (!entry) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+  const executionName = name ?? crypto.randomUUID();
+  if (!NAME_PATTERN.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
+  const inputText = input ?? '{}';
+  let inputValue;
+  try {
+    inputValue = JSON.parse(inputText);
+  } catch (e) {
+    throw new AwsError('InvalidExecutionInput', `Invalid execution input: ${e.message}`);
+  }
+  const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${entry.name}:${executionName}`;
+  const existing = executions.get(arn);
+  if (existing) {
+    // AWS: the same name and input while the execution is running returns it again; a closed execution or
+    // other input is ExecutionAlreadyExists.
+    if (existing.status === 'RUNNING' && existing.input === inputText) {
+      return { executionArn: arn, startDate: existing.startDate };
+    }
+    throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
+  }
+  const record = {
+    executionArn: arn, stateMachineArn, name: executionName, status: 'RUNNING',
+    input: inputText, startDate: Date.now() / 1000,
+  };
+  executions.set(arn, record);
+  const run = entry.machine.run(inputValue, {
+    overrides: { retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs) },
+    context: { Execution: { Id: arn, Name: executionName, Input: inputValue, StartTime: new Date().toISOString() } },
+  });
+  run.result.then(
+    (output) => Object.assign(record, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() / 1000 }),
+    (error) => {
+      const failure = error instanceof ExecutionError ? error.cause : error;
+      Object.assign(record, {
+        status: 'FAILED', error: failure?.name ?? 'States.Runtime', cause: failure?.message ?? String(error),
+        stopDate: Date.now() / 1000,
+      });
+    },
+  );
+  return { executionArn: arn, startDate: record.startDate };
+}
+
+function describeExecution({ executionArn }) {
+  const record = executions.get(executionArn);
+  if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+  return { ...record };
+}
+
+function listExecutions({ stateMachineArn, statusFilter }) {
+  const list = [...executions.values()]
+    .filter((e) => e.stateMachineArn === stateMachineArn && (!statusFilter || e.status === statusFilter))
+    .map(({ executionArn, stateMachineArn: sm, name, status, startDate, stopDate }) =>
+      ({ executionArn, stateMachineArn: sm, name, status, startDate, stopDate }));
+  return { executions: list };
+}
+
+function listStateMachines() {
+  return {
+    stateMachines: [...machines.entries()].map(([arn, m]) =>
+      ({ stateMachineArn: arn, name: m.name, type: 'STANDARD', creationDate: m.created })),
+  };
+}
+
+const options = parseArgs(process.argv.slice(2));
+for (const [name, file] of options.definitions) {
+  const text = substitute(fs.readFileSync(file, 'utf8'), options.substitutions);
+  createStateMachine({ name, definition: text });
+}
+
+const operations = {
+  CreateStateMachine: (body) => createStateMachine(body),
+  StartExecution: (body) => startExecution(body, options),
+  DescribeExecution: describeExecution,
+  ListExecutions: listExecutions,
+  ListStateMachines: listStateMachines,
+};
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const reply = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': crypto.randomUUID() });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const target = req.headers['x-amz-target'] ?? '';
+      const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
+      if (req.method !== 'POST' || !operation) {
+        throw new AwsError('UnknownOperationException', `unsupported operation '${target}'`);
+      }
+      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+      reply(200, operation(body));
+    } catch (e) {
+      if (e instanceof AwsError) reply(e.status, { __type: e.type, message: e.message });
+      else reply(500, { __type: 'InternalFailure', message: String(e?.message ?? e) });
+    }
+  });
+});
+
+server.listen(options.port, options.host, () => {
+  const address = server.address();
+  console.log(JSON.stringify({
+    listening: `http://${address.address}:${address.port}`,
+    stateMachines: [...machines.keys()],
+  }));
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
