@@ -214,6 +214,20 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task RunningTrigger_WhileEc2StillDescribesPending_Attaches()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        world.Ec2.SetState(id, "pending");
+
+        var plan = await world.Reconciler.EvaluateAsync(id, "running", null, default);
+        var reconciled = await world.Reconciler.EvaluateAsync(id, "reconcile", null, default);
+
+        Assert.Equal(AttachDecision.Attach, plan.Decision);
+        Assert.Equal("instance-pending", reconciled.Reason);
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();

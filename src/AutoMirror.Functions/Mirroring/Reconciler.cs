@@ -59,6 +59,13 @@ public sealed class Reconciler
     {
         var instance = await DescribeAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var state = EffectiveState(instance, hint);
+        if (state == "pending" && trigger == "running")
+        {
+            // The running event is newer than a describe that still says pending (eventual consistency): the
+            // instance is running, and ending the workflow here would leave it unmirrored until a reconcile.
+            state = "running";
+        }
+
         var sessions = await SessionsOnAsync(instance.NetworkInterfaces.Select(n => n.NetworkInterfaceId), cancellationToken).ConfigureAwait(false);
         var eligibility = await EligibilityAsync(instance, state, cancellationToken).ConfigureAwait(false);
 
