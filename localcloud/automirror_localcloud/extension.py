@@ -39,6 +39,7 @@ def install(controller: Controller) -> None:
     _install_filter_and_target_views()
     _install_backend_hooks(controller)
     _install_target_health(controller)
+    _install_load_balancer_arns()
 
 
 def _install_prefixes() -> None:
@@ -291,6 +292,17 @@ def _install_backend_hooks(controller: Controller) -> None:
                 mm.get_target(self, resource_id)
         return original_exist(self, [r for r in resource_ids if not r.startswith(("tms-", "tmf-", "tmt-", "tmfr-"))])
 
+    original_create_target = EC2Backend.create_traffic_mirror_target
+
+    def create_traffic_mirror_target(self: Any, network_interface_id: Any, network_load_balancer_arn: Any, *args: Any, **kwargs: Any) -> Any:
+        # AWS checks what the target points at; moto accepts any string.
+        if network_interface_id:
+            mm.get_eni(self, network_interface_id)
+        if network_load_balancer_arn:
+            mm.check_nlb_for_target(self, network_load_balancer_arn)
+        return original_create_target(self, network_interface_id, network_load_balancer_arn, *args, **kwargs)
+
+    EC2Backend.create_traffic_mirror_target = create_traffic_mirror_target
     EC2Backend.delete_network_interface = delete_network_interface
     EC2Backend.terminate_instances = terminate_instances
     EC2Backend.run_instances = run_instances
@@ -317,3 +329,29 @@ def _install_target_health(controller: Controller) -> None:
             return answer
 
     ELBv2Backend.describe_target_health = describe_target_health
+
+
+_LOAD_BALANCER_ARN_KINDS = {"network": "net", "gateway": "gwy"}
+
+
+def _install_load_balancer_arns() -> None:
+    """moto names every load balancer .../loadbalancer/app/...; AWS uses net/ for NLBs and gwy/ for
+    GWLBs, and code that tells the kinds apart by ARN must see AWS's form."""
+    original = ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, *args, **kwargs)
+        kind = _LOAD_BALANCER_ARN_KINDS.get(balancer.type)
+        if kind is None:
+            return balancer
+        old_arn = balancer.arn
+        new_arn = old_arn.replace(":loadbalancer/app/", f":loadbalancer/{kind}/", 1)
+        tags = self.tagging_service.list_tags_for_resource(old_arn)[self.tagging_service.tag_name]
+        self.load_balancers.pop(old_arn)
+        balancer.arn = new_arn
+        self.load_balancers[new_arn] = balancer
+        self.tagging_service.delete_all_tags_for_resource(old_arn)
+        self.tagging_service.tag_resource(new_arn, tags)
+        return balancer
+
+    ELBv2Backend.create_load_balancer = create_load_balancer

@@ -147,6 +147,20 @@ def get_filter(backend: Any, filter_id: str) -> Any:
     return mirror_filter
 
 
+def check_nlb_for_target(backend: Any, arn: str) -> None:
+    from moto.elbv2.models import elbv2_backends
+
+    balancer = elbv2_backends[backend.account_id][backend.region_name].load_balancers.get(arn)
+    if balancer is None or balancer.type != "network":
+        raise error("InvalidNetworkLoadBalancerArn.NotFound", f"The Network Load Balancer ARN '{arn}' does not exist.")
+    for target in backend.traffic_mirror_targets.values():
+        if target.network_load_balancer_arn == arn:
+            raise error(
+                "NlbInUseByTrafficMirrorTargetException",
+                f"The Network Load Balancer '{arn}' is already the traffic mirror target {target.id}.",
+            )
+
+
 def get_session(backend: Any, session_id: str) -> MirrorSession:
     session = state(backend).sessions.get(session_id)
     if session is None:

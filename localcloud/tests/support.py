@@ -111,6 +111,12 @@ class World:
             "TrafficMirrorTargetId"
         ]
 
+    def nlb_target(self, elbv2, name: str = "sensors") -> str:
+        """An internal Network Load Balancer and a mirror target on it (no per-target source limit)."""
+        nlb = elbv2.create_load_balancer(Name=name, Type="network", Scheme="internal", Subnets=[self.subnet])[
+            "LoadBalancers"][0]["LoadBalancerArn"]
+        return self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+
     def instance(self, instance_type: str = SUPPORTED_TYPE) -> tuple[str, str]:
         """Launches one instance; returns (instance id, primary ENI id)."""
         instance = self.ec2.run_instances(

@@ -7,7 +7,10 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from support import AMI, SUPPORTED_TYPE, LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
@@ -43,6 +46,12 @@ class ThrottlingTests(unittest.TestCase):
         cloud.post("/clock", {"advanceSeconds": 2})
         self.assertEqual(["ok", "ok", "RequestLimitExceeded"], [outcome(self.ec2.describe_vpcs) for _ in range(3)])
 
+    def test_one_action_can_get_its_own_bucket(self) -> None:
+        cloud.post("/clock", {"scale": 0})
+        cloud.post("/throttling", {"actions": {"DescribeSubnets": {"capacity": 1, "refillPerSecond": 0}}})
+        self.assertEqual(["ok", "RequestLimitExceeded"], [outcome(self.ec2.describe_subnets) for _ in range(2)])
+        self.assertEqual(["ok"] * 5, [outcome(self.ec2.describe_vpcs) for _ in range(5)])  # EC2's 100 burst
+
     def test_throttled_answer_has_ec2_shape_and_http_503(self) -> None:
         cloud.post("/clock", {"scale": 0})
         cloud.post("/throttling", {"buckets": {"mutating": {"capacity": 1, "refillPerSecond": 0}}})
@@ -74,6 +83,12 @@ class ThrottlingTests(unittest.TestCase):
         status, body = cloud.control("POST", "/faults", {"throttleProbability": 2})
         self.assertEqual(400, status)
         self.assertIn("throttleProbability", body["error"])
+        status, body = cloud.control("POST", "/faults", {"seed": "seven"})
+        self.assertEqual(400, status)
+        self.assertIn("seven", body["error"])
+        status, body = cloud.control("POST", "/faults/script", {"action": "DescribeVpcs", "errors": "InternalError"})
+        self.assertEqual(400, status)
+        self.assertEqual(200, cloud.control("GET", "/health")[0])  # still serving
 
 
 class FaultTests(unittest.TestCase):
@@ -183,6 +198,27 @@ class TargetHealthTests(unittest.TestCase):
     def test_unknown_state_is_refused(self) -> None:
         status, body = cloud.control("POST", "/target-health", {"targetGroupArn": self.group, "state": "sleepy"})
         self.assertEqual(400, status)
+
+
+class LoadBalancerArnTests(unittest.TestCase):
+    def test_network_load_balancer_arn_has_awss_net_form_and_keeps_tags_and_listeners(self) -> None:
+        cloud.post("/reset")
+        ec2, elbv2 = cloud.client("ec2"), cloud.client("elbv2")
+        world = World(ec2)
+        nlb = elbv2.create_load_balancer(
+            Name="sensors", Type="network", Scheme="internal", Subnets=[world.subnet], Tags=[{"Key": "lab", "Value": "red"}]
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        alb = elbv2.create_load_balancer(Name="web", Subnets=[world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.assertIn(":loadbalancer/net/sensors/", nlb)
+        self.assertIn(":loadbalancer/app/web/", alb)
+        self.assertEqual(nlb, elbv2.describe_load_balancers(LoadBalancerArns=[nlb])["LoadBalancers"][0]["LoadBalancerArn"])
+        tags = elbv2.describe_tags(ResourceArns=[nlb])["TagDescriptions"][0]["Tags"]
+        self.assertEqual([{"Key": "lab", "Value": "red"}], tags)
+        group = elbv2.create_target_group(Name="s", Protocol="UDP", Port=4789, VpcId=world.vpc, HealthCheckProtocol="TCP")[
+            "TargetGroups"][0]["TargetGroupArn"]
+        listener = elbv2.create_listener(LoadBalancerArn=nlb, Protocol="UDP", Port=4789,
+                                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]
+        self.assertEqual(nlb, listener["LoadBalancerArn"])
 
 
 class CallCountTests(unittest.TestCase):

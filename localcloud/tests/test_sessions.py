@@ -6,7 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from support import LocalCloudProcess, World
+try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
+    from .support import LocalCloudProcess, World
+except ImportError:
+    from support import LocalCloudProcess, World
 
 cloud = LocalCloudProcess()
 
@@ -104,6 +107,13 @@ class CreateTests(SessionTestCase):
         _, other = self.world.instance()
         self.assertNotEqual(explicit, self.world.session(other)["VirtualNetworkId"])
 
+    def test_explicit_vni_may_be_shared_by_sessions(self) -> None:
+        # AWS documents uniqueness only for the VNI it assigns; a lab's sessions share the lab's VNI.
+        _, first = self.world.instance()
+        _, second = self.world.instance()
+        self.assertEqual(4242, self.world.session(first, VirtualNetworkId=4242)["VirtualNetworkId"])
+        self.assertEqual(4242, self.world.session(second, VirtualNetworkId=4242)["VirtualNetworkId"])
+
     def test_vni_outside_24_bits_is_refused(self) -> None:
         _, eni = self.world.instance()
         self.assertAwsError("InvalidParameterValue", self.world.session, eni, 1, VirtualNetworkId=2**24)
@@ -139,11 +149,25 @@ class CreateTests(SessionTestCase):
         self.assertAwsError("TrafficMirrorSourcesPerTargetLimitExceeded", self.world.session, enis[10])
 
     def test_nlb_target_takes_more_than_10_sources(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        target = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        target = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(12):
             self.world.session(self.world.instance()[1], target=target)
         self.assertEqual(12, len(self.session_ids()))
+
+    def test_target_must_point_at_an_existing_eni_or_network_load_balancer(self) -> None:
+        elbv2 = cloud.client("elbv2")
+        self.assertAwsError("InvalidNetworkInterfaceID.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkInterfaceId="eni-0123456789abcdef0")
+        missing = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/none/0123456789abcdef"
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=missing)
+        alb = elbv2.create_load_balancer(Name="web", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.assertAwsError("InvalidNetworkLoadBalancerArn.NotFound", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=alb)
+        nlb = elbv2.create_load_balancer(Name="nlb", Type="network", Subnets=[self.world.subnet])["LoadBalancers"][0]["LoadBalancerArn"]
+        self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb)
+        self.assertAwsError("NlbInUseByTrafficMirrorTargetException", self.ec2.create_traffic_mirror_target,
+                            NetworkLoadBalancerArn=nlb)
 
     def test_tags_from_tag_specifications_show_in_describe(self) -> None:
         _, eni = self.world.instance()
@@ -327,8 +351,7 @@ class DescribeTests(SessionTestCase):
                             Resources=["tms-0123456789abcdef0"], Tags=[{"Key": "lab", "Value": "red"}])
 
     def test_pagination_walks_every_session_once(self) -> None:
-        nlb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/sensor/0123456789abcdef"
-        nlb = self.ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+        nlb = self.world.nlb_target(cloud.client("elbv2"))
         for _ in range(9):
             self.world.session(self.world.instance()[1], target=nlb)
         seen: list[str] = []
