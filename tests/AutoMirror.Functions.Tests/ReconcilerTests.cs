@@ -228,6 +228,29 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task ReconcileAll_InSteadyState_ReadsTheFleetInAFewCallsAndChangesNothing()
+    {
+        var world = new TestWorld();
+        for (var i = 0; i < 30; i++)
+        {
+            world.Ec2.Launch(Tagged, interfaces: 1 + (i % 2));
+        }
+
+        world.Ec2.Launch(new Dictionary<string, string> { ["automirror"] = "false" });
+        await world.Reconciler.ReconcileAsync(null, 4, default);
+        world.Ec2.Calls.Clear();
+
+        var report = await world.Reconciler.ReconcileAsync(null, 4, default);
+
+        Assert.Equal(30, report.Mirrored);
+        Assert.Equal(1, report.Skipped);
+        Assert.Equal(1, world.Ec2.Calls["DescribeInstances"]);
+        Assert.Equal(2, world.Ec2.Calls["DescribeTrafficMirrorSessions"]);
+        Assert.Equal(0, world.Ec2.MutatingCalls);
+        Assert.Equal(3, world.Ec2.TotalCalls);
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();
