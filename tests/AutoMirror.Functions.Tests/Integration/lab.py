@@ -36,7 +36,9 @@ def seed(ec2, elbv2):
     elbv2.create_listener(LoadBalancerArn=lb_arn, Protocol="UDP", Port=4789, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
     target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=lb_arn, Description="AutoMirror sensor NLB")["TrafficMirrorTarget"][
         "TrafficMirrorTargetId"]
-    foreign_target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=lb_arn, Description="someone else's")["TrafficMirrorTarget"][
+    # Another team's appliance: an ENI target (an NLB can back one mirror target only).
+    appliance = ec2.create_network_interface(SubnetId=sensor_subnet, Description="blue team appliance")["NetworkInterface"]["NetworkInterfaceId"]
+    foreign_target = ec2.create_traffic_mirror_target(NetworkInterfaceId=appliance, Description="someone else's")["TrafficMirrorTarget"][
         "TrafficMirrorTargetId"]
     mirror_filter = ec2.create_traffic_mirror_filter(Description="AutoMirror all traffic")["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
     return {"vpcId": vpc, "subnetId": subnet, "sensorSubnetId": sensor_subnet, "sensorInstanceId": sensor_id, "loadBalancerArn": lb_arn,
