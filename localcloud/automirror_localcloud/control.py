@@ -120,8 +120,12 @@ class Controller:
                 capacity = _number(spec, "capacity", minimum=1)
                 refill = _number(spec, "refillPerSecond", minimum=0)
                 specs[name] = BucketSpec(capacity, refill)
+            actions = {
+                action: BucketSpec(_number(spec, "capacity", minimum=1), _number(spec, "refillPerSecond", minimum=0))
+                for action, spec in (body.get("actions") or {}).items()
+            }
             services = set(body.get("services") or ["ec2"])
-            self.throttler.configure(enabled, specs, services)
+            self.throttler.configure(enabled, specs, services, actions)
             if "timeScale" in body:
                 self.clock.set_scale(_number(body, "timeScale", minimum=0))
             return self.throttler.to_json()
@@ -219,7 +223,7 @@ class Controller:
             return throttling_error(request.service)
         faults = self.faults
         if request.service in faults.services and (faults.actions is None or request.action in faults.actions):
-            # Always draw both numbers so one setting never shifts the other's sequence.
+            # Always draw all three numbers so changing one probability never shifts the others' draws.
             throttle_draw, error_draw, pick = self._rng.random(), self._rng.random(), self._rng.random()
             if throttle_draw < faults.throttle_probability:
                 return throttling_error(request.service)

@@ -68,6 +68,9 @@ class LocalCloudApp:
             return _json(start_response, 400, {"error": f"the body is not JSON: {exc}"})
         except ConfigError as exc:
             return _json(start_response, 400, {"error": str(exc)})
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # A field of the wrong JSON type (a string seed, a number for a list): the caller's mistake.
+            return _json(start_response, 400, {"error": f"malformed {route} body: {exc!r}"})
 
     def _reset_calls(self, _: dict) -> dict:
         self.controller.reset_call_counts()

@@ -61,11 +61,15 @@ class Throttler:
         self.enabled = False
         self.services: set[str] = {"ec2"}
         self.specs = {name: BucketSpec(*sizes) for name, sizes in DEFAULT_BUCKETS.items()}
+        self.action_specs: dict[str, BucketSpec] = {}  # per-action sizes, e.g. a tiny CreateTrafficMirrorSession bucket
         self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
 
-    def configure(self, enabled: bool, specs: dict[str, BucketSpec], services: set[str]) -> None:
+    def configure(
+        self, enabled: bool, specs: dict[str, BucketSpec], services: set[str], action_specs: dict[str, BucketSpec] | None = None
+    ) -> None:
         self.enabled = enabled
         self.specs.update(specs)
+        self.action_specs = dict(action_specs or {})
         self.services = services
         self._buckets.clear()  # new sizes start full, as a fresh account would
 
@@ -75,7 +79,8 @@ class Throttler:
         key = (service, region, action)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = TokenBucket(self.specs[ec2_category(action)], now)
+            spec = self.action_specs.get(action) or self.specs[ec2_category(action)]
+            bucket = TokenBucket(spec, now)
             self._buckets[key] = bucket
         return bucket.try_take(now)
 
@@ -84,4 +89,5 @@ class Throttler:
             "enabled": self.enabled,
             "services": sorted(self.services),
             "buckets": {name: spec.to_json() for name, spec in self.specs.items()},
+            "actions": {name: spec.to_json() for name, spec in sorted(self.action_specs.items())},
         }

@@ -46,6 +46,12 @@ class ThrottlingTests(unittest.TestCase):
         cloud.post("/clock", {"advanceSeconds": 2})
         self.assertEqual(["ok", "ok", "RequestLimitExceeded"], [outcome(self.ec2.describe_vpcs) for _ in range(3)])
 
+    def test_one_action_can_get_its_own_bucket(self) -> None:
+        cloud.post("/clock", {"scale": 0})
+        cloud.post("/throttling", {"actions": {"DescribeSubnets": {"capacity": 1, "refillPerSecond": 0}}})
+        self.assertEqual(["ok", "RequestLimitExceeded"], [outcome(self.ec2.describe_subnets) for _ in range(2)])
+        self.assertEqual(["ok"] * 5, [outcome(self.ec2.describe_vpcs) for _ in range(5)])  # EC2's 100 burst
+
     def test_throttled_answer_has_ec2_shape_and_http_503(self) -> None:
         cloud.post("/clock", {"scale": 0})
         cloud.post("/throttling", {"buckets": {"mutating": {"capacity": 1, "refillPerSecond": 0}}})
@@ -77,6 +83,12 @@ class ThrottlingTests(unittest.TestCase):
         status, body = cloud.control("POST", "/faults", {"throttleProbability": 2})
         self.assertEqual(400, status)
         self.assertIn("throttleProbability", body["error"])
+        status, body = cloud.control("POST", "/faults", {"seed": "seven"})
+        self.assertEqual(400, status)
+        self.assertIn("seven", body["error"])
+        status, body = cloud.control("POST", "/faults/script", {"action": "DescribeVpcs", "errors": "InternalError"})
+        self.assertEqual(400, status)
+        self.assertEqual(200, cloud.control("GET", "/health")[0])  # still serving
 
 
 class FaultTests(unittest.TestCase):

@@ -107,6 +107,13 @@ class CreateTests(SessionTestCase):
         _, other = self.world.instance()
         self.assertNotEqual(explicit, self.world.session(other)["VirtualNetworkId"])
 
+    def test_explicit_vni_may_be_shared_by_sessions(self) -> None:
+        # AWS documents uniqueness only for the VNI it assigns; a lab's sessions share the lab's VNI.
+        _, first = self.world.instance()
+        _, second = self.world.instance()
+        self.assertEqual(4242, self.world.session(first, VirtualNetworkId=4242)["VirtualNetworkId"])
+        self.assertEqual(4242, self.world.session(second, VirtualNetworkId=4242)["VirtualNetworkId"])
+
     def test_vni_outside_24_bits_is_refused(self) -> None:
         _, eni = self.world.instance()
         self.assertAwsError("InvalidParameterValue", self.world.session, eni, 1, VirtualNetworkId=2**24)

@@ -40,18 +40,28 @@ public sealed class TokenBucketTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
     }
 
+    [Theory]
+    [InlineData("DescribeInstances", 100, 20.0)]
+    [InlineData("DescribeTrafficMirrorSessions", 100, 20.0)]
+    [InlineData("CreateTrafficMirrorSession", 50, 5.0)]
+    [InlineData("DeleteTrafficMirrorSession", 50, 5.0)]
+    [InlineData("TerminateInstances", 50, 5.0)]
+    [InlineData("CreateTags", 100, 10.0)]
+    [InlineData("DeleteTags", 100, 10.0)]
+    public void Ec2Buckets_FollowTheDocumentedSizes_WithBurstHeadroom(string action, int documentedBurst, double documentedRefill)
+    {
+        var bucket = new Ec2RateLimits(new ManualTimeProvider()).For(action);
+
+        Assert.Equal((documentedBurst, documentedRefill), Ec2RateLimits.Documented(action));
+        Assert.Equal(documentedRefill, bucket.RefillPerSecond);
+        Assert.Equal((int)(documentedBurst * 0.9), bucket.Capacity);
+    }
+
     [Fact]
-    public void Ec2Buckets_MatchTheDocumentedSizes()
+    public void Ec2Buckets_ArePerAction()
     {
         var limits = new Ec2RateLimits(new ManualTimeProvider());
 
-        Assert.Equal((100, 20.0), (limits.For("DescribeInstances").Capacity, limits.For("DescribeInstances").RefillPerSecond));
-        Assert.Equal((50, 5.0), (limits.For("CreateTrafficMirrorSession").Capacity, limits.For("CreateTrafficMirrorSession").RefillPerSecond));
-        Assert.Equal((50, 5.0), (limits.For("TerminateInstances").Capacity, limits.For("TerminateInstances").RefillPerSecond));
-        Assert.Equal((100, 10.0), (limits.For("CreateTags").Capacity, limits.For("CreateTags").RefillPerSecond));
-        Assert.Equal((100, 10.0), (limits.For("DeleteTags").Capacity, limits.For("DeleteTags").RefillPerSecond));
-
-        // Each action has its own bucket, as EC2 counts them.
         Assert.NotSame(limits.For("DescribeInstances"), limits.For("DescribeNetworkInterfaces"));
         Assert.Same(limits.For("DescribeInstances"), limits.For("DescribeInstances"));
     }
@@ -63,17 +73,17 @@ public sealed class TokenBucketTests
         var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(EmptySessions));
         using var clients = new AwsClients(TestClients.Options(handler, time));
 
-        var calls = Enumerable.Range(0, 103).Select(_ => clients.Ec2.DescribeTrafficMirrorSessionsAsync([], CancellationToken.None)).ToList();
-        await RetryTests.WaitUntil(() => handler.Count == 100);
+        var calls = Enumerable.Range(0, 93).Select(_ => clients.Ec2.DescribeTrafficMirrorSessionsAsync([], CancellationToken.None)).ToList();
+        await RetryTests.WaitUntil(() => handler.Count == 90);
         await Task.Delay(100);
-        Assert.Equal(100, handler.Count);
+        Assert.Equal(90, handler.Count);
 
         // 20 tokens a second: the next three requests go out over the next 150 ms, not before.
         time.Advance(TimeSpan.FromMilliseconds(50));
-        await RetryTests.WaitUntil(() => handler.Count >= 101);
+        await RetryTests.WaitUntil(() => handler.Count >= 91);
         time.Advance(TimeSpan.FromMilliseconds(100));
         await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(103, handler.Count);
+        Assert.Equal(93, handler.Count);
     }
 
     [Fact]
@@ -84,13 +94,13 @@ public sealed class TokenBucketTests
             RecordingHandler.Xml("<DeleteTrafficMirrorSessionResponse><trafficMirrorSessionId>tms-1</trafficMirrorSessionId></DeleteTrafficMirrorSessionResponse>"));
         using var clients = new AwsClients(TestClients.Options(handler, time));
 
-        var calls = Enumerable.Range(0, 51).Select(i => clients.Ec2.DeleteTrafficMirrorSessionAsync($"tms-{i}", CancellationToken.None)).ToList();
-        await RetryTests.WaitUntil(() => handler.Count == 50);
+        var calls = Enumerable.Range(0, 46).Select(i => clients.Ec2.DeleteTrafficMirrorSessionAsync($"tms-{i}", CancellationToken.None)).ToList();
+        await RetryTests.WaitUntil(() => handler.Count == 45);
         await Task.Delay(100);
-        Assert.Equal(50, handler.Count);
+        Assert.Equal(45, handler.Count);
 
         time.Advance(TimeSpan.FromMilliseconds(200));
         await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(51, handler.Count);
+        Assert.Equal(46, handler.Count);
     }
 }

@@ -214,6 +214,43 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task RunningTrigger_WhileEc2StillDescribesPending_Attaches()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        world.Ec2.SetState(id, "pending");
+
+        var plan = await world.Reconciler.EvaluateAsync(id, "running", null, default);
+        var reconciled = await world.Reconciler.EvaluateAsync(id, "reconcile", null, default);
+
+        Assert.Equal(AttachDecision.Attach, plan.Decision);
+        Assert.Equal("instance-pending", reconciled.Reason);
+    }
+
+    [Fact]
+    public async Task ReconcileAll_InSteadyState_ReadsTheFleetInAFewCallsAndChangesNothing()
+    {
+        var world = new TestWorld();
+        for (var i = 0; i < 30; i++)
+        {
+            world.Ec2.Launch(Tagged, interfaces: 1 + (i % 2));
+        }
+
+        world.Ec2.Launch(new Dictionary<string, string> { ["automirror"] = "false" });
+        await world.Reconciler.ReconcileAsync(null, 4, default);
+        world.Ec2.Calls.Clear();
+
+        var report = await world.Reconciler.ReconcileAsync(null, 4, default);
+
+        Assert.Equal(30, report.Mirrored);
+        Assert.Equal(1, report.Skipped);
+        Assert.Equal(1, world.Ec2.Calls["DescribeInstances"]);
+        Assert.Equal(2, world.Ec2.Calls["DescribeTrafficMirrorSessions"]);
+        Assert.Equal(0, world.Ec2.MutatingCalls);
+        Assert.Equal(3, world.Ec2.TotalCalls);
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();

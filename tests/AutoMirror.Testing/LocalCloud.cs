@@ -114,7 +114,10 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
             buckets["tags"] = tags;
         }
 
-        await PostAsync("throttling", new { enabled = settings.Enabled, buckets, timeScale = settings.TimeScale }, cancellationToken);
+        await PostAsync(
+            "throttling",
+            new { enabled = settings.Enabled, buckets, actions = settings.Actions, timeScale = settings.TimeScale },
+            cancellationToken);
     }
 
     /// <summary>Seeded random faults; the same seed and the same sequential calls give the same faults.</summary>
@@ -240,13 +243,17 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
 /// <summary>A token bucket: burst <paramref name="Capacity"/>, refilled by <paramref name="RefillPerSecond"/> tokens per simulated second.</summary>
 public sealed record BucketSettings(double Capacity, double RefillPerSecond);
 
-/// <summary>EC2's categories: Describe* (100/20), mutating (50/5), CreateTags/DeleteTags (100/10); null keeps EC2's size.</summary>
+/// <summary>
+/// One bucket per action, sized by EC2's category: Describe* (100/20), mutating (50/5), CreateTags/DeleteTags (100/10);
+/// null keeps EC2's size. <paramref name="Actions"/> gives single actions their own size (key: action name).
+/// </summary>
 public sealed record ThrottlingSettings(
     bool Enabled = true,
     BucketSettings? NonMutating = null,
     BucketSettings? Mutating = null,
     BucketSettings? Tags = null,
-    double? TimeScale = null);
+    double? TimeScale = null,
+    IReadOnlyDictionary<string, BucketSettings>? Actions = null);
 
 /// <summary>
 /// Random faults drawn from one generator seeded with <paramref name="Seed"/>. <paramref name="Actions"/> null means every

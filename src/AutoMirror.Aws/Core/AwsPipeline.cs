@@ -46,19 +46,14 @@ internal sealed class AwsPipeline : IDisposable
                 await bucket.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var failure = await AttemptAsync(service, endpoint, operation, body, contentType, target, cancellationToken).ConfigureAwait(false);
-            if (failure.Body is { } answer)
+            var outcome = await AttemptAsync(service, endpoint, operation, body, contentType, target, cancellationToken).ConfigureAwait(false);
+            if (outcome.Body is { } answer)
             {
                 return answer;
             }
 
-            var error = failure.Error!;
-            if (error.Kind == FailureKind.Permanent)
-            {
-                throw error.ToException();
-            }
-
-            if (attempt >= policy.MaxAttempts)
+            var error = outcome.Error!;
+            if (error.Kind == FailureKind.Permanent || attempt >= policy.MaxAttempts)
             {
                 throw error.ToException();
             }

@@ -4,7 +4,7 @@ namespace AutoMirror.Aws;
 /// A client-side token bucket: a request waits for a token instead of being sent into a throttling error.
 /// Time comes from a <see cref="TimeProvider"/> so waits are testable without sleeping.
 /// </summary>
-public sealed class TokenBucket
+internal sealed class TokenBucket
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;

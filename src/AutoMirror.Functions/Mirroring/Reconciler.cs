@@ -59,6 +59,13 @@ public sealed class Reconciler
     {
         var instance = await DescribeAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var state = EffectiveState(instance, hint);
+        if (state == "pending" && trigger == "running")
+        {
+            // The running event is newer than a describe that still says pending (eventual consistency): the
+            // instance is running, and ending the workflow here would leave it unmirrored until a reconcile.
+            state = "running";
+        }
+
         var sessions = await SessionsOnAsync(instance.NetworkInterfaces.Select(n => n.NetworkInterfaceId), cancellationToken).ConfigureAwait(false);
         var eligibility = await EligibilityAsync(instance, state, cancellationToken).ConfigureAwait(false);
 
@@ -373,27 +380,23 @@ public sealed class Reconciler
     public async Task<ReconcileReport> ReconcileAsync(IReadOnlyCollection<string>? instanceIds, int concurrency, CancellationToken cancellationToken)
     {
         bool waitForLaunch = instanceIds is not null;
+        var outcomes = new ConcurrentBag<InstanceOutcome>();
         IReadOnlyCollection<string> ids;
         if (instanceIds is null)
         {
-            var filters = new List<Ec2Filter> { new("tag-key", _settings.MirrorTagKey), new("instance-state-name", "running") };
-            if (_settings.VpcIds.Count > 0)
+            var (settled, unsettled) = await SurveyAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var outcome in settled)
             {
-                filters.Add(new Ec2Filter("vpc-id", _settings.VpcIds.ToList()));
+                outcomes.Add(outcome);
             }
 
-            var candidates = await _ec2.DescribeInstancesAsync(filters, cancellationToken).ConfigureAwait(false);
-            var owners = (await OurSessionsAsync(cancellationToken).ConfigureAwait(false))
-                .Select(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null)
-                .OfType<string>();
-            ids = candidates.Select(c => c.InstanceId).Concat(owners).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            ids = unsettled;
         }
         else
         {
             ids = instanceIds.Distinct(StringComparer.Ordinal).ToList();
         }
 
-        var outcomes = new ConcurrentBag<InstanceOutcome>();
         var failures = new ConcurrentBag<Exception>();
         await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, concurrency), CancellationToken = cancellationToken }, async (id, ct) =>
         {
@@ -425,6 +428,73 @@ public sealed class Reconciler
         }
 
         return report;
+    }
+
+    /// <summary>
+    /// The whole account in a few paged reads (candidate instances, our sessions, the sessions on the candidates'
+    /// interfaces), so a steady-state reconcile costs a handful of calls instead of several per instance. Instances
+    /// already as they should be are settled here; the rest (and every instance our sessions name that is not a
+    /// candidate any more) go through the per-instance path, which re-reads before it acts.
+    /// </summary>
+    private async Task<(List<InstanceOutcome> Settled, List<string> Unsettled)> SurveyAsync(CancellationToken cancellationToken)
+    {
+        var filters = new List<Ec2Filter> { new("tag-key", _settings.MirrorTagKey), new("instance-state-name", "running") };
+        if (_settings.VpcIds.Count > 0)
+        {
+            filters.Add(new Ec2Filter("vpc-id", _settings.VpcIds.ToList()));
+        }
+
+        var candidates = await _ec2.DescribeInstancesAsync(filters, cancellationToken).ConfigureAwait(false);
+        var ours = await OurSessionsAsync(cancellationToken).ConfigureAwait(false);
+        var onCandidates = (await SessionsOnAsync(candidates.SelectMany(c => c.NetworkInterfaces).Select(n => n.NetworkInterfaceId), cancellationToken)
+            .ConfigureAwait(false)).ToLookup(s => s.NetworkInterfaceId, StringComparer.Ordinal);
+
+        var settled = new List<InstanceOutcome>();
+        var unsettled = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var instance in candidates)
+        {
+            var sessions = instance.NetworkInterfaces.SelectMany(n => onCandidates[n.NetworkInterfaceId]).ToList();
+            var eligibility = await EligibilityAsync(instance, instance.State, cancellationToken).ConfigureAwait(false);
+            instance.Tags.TryGetValue(SessionTags.Status, out var currentStatus);
+            var statusRight = !_settings.StatusTag || currentStatus == eligibility.Status;
+            if (!eligibility.Qualifies)
+            {
+                if (sessions.Any(IsOurs) || !statusRight)
+                {
+                    unsettled.Add(instance.InstanceId);
+                    continue;
+                }
+
+                _log.Write(new Decision(AttachDecision.Skip, instance.InstanceId, eligibility.Reason));
+                settled.Add(new InstanceOutcome(instance.InstanceId, "skipped", eligibility.Reason, [], [], []));
+                continue;
+            }
+
+            var vni = await VniForAsync(LabOf(instance), cancellationToken).ConfigureAwait(false);
+            var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, vni, _settings);
+            var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
+            if (plan.ToCreate.Count > 0 || plan.ToDelete.Count > 0 || (_settings.StatusTag && currentStatus != status))
+            {
+                unsettled.Add(instance.InstanceId);
+                continue;
+            }
+
+            var reason = plan.HitSessionLimit ? AttachDecision.SessionLimit : AttachDecision.AlreadyMirrored;
+            _log.Write(new Decision(AttachDecision.Skip, instance.InstanceId, reason));
+            settled.Add(new InstanceOutcome(instance.InstanceId, plan.HitSessionLimit ? "session-limit" : "mirrored", reason,
+                plan.Existing.Select(e => e.TrafficMirrorSessionId).ToList(), [], []));
+        }
+
+        var settledIds = settled.Select(o => o.InstanceId).ToHashSet(StringComparer.Ordinal);
+        foreach (var owner in ours.Select(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null).OfType<string>())
+        {
+            if (!settledIds.Contains(owner))
+            {
+                unsettled.Add(owner);
+            }
+        }
+
+        return (settled, unsettled.Order(StringComparer.Ordinal).ToList());
     }
 
     // ---------------------------------------------------------------- helpers
@@ -498,13 +568,14 @@ public sealed class Reconciler
 
     private async Task<IReadOnlyList<TrafficMirrorSession>> SessionsOnAsync(IEnumerable<string> eniIds, CancellationToken cancellationToken)
     {
-        var ids = eniIds.Distinct(StringComparer.Ordinal).ToList();
-        if (ids.Count == 0)
+        // EC2 bounds the values of one filter (200), so a whole fleet's interfaces are asked for in chunks.
+        var result = new List<TrafficMirrorSession>();
+        foreach (var chunk in eniIds.Distinct(StringComparer.Ordinal).Chunk(200))
         {
-            return [];
+            result.AddRange(await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("network-interface-id", chunk)], cancellationToken).ConfigureAwait(false));
         }
 
-        return await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("network-interface-id", ids)], cancellationToken).ConfigureAwait(false);
+        return result;
     }
 
     private async Task<IReadOnlyList<TrafficMirrorSession>> OurSessionsAsync(CancellationToken cancellationToken)
