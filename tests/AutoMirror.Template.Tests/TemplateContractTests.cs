@@ -201,6 +201,34 @@ public sealed partial class TemplateContractTests
         Assert.Contains(ingress, r => (string?)r!["IpProtocol"] == "tcp" && r["FromPort"]!.ToJsonString() == """{"Ref":"HealthCheckPort"}""");
     }
 
+    [Fact]
+    public void SamConfig_OverridesOnlyParametersTheTemplateHas_WithValuesTheyAllow()
+    {
+        var config = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "samconfig.toml"));
+        var parameters = Template.Root["Parameters"]!.AsObject();
+        var overrides = OverrideLine().Matches(config).SelectMany(line => Override().Matches(line.Groups[1].Value)).ToList();
+
+        Assert.NotEmpty(overrides);
+        foreach (Match o in overrides)
+        {
+            var name = o.Groups[1].Value;
+            var value = o.Groups[2].Value;
+            Assert.True(parameters.ContainsKey(name), $"samconfig.toml overrides {name}, which template.yaml does not declare");
+            if (parameters[name]!["AllowedValues"] is JsonArray allowed)
+            {
+                Assert.Contains(value, allowed.Select(a => (string?)a));
+            }
+        }
+
+        Assert.Contains("capabilities = \"CAPABILITY_IAM\"", config, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"^parameter_overrides = ""(.*)""$", RegexOptions.Multiline)]
+    private static partial Regex OverrideLine();
+
+    [GeneratedRegex(@"(\w+)=\\""([^\\]*)\\""")]
+    private static partial Regex Override();
+
     private static string Text(JsonNode? node) => node switch
     {
         JsonValue v => v.GetValue<string>(),

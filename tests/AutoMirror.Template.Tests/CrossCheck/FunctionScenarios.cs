@@ -35,19 +35,85 @@ public sealed class FunctionScenarios
         ["CleanupFunction"] = CleanupScenarios,
     };
 
+    /// <summary>The teardown functions run over the teardown engineer's world (labs, CloudWatch series).</summary>
+    public static readonly IReadOnlyDictionary<string, Func<TeardownScenarios.World, Task>> TeardownFunctionScenarios =
+        new Dictionary<string, Func<TeardownScenarios.World, Task>>
+        {
+            ["IdleLabsFunction"] = TeardownScenarios.IdleLabs,
+            ["ListLabSessionsFunction"] = TeardownScenarios.ListLabSessions,
+            ["DeleteSessionFunction"] = TeardownScenarios.DeleteSession,
+            ["InstanceActionFunction"] = TeardownScenarios.InstanceAction,
+            ["TeardownReportFunction"] = TeardownScenarios.Report,
+        };
+
+    /// <summary>
+    /// What the template's stack settles for a scenario that needs a stack-level choice: terminate exists only in a
+    /// stack deployed with AllowTerminate=true (and then the role's conditional grant exists too).
+    /// </summary>
+    private static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> StackChoices =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>
+        {
+            ["InstanceActionFunction"] = new Dictionary<string, string> { ["ALLOW_TERMINATE"] = "true" },
+        };
+
+    public static IEnumerable<string> FunctionsWithScenarios => Scenarios.Keys.Concat(TeardownFunctionScenarios.Keys);
+
     /// <summary>The settings the function would read in Lambda: its template environment, resolved.</summary>
     public AutoMirrorSettings SettingsFor(string functionId)
     {
         var environment = _template.Environment(functionId).ToDictionary(p => p.Key, p => TemplateValues.Resolve(_template, p.Value));
+        foreach (var (name, value) in StackChoices.GetValueOrDefault(functionId) ?? new Dictionary<string, string>())
+        {
+            environment[name] = value;
+        }
+
         return AutoMirrorSettings.FromVariables(name => environment.GetValueOrDefault(name));
     }
 
     /// <summary>Runs the function's scenarios and returns the IAM actions its code called.</summary>
     public async Task<IReadOnlySet<string>> RecordAsync(string functionId)
     {
+        if (TeardownFunctionScenarios.TryGetValue(functionId, out var teardown))
+        {
+            var labs = new TeardownScenarios.World(SettingsFor(functionId));
+            await teardown(labs);
+            return labs.Calls.ToHashSet(StringComparer.Ordinal);
+        }
+
         var world = new World(SettingsFor(functionId));
         await Scenarios[functionId](world);
         return world.Calls.ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Invokes the function's handler, named as in the template, on <paramref name="payload"/> over a fresh fake world:
+    /// the handler type is built with the constructor that takes its services, as the runtime constructor would.
+    /// </summary>
+    public async Task<string> InvokeHandlerAsync(string functionId, string payload)
+    {
+        var parts = _template.Handler(functionId).Split("::");
+        var type = typeof(AutoMirrorSettings).Assembly.GetType(parts[1], throwOnError: true)!;
+        object handler;
+        if (TeardownFunctionScenarios.ContainsKey(functionId))
+        {
+            var labs = new TeardownScenarios.World(SettingsFor(functionId));
+            handler = Activator.CreateInstance(type, labs.Service, labs.Log)!;
+        }
+        else
+        {
+            handler = Activator.CreateInstance(type, new World(SettingsFor(functionId)).Recorded)!;
+        }
+
+        var method = type.GetMethod(parts[2], [typeof(Stream)])!;
+        try
+        {
+            return await InvokeAsync(input => (Task<Stream>)method.Invoke(handler, [input])!, payload);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
     }
 
     /// <summary>A fake account seen two ways: through recording proxies (the function under test) and directly (to
