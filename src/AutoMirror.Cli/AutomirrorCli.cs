@@ -277,7 +277,7 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         output.WriteLine($"Lab {report.Lab}: {report.Status}{(report.Idle ? " (idle)" : "")}");
         foreach (var reason in report.Reasons)
         {
-            output.WriteLine("  " + reason);
+            WriteWrapped("  ", reason);
         }
 
         var applied = report.Applied ? "applied" : report.Action == "report" ? "report only, nothing changed" : "dry run, nothing changed";
@@ -287,20 +287,48 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
             : $"Sessions that would be deleted: {report.SessionIds.Count}");
         if (report.StoppedInstanceIds.Count > 0)
         {
-            output.WriteLine("Instances stopped: " + string.Join(", ", report.StoppedInstanceIds));
+            WriteWrapped("Instances stopped: ", string.Join(", ", report.StoppedInstanceIds));
         }
 
         if (report.TerminatedInstanceIds.Count > 0)
         {
-            output.WriteLine("Instances terminated: " + string.Join(", ", report.TerminatedInstanceIds));
+            WriteWrapped("Instances terminated: ", string.Join(", ", report.TerminatedInstanceIds));
+        }
+
+        if (report.ExcludedInstanceIds.Count > 0)
+        {
+            WriteWrapped("Instances excluded from mirroring: ", string.Join(", ", report.ExcludedInstanceIds));
         }
 
         foreach (var note in report.Notes)
         {
-            output.WriteLine("Note: " + note);
+            WriteWrapped("Note: ", note);
         }
 
         output.WriteLine($"Hourly cost {(report.Applied ? "saved" : "that would be saved")}: {StatusTable.Money(report.HourlyCostSaved)}");
+    }
+
+    /// <summary>Free text at word boundaries within 100 columns, continuation lines indented under the text.</summary>
+    private void WriteWrapped(string label, string text)
+    {
+        const int width = 100;
+        var indent = new string(' ', Math.Min(label.Length, 8));
+        var line = new System.Text.StringBuilder(label);
+        var empty = true;
+        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!empty && line.Length + 1 + word.Length > width)
+            {
+                output.WriteLine(line.ToString());
+                line.Clear().Append(indent);
+                empty = true;
+            }
+
+            line.Append(empty ? "" : " ").Append(word);
+            empty = false;
+        }
+
+        output.WriteLine(line.ToString());
     }
 
     private sealed class SilentDecisionLog : IDecisionLog

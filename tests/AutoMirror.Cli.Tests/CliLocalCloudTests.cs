@@ -156,8 +156,14 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         Assert.Contains("Action: detach (requested detach), applied", result.Lines);
         Assert.Contains("Sessions deleted: 2 of 2", result.Lines);
         Assert.Contains("Hourly cost saved: $0.030", result.Lines);
+        Assert.Contains(result.Lines, l => l.StartsWith("Instances excluded from mirroring: ", StringComparison.Ordinal));
         Assert.Equal(new[] { world.Foreign, world.LonerSession }.Order(), await _lab.SessionIdsAsync());
         Assert.Equal("running", await _lab.StateAsync(world.Red[1]));
+
+        // The detach sticks: the reconcile that repairs missed events does not re-attach the lab.
+        var reconcile = await Automirror("reconcile");
+        Assert.True(reconcile.ExitCode == 0, reconcile.Error + reconcile.Output);
+        Assert.Equal(new[] { world.Foreign, world.LonerSession }.Order(), await _lab.SessionIdsAsync());
     }
 
     [Fact]

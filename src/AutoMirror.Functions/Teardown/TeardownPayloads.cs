@@ -46,6 +46,7 @@ public sealed record InstanceActionResult(
     [property: JsonPropertyName("action")] string Action,
     [property: JsonPropertyName("stoppedInstanceIds")] IReadOnlyList<string> StoppedInstanceIds,
     [property: JsonPropertyName("terminatedInstanceIds")] IReadOnlyList<string> TerminatedInstanceIds,
+    [property: JsonPropertyName("excludedInstanceIds")] IReadOnlyList<string> ExcludedInstanceIds,
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes);
 
 /// <summary>The report for one lab: the workflow's output, a log line, and the CLI's teardown answer.</summary>
@@ -62,6 +63,7 @@ public sealed record LabReport(
     [property: JsonPropertyName("deletedSessionIds")] IReadOnlyList<string> DeletedSessionIds,
     [property: JsonPropertyName("stoppedInstanceIds")] IReadOnlyList<string> StoppedInstanceIds,
     [property: JsonPropertyName("terminatedInstanceIds")] IReadOnlyList<string> TerminatedInstanceIds,
+    [property: JsonPropertyName("excludedInstanceIds")] IReadOnlyList<string> ExcludedInstanceIds,
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes,
     [property: JsonPropertyName("hourlyCostSaved")] decimal HourlyCostSaved);
 

@@ -132,8 +132,11 @@ public sealed class TeardownService(
     }
 
     /// <summary>
-    /// Stops or terminates the lab's instances. The instance list is intersected with the lab as it is now, and
-    /// terminate is re-checked against both opt-ins: an input cannot widen what the lab allows.
+    /// Stops or terminates the lab's instances, or for detach marks its running ones excluded: a tagged running
+    /// instance without sessions is exactly what the scheduled reconcile re-attaches, which would undo the detach.
+    /// (Stopped instances are left unmarked: a lab started again is in use and is mirrored again.) The instance list
+    /// is intersected with the lab as it is now, and terminate is re-checked against both opt-ins: an input cannot
+    /// widen what the lab allows.
     /// </summary>
     public async Task<InstanceActionResult> InstanceActionAsync(InstanceActionRequest request, bool dryRun, CancellationToken cancellationToken)
     {
@@ -170,9 +173,12 @@ public sealed class TeardownService(
         IReadOnlyList<string> toTerminate = action == TeardownAction.Terminate
             ? [.. targets.Where(t => TeardownPlanner.CanTerminate(t.State)).Select(t => t.InstanceId)]
             : [];
-        if (action is TeardownAction.Report or TeardownAction.Detach)
+        IReadOnlyList<string> toExclude = action == TeardownAction.Detach
+            ? [.. targets.Where(t => TeardownPlanner.CanStop(t.State) && !IsExcluded(t)).Select(t => t.InstanceId)]
+            : [];
+        if (toExclude.Count > 0)
         {
-            notes.Add($"{action.ToName()} does not act on instances");
+            notes.Add($"running instances marked {settings.ExcludeTagKey}=true so the reconcile leaves them detached; remove the tag to mirror again");
         }
 
         if (dryRun)
@@ -190,10 +196,15 @@ public sealed class TeardownService(
             {
                 await ec2.TerminateInstancesAsync(toTerminate, cancellationToken);
             }
+
+            if (toExclude.Count > 0)
+            {
+                await ec2.CreateTagsAsync(toExclude, new Dictionary<string, string> { [settings.ExcludeTagKey] = "true" }, cancellationToken);
+            }
         }
 
         return new InstanceActionResult(request.Lab, requested.ToName(), action.ToName(),
-            dryRun ? [] : toStop, dryRun ? [] : toTerminate, notes);
+            dryRun ? [] : toStop, dryRun ? [] : toTerminate, dryRun ? [] : toExclude, notes);
     }
 
     /// <summary>
@@ -210,6 +221,14 @@ public sealed class TeardownService(
             return Report(verdict, plan, deleted: [], action: null);
         }
 
+        InstanceActionResult? instanceAction = null;
+        if (plan.Action == TeardownAction.Detach)
+        {
+            // Mark first, so a reconcile running meanwhile does not re-create what is being deleted.
+            instanceAction = await InstanceActionAsync(
+                new InstanceActionRequest(lab, plan.Action.ToName(), [.. verdict.InstanceIds]), dryRun: false, cancellationToken);
+        }
+
         var deleted = new List<string>();
         foreach (var session in plan.SessionsToDelete)
         {
@@ -220,7 +239,6 @@ public sealed class TeardownService(
             }
         }
 
-        InstanceActionResult? instanceAction = null;
         if (plan.Action is TeardownAction.Stop or TeardownAction.Terminate)
         {
             instanceAction = await InstanceActionAsync(
@@ -240,7 +258,7 @@ public sealed class TeardownService(
         return new LabReport(verdict.Lab, verdict.Status.ToName(), verdict.IsIdle, verdict.Reasons,
             plan.RequestedAction.ToName(), plan.Action.ToName(), plan.Applies,
             [.. verdict.InstanceIds], [.. verdict.Sessions.Select(s => s.SessionId)], deleted,
-            action?.StoppedInstanceIds ?? [], action?.TerminatedInstanceIds ?? [], notes, saved);
+            action?.StoppedInstanceIds ?? [], action?.TerminatedInstanceIds ?? [], action?.ExcludedInstanceIds ?? [], notes, saved);
     }
 
     /// <summary>
@@ -298,6 +316,9 @@ public sealed class TeardownService(
         return [.. sessions.Where(IsOurs).Select(s => new LabSession(s.TrafficMirrorSessionId, s.NetworkInterfaceId,
             s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null))];
     }
+
+    private bool IsExcluded(LabInstance instance) =>
+        instance.Tags.TryGetValue(settings.ExcludeTagKey, out var value) && string.Equals(value.Trim(), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>AutoMirror touches only sessions it tagged as managed whose target is the stack's target.</summary>
     public bool IsOurs(TrafficMirrorSession session) => SessionTags.IsOurs(session, settings.MirrorTargetId);

@@ -14,6 +14,9 @@ public sealed record TeardownSettings
 
     public string LabTagKey { get; init; } = "lab";
 
+    /// <summary>Detach writes it (value true) on the lab's running instances, so the reconcile does not re-attach them.</summary>
+    public string ExcludeTagKey { get; init; } = "automirror:exclude";
+
     public required string MirrorTargetId { get; init; }
 
     public TimeSpan IdlePeriod { get; init; } = TimeSpan.FromMinutes(120);
@@ -39,6 +42,7 @@ public sealed record TeardownSettings
         return new TeardownSettings
         {
             LabTagKey = settings.LabTagKey,
+            ExcludeTagKey = settings.ExcludeTagKey,
             MirrorTargetId = settings.MirrorTargetId,
             IdlePeriod = TimeSpan.FromMinutes(settings.IdleMinutes),
             Action = action,

@@ -115,6 +115,7 @@ public static class WorkflowState
             requested, performed, applied, instanceIds, sessionIds, applied ? deleted : [],
             Strings(instanceAction?["stoppedInstanceIds"], "stoppedInstanceIds"),
             Strings(instanceAction?["terminatedInstanceIds"], "terminatedInstanceIds"),
+            Strings(instanceAction?["excludedInstanceIds"], "excludedInstanceIds"),
             [.. notes.Distinct()], saved);
     }
 }

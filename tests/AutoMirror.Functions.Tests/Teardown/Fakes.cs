@@ -125,7 +125,25 @@ public sealed class FakeEc2 : IEc2Client
 
     public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken) => throw new NotSupportedException("teardown never creates sessions");
 
-    public Task CreateTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken) => throw new NotSupportedException("teardown never tags");
+    public Task CreateTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken)
+    {
+        Calls.Add($"CreateTags {string.Join(",", resourceIds.Order())} {string.Join(",", tags.Select(t => t.Key + "=" + t.Value))}");
+        for (var k = 0; k < Instances.Count; k++)
+        {
+            if (resourceIds.Contains(Instances[k].InstanceId))
+            {
+                var merged = new Dictionary<string, string>(Instances[k].Tags);
+                foreach (var (key, value) in tags)
+                {
+                    merged[key] = value;
+                }
+
+                Instances[k] = Instances[k] with { Tags = merged };
+            }
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task DeleteTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyCollection<string> tagKeys, CancellationToken cancellationToken) => throw new NotSupportedException("teardown never untags");
 }
