@@ -51,7 +51,7 @@ public sealed partial class CodeCrossCheckTests
         ["ListLabSessionsFunction"] = ["ec2:DescribeInstances", "ec2:DescribeTrafficMirrorSessions"],
         // Re-reads the session (ours, our target) before deleting it.
         ["DeleteSessionFunction"] = ["ec2:DescribeTrafficMirrorSessions", "ec2:DeleteTrafficMirrorSession"],
-        ["InstanceActionFunction"] = ["ec2:DescribeInstances", "ec2:StopInstances", "ec2:TerminateInstances"],
+        ["InstanceActionFunction"] = ["ec2:DescribeInstances", "ec2:CreateTags", "ec2:StopInstances", "ec2:TerminateInstances"],
         // Builds the report from the workflow's state alone.
         ["TeardownReportFunction"] = [],
     };

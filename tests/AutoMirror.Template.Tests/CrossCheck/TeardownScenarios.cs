@@ -73,10 +73,12 @@ public static class TeardownScenarios
         await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}""");
     }
 
-    /// <summary>Stop, and terminate for a lab whose every instance opted in (the stack opted in too).</summary>
+    /// <summary>Detach (marks running instances excluded), stop, and terminate for a lab whose every instance opted
+    /// in (the stack opted in too).</summary>
     public static async Task InstanceAction(World world)
     {
         var steps = new TeardownSteps(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"detach","instanceIds":["i-g1"]}""");
         await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"stop","instanceIds":["i-g1"]}""");
         await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"purple","action":"terminate","instanceIds":["i-p1"]}""");
     }
