@@ -3,10 +3,11 @@ and target group (a sensor registered), the mirror target and filter, and one ta
 
 Usage: python3 seed_lab.py ENDPOINT lab
        python3 seed_lab.py ENDPOINT source --subnet SUBNET [--interfaces N] [--instance-type TYPE] [--tag-value VALUE]
+                                             [--lab NAME]
        python3 seed_lab.py ENDPOINT statemachine --name NAME --definition FILE --substitutions JSON
        python3 seed_lab.py ENDPOINT executions --state-machine ARN
 `lab` prints targetId, filterId, targetGroupArn, loadBalancerArn, vpcId, labSubnetId, sensorSubnetId, sensorInstanceId;
-`source` launches one instance tagged automirror=VALUE, lab=lab-a with N interfaces and prints instanceId and
+`source` launches one instance tagged automirror=VALUE, lab=NAME (default lab-a) with N interfaces and prints instanceId and
 networkInterfaceIds (device order); `statemachine` creates a standard state machine from an ASL file with ${...}
 substituted (as DefinitionSubstitutions) and prints its stateMachineArn; `executions` prints the state machine's
 executions (name, status). Uses boto3 with dummy credentials against ENDPOINT only.
@@ -58,12 +59,12 @@ def seed_lab(ec2, elb):
     }
 
 
-def seed_source(ec2, subnet, interfaces, instance_type, tag_value):
+def seed_source(ec2, subnet, interfaces, instance_type, tag_value, lab):
     image = ec2.describe_images()["Images"][0]["ImageId"]
     source = ec2.run_instances(
         ImageId=image, InstanceType=instance_type, MinCount=1, MaxCount=1, SubnetId=subnet,
         TagSpecifications=[{"ResourceType": "instance", "Tags": [
-            {"Key": "automirror", "Value": tag_value}, {"Key": "lab", "Value": "lab-a"}]}],
+            {"Key": "automirror", "Value": tag_value}, {"Key": "lab", "Value": lab}]}],
     )["Instances"][0]
     instance_id = source["InstanceId"]
     for index in range(1, interfaces):
@@ -103,6 +104,7 @@ def main():
     parser.add_argument("--interfaces", type=int, default=1)
     parser.add_argument("--instance-type", default="m5.large")
     parser.add_argument("--tag-value", default="true")
+    parser.add_argument("--lab", default="lab-a")
     args = parser.parse_args()
 
     ec2 = client("ec2", args.endpoint)
@@ -115,7 +117,7 @@ def main():
     else:
         if not args.subnet:
             parser.error("source needs --subnet")
-        result = seed_source(ec2, args.subnet, args.interfaces, args.instance_type, args.tag_value)
+        result = seed_source(ec2, args.subnet, args.interfaces, args.instance_type, args.tag_value, args.lab)
     print(json.dumps(result))
 
 

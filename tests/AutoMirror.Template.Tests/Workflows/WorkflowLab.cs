@@ -79,9 +79,9 @@ public sealed class WorkflowLab : IAsyncLifetime
     }
 
     /// <summary>A tagged source instance with <paramref name="interfaces"/> network interfaces.</summary>
-    public async Task<(string InstanceId, IReadOnlyList<string> Interfaces)> LaunchSourceAsync(int interfaces)
+    public async Task<(string InstanceId, IReadOnlyList<string> Interfaces)> LaunchSourceAsync(int interfaces, string lab = "lab-a")
     {
-        var source = await SeedAsync("source", "--subnet", (string)Lab["labSubnetId"]!, "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var source = await SeedAsync("source", "--subnet", (string)Lab["labSubnetId"]!, "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lab", lab);
         return ((string)source["instanceId"]!, source["networkInterfaceIds"]!.AsArray().Select(e => (string)e!).ToList());
     }
 
@@ -96,6 +96,20 @@ public sealed class WorkflowLab : IAsyncLifetime
         ["HealthPollSeconds"] = pollSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["HealthMaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    public static JsonObject TeardownSubstitutions(int mapConcurrency) => new()
+    {
+        ["ListLabSessionsFunctionArn"] = FunctionArnPrefix + "ListLabSessionsFunction",
+        ["DeleteSessionFunctionArn"] = FunctionArnPrefix + "DeleteSessionFunction",
+        ["InstanceActionFunctionArn"] = FunctionArnPrefix + "InstanceActionFunction",
+        ["TeardownReportFunctionArn"] = FunctionArnPrefix + "TeardownReportFunction",
+        ["MapConcurrency"] = mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>One execution of the Teardown workflow for a lab, as IdleLabsFunction would start it.</summary>
+    public Task<WorkflowRun> RunTeardownAsync(string labName, string action, int mapConcurrency = 2) =>
+        RunAsync("statemachine/teardown.asl.json", TeardownSubstitutions(mapConcurrency),
+            new JsonObject { ["lab"] = labName, ["action"] = action, ["reasons"] = new JsonObject { ["status"] = "idle-running" } });
 
     /// <summary>Starts one execution of the Attach workflow; await the task for its outcome.</summary>
     public Task<WorkflowRun> RunAttachAsync(string instanceId, int pollSeconds = 1, int maxAttempts = 5) =>
