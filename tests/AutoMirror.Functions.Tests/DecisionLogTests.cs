@@ -25,6 +25,7 @@ public class DecisionLogTests
         Assert.Equal("planned", first.GetProperty("reason").GetString());
         Assert.Equal(2, first.GetProperty("sessionNumber").GetInt32());
         Assert.Equal("detail.state \"x\"\nis bad", JsonDocument.Parse(lines[1]).RootElement.GetProperty("reason").GetString());
+        Assert.Equal("error", JsonDocument.Parse(lines[1]).RootElement.GetProperty("level").GetString());
     }
 
     [Fact]

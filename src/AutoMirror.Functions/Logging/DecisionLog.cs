@@ -19,6 +19,9 @@ public sealed record Decision(string Action, string? InstanceId = null, string? 
     public int? Vni { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>Tallies for a summary decision (a reconcile's outcome counts), written as one nested object.</summary>
+    public IReadOnlyDictionary<string, int>? Counts { get; init; }
 }
 
 public interface IDecisionLog
@@ -73,6 +76,17 @@ public sealed class JsonLinesDecisionLog(TextWriter writer, TimeProvider timePro
 
             WriteIf(json, "reason", decision.Reason);
             WriteIf(json, "error", decision.Error);
+            if (decision.Counts is { } counts)
+            {
+                json.WriteStartObject("counts");
+                foreach (var (name, count) in counts)
+                {
+                    json.WriteNumber(name, count);
+                }
+
+                json.WriteEndObject();
+            }
+
             json.WriteEndObject();
         }
 

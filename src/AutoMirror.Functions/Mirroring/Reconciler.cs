@@ -421,7 +421,19 @@ public sealed class Reconciler
             list.Count(o => o.Outcome == "skipped"),
             list.Count(o => o.Outcome == "failed"),
             list);
-        _log.Write(new Decision("reconciled", null, $"instances={report.Instances} mirrored={report.Mirrored} detached={report.Detached} failed={report.Failed}"));
+        _log.Write(new Decision("reconciled", null, report.Failed > 0 ? "some-failed" : "complete")
+        {
+            Level = report.Failed > 0 ? "error" : "info",
+            Counts = new Dictionary<string, int>
+            {
+                ["instances"] = report.Instances,
+                ["mirrored"] = report.Mirrored,
+                ["sessionLimited"] = report.SessionLimited,
+                ["detached"] = report.Detached,
+                ["skipped"] = report.Skipped,
+                ["failed"] = report.Failed,
+            },
+        });
         if (!failures.IsEmpty)
         {
             throw new ReconcileFailedException(report, [.. failures]);

@@ -40,6 +40,10 @@ public sealed class LocalCloudConvergenceTests(FaultyLocalCloud fixture) : IClas
         var everyone = labA.Concat(labB).Concat(unsupported).Concat(untagged).Concat(full).Concat(shared).ToList();
         var events = everyone.Select(i => StateEvent(i.InstanceId, "running")).Append(StateEvent(fixture.Id("sensorInstanceId"), "running")).ToList();
 
+        // One of the untagged instances is tagged after launch: its tag event attaches it.
+        await fixture.Lab.RunAsync("tag", "automirror", "TRUE", untagged[1].InstanceId);
+        events.Add(TagEvent(untagged[1].InstanceId, ["automirror"], new() { ["automirror"] = "TRUE" }));
+
         // Delivered at once, some twice (EventBridge is at-least-once).
         await Task.WhenAll(events.Concat(events.Take(4)).Select(e => Task.Run(() => Fakes.TestWorld.InvokeAsync(handler.HandleAsync, e))));
 
@@ -48,7 +52,7 @@ public sealed class LocalCloudConvergenceTests(FaultyLocalCloud fixture) : IClas
         Assert.True(counts.Throttled["ec2"].Values.Sum() > 0 && counts.Faulted["ec2"].Values.Sum() > 0, "the faults were not injected");
         var sessions = await fixture.SessionsAsync();
         var ours = sessions.Where(s => SessionTags.IsOurs(s, Target)).ToList();
-        var expected = labA.Concat(labB).Concat(shared).SelectMany(i => i.Interfaces).Order().ToList();
+        var expected = labA.Concat(labB).Concat(shared).Append(untagged[1]).SelectMany(i => i.Interfaces).Order().ToList();
         var mine = everyone.SelectMany(i => i.Interfaces).ToHashSet();
         Assert.Equal(expected, ours.Where(s => mine.Contains(s.NetworkInterfaceId)).Select(s => s.NetworkInterfaceId).Order().ToList());
         Assert.DoesNotContain(ours, s => s.Tags[SessionTags.InstanceId] == fixture.Id("sensorInstanceId"));

@@ -158,3 +158,55 @@ public class LocalLambdaCommandLineTests
         Assert.Contains(named, e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The host as a process, the way the workflow harness and the local lab start it.</summary>
+public class LocalLambdaProcessTests
+{
+    [Fact]
+    public async Task Process_PrintsReadyLine_AndServesAFunctionLoadedFromAnAssemblyDirectory()
+    {
+        var hostDll = Path.Combine(AppContext.BaseDirectory, "AutoMirror.LocalLambda.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { hostDll, "--port", "0", "--assembly-dir", AppContext.BaseDirectory,
+                     "--function", "EchoFunction=AutoMirror.Functions.Tests::AutoMirror.Functions.Tests.LocalLambda.TestFunctions::EchoAsync" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var ready = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            Assert.NotNull(ready);
+            Assert.StartsWith("automirror-locallambda ready http://127.0.0.1:", ready, StringComparison.Ordinal);
+            var address = new Uri(ready.Split(' ')[2]);
+            using var http = new HttpClient();
+            using var content = new StringContent("{\"n\":1}", Encoding.UTF8, "application/json");
+
+            using var response = await http.PostAsync(new Uri(address, "/2015-03-31/functions/EchoFunction/invocations"), content, timeout.Token);
+
+            Assert.Equal("{\"n\":1}", await response.Content.ReadAsStringAsync(timeout.Token));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Process_WithABadOption_ExitsWithCode2AndNamesIt()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "AutoMirror.LocalLambda.dll"));
+        start.ArgumentList.Add("--port");
+        start.ArgumentList.Add("not-a-port");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("--port", errors, StringComparison.Ordinal);
+    }
+}
