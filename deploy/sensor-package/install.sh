@@ -5,11 +5,12 @@
 #   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
 #              [--root DIR] [--dry-run]
 #
-# What it does:
-#   1. the sensor build goes to /opt/automirror/sensor; the sensor's own systemd unit (shipped by the sensor in
-#      src/AutoMirror.Sensor/deploy) is installed with a drop-in that sets this deployment's values;
-#   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key) and its node.cfg
-#      (also shipped by the sensor) points Zeek at the sensor's TAP interface;
+# The package carries the sensor's own deploy folder (src/AutoMirror.Sensor/deploy, as sensor-deploy/): its systemd
+# unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
+#   1. the sensor build goes where the unit's ExecStart expects it; this stack's settings go to the unit's
+#      EnvironmentFile (/etc/automirror/sensor.env), which overrides the unit's defaults;
+#   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key); the sensor's
+#      node.cfg, pointed at this deployment's TAP, and its local.zeek additions are installed;
 #   3. the sensor starts first (it creates the TAP), then Zeek; `zeekctl cron` keeps Zeek running.
 # --root writes every file under DIR and --dry-run prints the commands instead of running them, so the installer
 # can be checked off the instance.
@@ -45,12 +46,13 @@ done
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
 
 package="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+shipped="$package/sensor-deploy"
 [[ -x "$package/sensor/AutoMirror.Sensor" ]] || die "the sensor build is missing from $package/sensor"
 shopt -s nullglob
-units=("$package"/sensor-deploy/*.service)
+units=("$shipped"/*.service)
 shopt -u nullglob
-[[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $package/sensor-deploy"
-[[ -f "$package/sensor-deploy/node.cfg" ]] || die "the Zeek node.cfg is missing from $package/sensor-deploy"
+[[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
+[[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
 
 run() {
   if (( dry_run )); then
@@ -60,30 +62,39 @@ run() {
   fi
 }
 
-# The sensor unit is the one whose ExecStart runs the sensor binary; any other unit in the folder is installed too.
+# The sensor unit is the one whose ExecStart runs the sensor binary; where it runs it from is where it goes.
 sensor_unit=""
+exec_start=""
 for unit in "${units[@]}"; do
-  if grep -q 'AutoMirror.Sensor' "$unit"; then sensor_unit="$(basename "$unit")"; fi
+  line="$(grep -E '^ExecStart=.*/AutoMirror\.Sensor([[:space:]]|$)' "$unit" || true)"
+  if [[ -n "$line" ]]; then
+    sensor_unit="$(basename "$unit")"
+    exec_start="${line#ExecStart=}"
+    exec_start="${exec_start%% *}"
+  fi
 done
-[[ -n "$sensor_unit" ]] || die "no unit in $package/sensor-deploy starts AutoMirror.Sensor"
+[[ -n "$sensor_unit" ]] || die "no unit in $shipped starts AutoMirror.Sensor"
+install_dir="$(dirname "$exec_start")"
+[[ "$install_dir" == /* && "$install_dir" != "/" ]] || die "$sensor_unit runs the sensor from '$install_dir', not an absolute folder"
+environment_file="$(sed -nE 's/^EnvironmentFile=-?//p' "$shipped/$sensor_unit" | head -n 1)"
+[[ "$environment_file" == /* ]] || die "$sensor_unit names no EnvironmentFile for this deployment's settings"
 
 # 1. The sensor.
-mkdir -p "$root/opt/automirror"
-rm -rf "$root/opt/automirror/sensor"
-cp -R "$package/sensor" "$root/opt/automirror/sensor"
-mkdir -p "$root/etc/systemd/system/$sensor_unit.d"
+mkdir -p "$root$(dirname "$install_dir")"
+rm -rf "$root$install_dir"
+cp -R "$package/sensor" "$root$install_dir"
+mkdir -p "$root/etc/systemd/system" "$root$(dirname "$environment_file")"
 for unit in "${units[@]}"; do
   install -m 0644 "$unit" "$root/etc/systemd/system/$(basename "$unit")"
 done
 {
-  echo "# Written by AutoMirror's installer from the stack's parameters."
-  echo "[Service]"
-  echo "Environment=Sensor__Health__Port=$health_port"
-  echo "Environment=Sensor__Tap__Name=$tap"
+  echo "# Written by AutoMirror's installer from the stack's parameters; overrides the unit's defaults."
+  echo "Sensor__Health__Port=$health_port"
+  echo "Sensor__Tap__Name=$tap"
   # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
-  echo "Environment=Sensor__Health__DownstreamProcess=zeek"
-  if [[ -n "$source_networks" ]]; then echo "Environment=Sensor__SourceNetworks=$source_networks"; fi
-} > "$root/etc/systemd/system/$sensor_unit.d/10-automirror-deploy.conf"
+  echo "Sensor__Health__DownstreamProcess=zeek"
+  if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
+} > "$root$environment_file"
 
 # 2. Zeek from Zeek's repository.
 mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"
@@ -93,11 +104,18 @@ echo "deb [signed-by=/usr/share/keyrings/zeek.gpg] $zeek_repository /" > "$root/
 run env DEBIAN_FRONTEND=noninteractive apt-get update -q
 run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zeek
 
-mkdir -p "$root/opt/zeek/etc"
-# Zeek sniffs the sensor's TAP: whatever interface the shipped node.cfg names, this deployment's TAP wins.
-sed -E "s|^([[:space:]]*interface[[:space:]]*=).*|\1$tap|" "$package/sensor-deploy/node.cfg" > "$root/opt/zeek/etc/node.cfg"
-grep -q "^[[:space:]]*interface[[:space:]]*=$tap\$" "$root/opt/zeek/etc/node.cfg" \
-  || die "the shipped node.cfg has no interface= line to point at $tap"
+mkdir -p "$root/opt/zeek/etc" "$root/opt/zeek/share/zeek/site"
+# Zeek sniffs the sensor's TAP: the shipped node.cfg's active interface= lines name this deployment's TAP.
+sed -E "s|^([[:space:]]*interface[[:space:]]*=[[:space:]]*)([a-z_]+::)?.*$|\1\2$tap|" "$shipped/zeek/node.cfg" > "$root/opt/zeek/etc/node.cfg"
+grep -qE "^[[:space:]]*interface[[:space:]]*=[[:space:]]*([a-z_]+::)?$tap\$" "$root/opt/zeek/etc/node.cfg" \
+  || die "the shipped node.cfg has no active interface= line to point at $tap"
+if [[ -f "$shipped/zeek/local.zeek.example" ]]; then
+  local_zeek="$root/opt/zeek/share/zeek/site/local.zeek"
+  marker="# --- AutoMirror sensor additions ---"
+  if ! grep -qF "$marker" "$local_zeek" 2>/dev/null; then
+    { echo "$marker"; cat "$shipped/zeek/local.zeek.example"; } >> "$local_zeek"
+  fi
+fi
 # Zeek's documented way of restarting crashed nodes and rotating logs.
 mkdir -p "$root/etc/cron.d"
 echo "*/5 * * * * root /opt/zeek/bin/zeekctl cron" > "$root/etc/cron.d/zeekctl"
@@ -113,4 +131,4 @@ if (( ! dry_run )); then
   [[ -e "/sys/class/net/$tap" ]] || die "the sensor did not create $tap within 60 s (journalctl -u $sensor_unit)"
 fi
 run /opt/zeek/bin/zeekctl deploy
-echo "install.sh: sensor ($sensor_unit) and Zeek on $tap installed"
+echo "install.sh: sensor ($sensor_unit, $install_dir) and Zeek on $tap installed"

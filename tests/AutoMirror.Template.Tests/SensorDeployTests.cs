@@ -53,24 +53,29 @@ public sealed partial class SensorDeployTests : IDisposable
     }
 
     [Fact]
-    public async Task Installer_InstallsTheSensorUnitWithTheStacksSettings_AndPointsZeekAtTheTap()
+    public async Task Installer_InstallsTheSensorsOwnUnitWithTheStacksSettings_AndPointsZeekAtTheTap()
     {
-        var package = FakePackage(unitName: "automirror-sensor.service", nodeCfgInterface: "eth0");
+        var package = Package();
         var root = Path.Combine(_scratch, "root");
 
         var result = await RunInstallerAsync(package, root, "--health-port", "8081", "--zeek-repository", "https://packages.example/zeek/xUbuntu_24.04/", "--source-networks", "10.0.0.0/16");
 
         Assert.True(result.ExitCode == 0, result.Describe());
-        var dropIn = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d/10-automirror-deploy.conf"));
-        Assert.Contains("Environment=Sensor__Health__Port=8081", dropIn, StringComparison.Ordinal);
-        Assert.Contains("Environment=Sensor__Tap__Name=automirror0", dropIn, StringComparison.Ordinal);
-        Assert.Contains("Environment=Sensor__Health__DownstreamProcess=zeek", dropIn, StringComparison.Ordinal);
-        Assert.Contains("Environment=Sensor__SourceNetworks=10.0.0.0/16", dropIn, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(root, "etc/systemd/system/automirror-sensor.service")));
-        Assert.True(File.Exists(Path.Combine(root, "opt/automirror/sensor/AutoMirror.Sensor")));
+        // Where the sensor's unit runs it from, with the settings in the unit's EnvironmentFile.
+        var unit = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/automirror-sensor.service"));
+        var execStart = Regex.Match(unit, @"^ExecStart=(\S+)", RegexOptions.Multiline).Groups[1].Value;
+        Assert.True(File.Exists(root + execStart), $"the sensor is not at {execStart}, where its unit starts it");
+        var environmentFile = Regex.Match(unit, @"^EnvironmentFile=-?(\S+)", RegexOptions.Multiline).Groups[1].Value;
+        var settings = await File.ReadAllLinesAsync(root + environmentFile);
+        Assert.Contains("Sensor__Health__Port=8081", settings);
+        Assert.Contains("Sensor__Tap__Name=automirror0", settings);
+        Assert.Contains("Sensor__Health__DownstreamProcess=zeek", settings);
+        Assert.Contains("Sensor__SourceNetworks=10.0.0.0/16", settings);
 
         var nodeCfg = await File.ReadAllLinesAsync(Path.Combine(root, "opt/zeek/etc/node.cfg"));
         Assert.Equal("interface=automirror0", Assert.Single(nodeCfg, l => l.StartsWith("interface", StringComparison.Ordinal)));
+        // Offloaded checksums are never filled in on mirrored copies: the sensor's Zeek additions say so.
+        Assert.Contains("redef ignore_checksums = T;", await File.ReadAllTextAsync(Path.Combine(root, "opt/zeek/share/zeek/site/local.zeek")), StringComparison.Ordinal);
 
         var source = await File.ReadAllTextAsync(Path.Combine(root, "etc/apt/sources.list.d/zeek.list"));
         Assert.Equal("deb [signed-by=/usr/share/keyrings/zeek.gpg] https://packages.example/zeek/xUbuntu_24.04/ /", source.Trim());
@@ -83,6 +88,20 @@ public sealed partial class SensorDeployTests : IDisposable
         Assert.True(install >= 0 && sensor > install && zeek > sensor, string.Join('\n', commands));
     }
 
+    [Fact]
+    public async Task Installer_RunTwice_AddsTheZeekSiteSettingsOnce()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        string[] arguments = ["--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/"];
+
+        Assert.Equal(0, (await RunInstallerAsync(package, root, arguments)).ExitCode);
+        Assert.Equal(0, (await RunInstallerAsync(package, root, arguments)).ExitCode);
+
+        var localZeek = await File.ReadAllTextAsync(Path.Combine(root, "opt/zeek/share/zeek/site/local.zeek"));
+        Assert.Single(Regex.Matches(localZeek, "ignore_checksums"));
+    }
+
     [Theory]
     [InlineData("--health-port", "0", "--health-port")]
     [InlineData("--health-port", "http", "--health-port")]
@@ -90,7 +109,7 @@ public sealed partial class SensorDeployTests : IDisposable
     [InlineData("--source-networks", "10.0.0.0/16; rm -rf /", "--source-networks")]
     public async Task Installer_RejectsABadSetting_NamingIt(string option, string value, string named)
     {
-        var package = FakePackage(unitName: "automirror-sensor.service", nodeCfgInterface: "eth0");
+        var package = Package();
         var settings = new Dictionary<string, string>
         {
             ["--health-port"] = "8080",
@@ -109,7 +128,11 @@ public sealed partial class SensorDeployTests : IDisposable
     [Fact]
     public async Task Installer_RefusesAPackageWithoutTheSensorsUnit()
     {
-        var package = FakePackage(unitName: null, nodeCfgInterface: "eth0");
+        var package = Package();
+        foreach (var unit in Directory.GetFiles(Path.Combine(package, "sensor-deploy"), "*.service"))
+        {
+            File.Delete(unit);
+        }
 
         var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"), "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/");
 
@@ -120,12 +143,12 @@ public sealed partial class SensorDeployTests : IDisposable
     private static Task<ToolResult> RunInstallerAsync(string package, string root, params string[] arguments) =>
         ExternalTool.RunAsync("bash", [Path.Combine(package, "install.sh"), .. arguments, "--root", root, "--dry-run"], Limit);
 
-    /// <summary>The layout the Makefile produces: the sensor build, the sensor's deploy folder, the installer.</summary>
-    private string FakePackage(string? unitName, string nodeCfgInterface)
+    /// <summary>The layout the Makefile produces: a stand-in sensor binary, the sensor's real deploy folder
+    /// (its unit, env example, Zeek files), the installer.</summary>
+    private string Package()
     {
         var package = Path.Combine(_scratch, "package");
         Directory.CreateDirectory(Path.Combine(package, "sensor"));
-        Directory.CreateDirectory(Path.Combine(package, "sensor-deploy"));
         File.Copy(Installer, Path.Combine(package, "install.sh"));
         var binary = Path.Combine(package, "sensor", "AutoMirror.Sensor");
         File.WriteAllText(binary, "#!/bin/sh\n");
@@ -133,13 +156,23 @@ public sealed partial class SensorDeployTests : IDisposable
         {
             File.SetUnixFileMode(binary, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        if (unitName is not null)
+
+        CopyDirectory(Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy"), Path.Combine(package, "sensor-deploy"));
+        return package;
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
         {
-            File.WriteAllText(Path.Combine(package, "sensor-deploy", unitName), "[Service]\nExecStart=/opt/automirror/sensor/AutoMirror.Sensor\n");
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         }
 
-        File.WriteAllText(Path.Combine(package, "sensor-deploy", "node.cfg"), $"[zeek]\ntype=standalone\nhost=localhost\ninterface={nodeCfgInterface}\n");
-        return package;
+        foreach (var directory in Directory.GetDirectories(from))
+        {
+            CopyDirectory(directory, Path.Combine(to, Path.GetFileName(directory)));
+        }
     }
 
     [GeneratedRegex(@"^\s+(--[a-z-]+)\)", RegexOptions.Multiline)]

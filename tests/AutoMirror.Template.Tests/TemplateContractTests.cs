@@ -21,6 +21,16 @@ public sealed partial class TemplateContractTests
     }
 
     [Fact]
+    public void EveryContractVariable_IsSetForSomeFunction()
+    {
+        var contract = Contract.EnvironmentVariables();
+        var set = Template.FunctionIds.SelectMany(f => Template.Environment(f).Keys).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Contains("MIRROR_TARGET_ID", contract);
+        Assert.All(contract, name => Assert.Contains(name, set));
+    }
+
+    [Fact]
     public void NoPolicyStatement_GrantsAWholeServiceOrEveryAction()
     {
         var statements = Template.AllStatements().ToList();
