@@ -82,6 +82,22 @@ public class TeardownServiceTests
         Assert.Equal(first.Executions[0].Name, second.Executions[0].Name);
     }
 
+    [Theory]
+    [InlineData("red")]
+    [InlineData("red team/α")]
+    [InlineData("a-lab-name-that-is-far-longer-than-forty-characters-allow")]
+    public void ExecutionName_IsValidForStepFunctionsAndStableWithinTheWindow(string lab)
+    {
+        var window = TimeSpan.FromMinutes(120);
+
+        var name = TeardownService.ExecutionName(lab, Now.AddMinutes(1), window);
+
+        Assert.Matches("^[A-Za-z0-9_-]{1,80}$", name);
+        Assert.Equal(name, TeardownService.ExecutionName(lab, Now.AddMinutes(119), window));
+        Assert.NotEqual(name, TeardownService.ExecutionName(lab, Now.AddMinutes(121), window));
+        Assert.NotEqual(name, TeardownService.ExecutionName(lab + "x", Now.AddMinutes(1), window));
+    }
+
     [Fact]
     public async Task StartIdleTeardowns_IdleLabWithNothingLeft_StartsNoExecution()
     {

@@ -76,17 +76,7 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         // some outlast the client's five attempts and reach the workflow's Retry as ThrottledException.
         await _lab.ControlAsync("throttling", """{"enabled":true,"buckets":{"mutating":{"capacity":10,"refillPerSecond":5}}}""");
         await _lab.ControlAsync("faults", """{"seed":7,"throttleProbability":0.7,"services":["ec2"],"actions":["DeleteTrafficMirrorSession"]}""");
-        _lambda = await LocalLambdaServer.StartAsync(CommandLine.Parse([
-            "--port", "0",
-            "--template", Path.Combine(RepositoryRoot.Path, "template.yaml"),
-            "--env", "AWS_REGION=us-east-1",
-            "--env", "AWS_ACCESS_KEY_ID=test",
-            "--env", "AWS_SECRET_ACCESS_KEY=test",
-            "--env", "AWS_ENDPOINT_URL=" + cloud.Endpoint,
-            "--env", "MIRROR_TARGET_ID=" + targetId,
-            "--env", "MIRROR_FILTER_ID=" + filterId,
-            "--env", "TEARDOWN_ACTION=detach",
-        ]));
+        await StartLambdaAsync(targetId, filterId);
 
         var clock = Stopwatch.StartNew();
         var run = await RunWorkflowAsync(input);
@@ -111,6 +101,62 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         Assert.True(throttled > LabSize, $"only {throttled} throttled answers: the fault injection did not bite");
         Assert.True(workflowRetries > 0, "no DeleteSession reached the workflow's Retry");
     }
+
+    [Theory]
+    [InlineData("report")]
+    [InlineData("stop")]
+    public async Task TeardownWorkflow_ReportChangesNothing_StopDetachesThenStops(string action)
+    {
+        var (targetId, filterId) = await _lab.MirrorTargetAsync();
+        var members = await _lab.RunInstancesAsync(3, new Dictionary<string, string> { ["automirror"] = "true", ["lab"] = "mid" });
+        foreach (var (instanceId, eniId) in members)
+        {
+            await _lab.CreateSessionAsync(eniId, targetId, filterId, 1, LocalCloudLab.OurSessionTags(instanceId, eniId, "mid"));
+        }
+
+        var before = await _lab.SessionIdsAsync();
+        await StartLambdaAsync(targetId, filterId);
+        var input = new JsonObject
+        {
+            ["lab"] = "mid", ["action"] = action,
+            ["reasons"] = new JsonObject { ["status"] = "expired", ["details"] = new JsonArray("expired at 2026-01-01T00:00:00Z"), ["requestedAction"] = action, ["notes"] = new JsonArray() },
+        };
+
+        var run = await RunWorkflowAsync(input.ToJsonString());
+
+        Assert.True(run["status"]!.GetValue<string>() == "SUCCEEDED", run.ToJsonString());
+        var states = run["states"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        var report = run["output"]!;
+        if (action == "report")
+        {
+            Assert.DoesNotContain("DeleteSessions", states);
+            Assert.False(report["applied"]!.GetValue<bool>());
+            Assert.Equal(3 * 0.015m, report["hourlyCostSaved"]!.GetValue<decimal>());
+            Assert.Equal(before, await _lab.SessionIdsAsync());
+            Assert.Equal("running", await _lab.StateAsync(members[0].InstanceId));
+        }
+        else
+        {
+            Assert.Equal(["Configure", "ListLabSessions", "ReportOnly", "DeleteSessions", "StopOrTerminate", "InstanceAction", "Report"],
+                states.Where(s => s != "DeleteSession"));
+            Assert.Equal(members.Select(m => m.InstanceId).Order(), report["stoppedInstanceIds"]!.AsArray().Select(n => n!.GetValue<string>()).Order());
+            Assert.Empty(await _lab.SessionIdsAsync());
+            Assert.Contains(await _lab.StateAsync(members[2].InstanceId), new[] { "stopping", "stopped" });
+        }
+    }
+
+    private async Task StartLambdaAsync(string targetId, string filterId) =>
+        _lambda = await LocalLambdaServer.StartAsync(CommandLine.Parse([
+            "--port", "0",
+            "--template", Path.Combine(RepositoryRoot.Path, "template.yaml"),
+            "--env", "AWS_REGION=us-east-1",
+            "--env", "AWS_ACCESS_KEY_ID=test",
+            "--env", "AWS_SECRET_ACCESS_KEY=test",
+            "--env", "AWS_ENDPOINT_URL=" + cloud.Endpoint,
+            "--env", "MIRROR_TARGET_ID=" + targetId,
+            "--env", "MIRROR_FILTER_ID=" + filterId,
+            "--env", "TEARDOWN_ACTION=detach",
+        ]));
 
     private async Task<JsonNode> RunWorkflowAsync(string input)
     {
