@@ -42,9 +42,12 @@ fi
 for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   echo "== $name"
-  args=(test "$proj" -c Release --no-build --nologo -v quiet)
+  args=(test "$proj" -c Release --no-build --nologo -v quiet --logger "console;verbosity=minimal")
   [ -n "$filter" ] && args+=(--filter "$filter")
-  dotnet "${args[@]}" 2>&1 | tee "$results/$name.log" | grep -E '^\s*(Failed|Passed|Skipped) [A-Za-z]|error|Passed!|Failed!|No test' | tail -n 40
+  dotnet "${args[@]}" > "$results/$name.log" 2>&1
+  # Failures with their messages, then the assembly's summary line.
+  grep -E -A 12 '^\s+Failed [A-Za-z]' "$results/$name.log" | head -n 200
+  grep -E 'Passed!|Failed!|No test|error' "$results/$name.log" | tail -n 5
   line=$(grep -E '(Passed|Failed)! +- ' "$results/$name.log" | tail -n 1)
   if [ -z "$line" ]; then
     if grep -q 'No test matches the given testcase filter' "$results/$name.log"; then continue; fi
