@@ -159,6 +159,27 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task RelabelledInstance_MovesToItsNewLabsVni()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.SetTag(id, "lab", "lab-b");
+
+        var result = await TestWorld.InvokeAsync(new Handlers.EventHandler(world.Services).HandleAsync, LabTagEvent(id));
+
+        Assert.Contains("attach-started", result, StringComparison.Ordinal);
+        var session = Assert.Single(world.OurSessions());
+        Assert.Equal("lab-b", session.Tags[SessionTags.Lab]);
+        Assert.Equal(SessionIdentity.HashVni("lab-b"), session.VirtualNetworkId);
+    }
+
+    private static string LabTagEvent(string instanceId) =>
+        "{\"version\":\"0\",\"id\":\"relabel-1\",\"detail-type\":\"Tag Change on Resource\",\"source\":\"aws.tag\",\"time\":\"2026-01-01T00:00:00Z\","
+        + "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/" + instanceId + "\"],"
+        + "\"detail\":{\"changed-tag-keys\":[\"lab\"],\"service\":\"ec2\",\"resource-type\":\"instance\",\"version\":4,\"tags\":{\"automirror\":\"true\",\"lab\":\"lab-b\"}}}";
+
+    [Fact]
     public async Task ClonedLabWhoseHashCollides_GetsADifferentVni()
     {
         var world = new TestWorld();
@@ -192,7 +213,7 @@ public class ReconcilerTests
 
         var session = Assert.Single(world.OurSessions());
         Assert.Equal([session.TrafficMirrorSessionId], outcome.SessionIds);
-        Assert.Contains(world.Log.Decisions, d => d.Reason == "stale-client-token");
+        Assert.Contains(world.Log.Decisions, d => d.Action == "stale-client-token");
     }
 
     [Fact]

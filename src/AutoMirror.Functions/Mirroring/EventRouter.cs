@@ -43,7 +43,8 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
                 log.Write(new Decision("ignored", pending.InstanceId, "state-" + pending.State));
                 return new EventResult(pending.EventId, pending.InstanceId, "ignored", "state-" + pending.State);
 
-            case TagChangeEvent tag when !tag.ChangedTagKeys.Any(k => k == settings.MirrorTagKey || k == settings.ExcludeTagKey):
+            // The lab tag matters too: a re-labelled instance's sessions move to its new lab's VNI.
+            case TagChangeEvent tag when !tag.ChangedTagKeys.Any(k => k == settings.MirrorTagKey || k == settings.ExcludeTagKey || k == settings.LabTagKey):
                 log.Write(new Decision("ignored", tag.InstanceId, "tag-change-not-relevant"));
                 return new EventResult(tag.EventId, tag.InstanceId, "ignored", "tag-change-not-relevant");
 
