@@ -272,6 +272,26 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task Cleanup_LeavesTheSessionOfAConcurrentExecutionAlone()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var eni = world.Ec2.InterfacesOf(id)[0];
+        var failing = await world.Reconciler.EvaluateAsync(id, "a", null, default);
+        // A concurrent execution, planned after a foreign session took number 1, made its session under number 2.
+        var foreign = world.Ec2.AddForeignSession(eni, "tmt-foreign", 1);
+        var succeeding = await world.Reconciler.EvaluateAsync(id, "b", null, default);
+        await world.Reconciler.CreateSessionsAsync(succeeding, default);
+        Assert.Equal(2, Assert.Single(world.OurSessions()).SessionNumber);
+
+        var cleaned = await world.Reconciler.CleanupAsync(failing, "States.Timeout", default);
+
+        Assert.Empty(cleaned.DeletedSessionIds);
+        Assert.Single(world.OurSessions());
+        Assert.Contains(foreign, world.Ec2.AllSessions());
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();
