@@ -1,0 +1,92 @@
+namespace AutoMirror.Sensor.Configuration;
+
+/// <summary>
+/// The sensor's settings: section "Sensor" of appsettings.json, overridden by environment variables
+/// (Sensor__Tap__Name) and command-line flags (--Sensor:Tap:Name or the short flags in Program).
+/// </summary>
+public sealed class SensorOptions
+{
+    public const string Section = "Sensor";
+
+    /// <summary>Address the UDP sockets bind to; "::" accepts IPv4 and IPv6.</summary>
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    public int VxlanPort { get; set; } = 4789;
+
+    /// <summary>Also receive GENEVE (Gateway Load Balancer endpoint as mirror target).</summary>
+    public bool GeneveEnabled { get; set; }
+
+    public int GenevePort { get; set; } = 6081;
+
+    /// <summary>Receive threads (SO_REUSEPORT sockets) per port.</summary>
+    public int ReceiveWorkers { get; set; } = 2;
+
+    /// <summary>Datagrams per recvmmsg call.</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Largest datagram accepted; bigger ones are counted as oversized. 8500-byte mirrored packets plus encapsulation fit.</summary>
+    public int MaxDatagramBytes { get; set; } = 9216;
+
+    public int SocketReceiveBufferBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Comma-separated CIDRs the outer source address must be in (the deploy sets the VPC CIDR).</summary>
+    public string SourceNetworks { get; set; } = Forwarding.SourceNetworkFilter.PrivateRanges;
+
+    /// <summary>VNI → 802.1Q VLAN id added to the forwarded frame (keys are VNIs as text, as configuration keys are).</summary>
+    public Dictionary<string, int> VlanByVni { get; set; } = [];
+
+    /// <summary>Distinct VNIs with their own metric series; more are summed under vni="other".</summary>
+    public int MaxVnis { get; set; } = 256;
+
+    public TapOptions Tap { get; set; } = new();
+
+    public PcapOptions Pcap { get; set; } = new();
+
+    public HealthOptions Health { get; set; } = new();
+
+    /// <summary>How often the counters are logged (not per packet).</summary>
+    public int StatsLogSeconds { get; set; } = 60;
+}
+
+public sealed class TapOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    public string Name { get; set; } = "automirror0";
+
+    /// <summary>Large enough for 8500-byte mirrored packets (jumbo frames on the source) with a VLAN tag.</summary>
+    public int Mtu { get; set; } = 9216;
+
+    /// <summary>Keep the interface across sensor restarts so Zeek, sniffing it, is not cut off.</summary>
+    public bool Persist { get; set; } = true;
+}
+
+public sealed class PcapOptions
+{
+    public bool Enabled { get; set; }
+
+    public string Directory { get; set; } = "/var/lib/automirror/pcap";
+
+    public string FilePrefix { get; set; } = "automirror";
+
+    public int MaxFileMegabytes { get; set; } = 100;
+
+    public int MaxFileAgeSeconds { get; set; } = 300;
+
+    /// <summary>Oldest files are deleted beyond this count, so disk use stays bounded.</summary>
+    public int MaxFiles { get; set; } = 50;
+
+    public int SnapLength { get; set; } = 65535;
+}
+
+public sealed class HealthOptions
+{
+    /// <summary>TCP port of the HTTP health and metrics endpoint (the NLB target group's health check port).</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>Process name (as in /proc/PID/comm, e.g. "zeek") that must be running for the sensor to be healthy; empty: not checked.</summary>
+    public string DownstreamProcess { get; set; } = string.Empty;
+
+    /// <summary>A pid file whose process must be alive; empty: not checked.</summary>
+    public string DownstreamPidFile { get; set; } = string.Empty;
+}

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Net;
+using AutoMirror.Sensor.Forwarding;
+using Microsoft.Extensions.Configuration;
+
+namespace AutoMirror.Sensor.Configuration;
+
+/// <summary>
+/// Options read once and checked as a whole; every problem names the setting (as its configuration
+/// key) so a wrong deploy stops at start-up with a message saying what to fix.
+/// </summary>
+public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress, SourceNetworkFilter Sources, VlanMap Vlans)
+{
+    public static SensorSettings Load(IConfiguration configuration)
+    {
+        SensorOptions options;
+        try
+        {
+            options = configuration.GetSection(SensorOptions.Section).Get<SensorOptions>(o => o.ErrorOnUnknownConfiguration = true)
+                ?? new SensorOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder's message names the key ("...value at 'Sensor:Tap:Mtu'..." or the unknown property).
+            throw new SensorConfigurationException([e.InnerException is null ? e.Message : e.Message + " " + e.InnerException.Message]);
+        }
+
+        return Validate(options);
+    }
+
+    public static SensorSettings Validate(SensorOptions o)
+    {
+        var errors = new List<string>();
+        const string S = SensorOptions.Section + ":";
+
+        if (!IPAddress.TryParse(o.BindAddress, out var bind))
+        {
+            errors.Add(S + "BindAddress: '" + o.BindAddress + "' is not an IP address");
+        }
+
+        Range(errors, S + "VxlanPort", o.VxlanPort, 1, 65535);
+        Range(errors, S + "GenevePort", o.GenevePort, 1, 65535);
+        if (o.GeneveEnabled && o.GenevePort == o.VxlanPort)
+        {
+            errors.Add(S + "GenevePort: must differ from Sensor:VxlanPort (" + o.VxlanPort + ")");
+        }
+
+        Range(errors, S + "ReceiveWorkers", o.ReceiveWorkers, 1, 64);
+        Range(errors, S + "BatchSize", o.BatchSize, 1, 1024);
+        Range(errors, S + "MaxDatagramBytes", o.MaxDatagramBytes, 64, 65535);
+        Range(errors, S + "SocketReceiveBufferBytes", o.SocketReceiveBufferBytes, 65536, 1 << 30);
+        Range(errors, S + "MaxVnis", o.MaxVnis, 1, 65536);
+        Range(errors, S + "StatsLogSeconds", o.StatsLogSeconds, 1, 86400);
+
+        if (!SourceNetworkFilter.TryParse(o.SourceNetworks ?? string.Empty, out var sources, out var sourceError))
+        {
+            errors.Add(S + "SourceNetworks: " + sourceError);
+        }
+
+        var vlans = new Dictionary<uint, ushort>();
+        foreach (var (key, vlan) in o.VlanByVni)
+        {
+            if (!uint.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out uint vni) || vni > 0xFF_FFFF)
+            {
+                errors.Add(S + "VlanByVni:" + key + ": the key must be a VNI 0-16777215");
+            }
+            else if (vlan is < 1 or > 4094)
+            {
+                errors.Add(S + "VlanByVni:" + key + ": VLAN id must be 1-4094 (got " + vlan + ")");
+            }
+            else
+            {
+                vlans[vni] = (ushort)vlan;
+            }
+        }
+
+        if (!o.Tap.Enabled && !o.Pcap.Enabled)
+        {
+            errors.Add(S + "Tap:Enabled / " + S + "Pcap:Enabled: at least one output must be enabled");
+        }
+
+        if (o.Tap.Enabled)
+        {
+            if (string.IsNullOrEmpty(o.Tap.Name) || o.Tap.Name.Length > 15 || !o.Tap.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                errors.Add(S + "Tap:Name: '" + o.Tap.Name + "' is not an interface name (1-15 characters: letters, digits, - _ .)");
+            }
+
+            Range(errors, S + "Tap:Mtu", o.Tap.Mtu, 68, 65535);
+        }
+
+        if (o.Pcap.Enabled)
+        {
+            if (string.IsNullOrWhiteSpace(o.Pcap.Directory))
+            {
+                errors.Add(S + "Pcap:Directory: required when Sensor:Pcap:Enabled is true");
+            }
+
+            if (string.IsNullOrWhiteSpace(o.Pcap.FilePrefix) || o.Pcap.FilePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            {
+                errors.Add(S + "Pcap:FilePrefix: '" + o.Pcap.FilePrefix + "' is not a file name prefix");
+            }
+
+            Range(errors, S + "Pcap:MaxFileMegabytes", o.Pcap.MaxFileMegabytes, 1, 1 << 20);
+            Range(errors, S + "Pcap:MaxFileAgeSeconds", o.Pcap.MaxFileAgeSeconds, 1, 86400 * 7);
+            Range(errors, S + "Pcap:MaxFiles", o.Pcap.MaxFiles, 1, 1_000_000);
+            Range(errors, S + "Pcap:SnapLength", o.Pcap.SnapLength, 64, 262144);
+        }
+
+        Range(errors, S + "Health:Port", o.Health.Port, 1, 65535);
+
+        if (errors.Count > 0)
+        {
+            throw new SensorConfigurationException(errors);
+        }
+
+        return new SensorSettings(o, bind!, sources, new VlanMap(vlans));
+    }
+
+    private static void Range(List<string> errors, string name, int value, int min, int max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add(name + ": must be " + min + "-" + max + " (got " + value + ")");
+        }
+    }
+}
+
+public sealed class SensorConfigurationException(IReadOnlyList<string> problems)
+    : Exception("invalid configuration: " + string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

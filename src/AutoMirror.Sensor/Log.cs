@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace AutoMirror.Sensor;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Receiving {Encapsulation} on {Address}:{Port}/udp with {Workers} workers")]
+    public static partial void Receiving(ILogger logger, string encapsulation, string address, int port, int workers);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Output {Output} ready: {Detail}")]
+    public static partial void OutputReady(ILogger logger, string output, string detail);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Source networks: {Networks}")]
+    public static partial void SourceNetworks(ILogger logger, string networks);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information,
+        Message = "Stats: datagrams={Datagrams} forwarded={Forwarded} rejected={Rejected} decapErrors={DecapErrors} outputErrors={OutputErrors} queueDrops={QueueDrops}")]
+    public static partial void Stats(ILogger logger, long datagrams, long forwarded, long rejected, long decapErrors, long outputErrors, long queueDrops);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Unhealthy: {Reasons}")]
+    public static partial void Unhealthy(ILogger logger, string reasons);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Healthy again")]
+    public static partial void Healthy(ILogger logger);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Stopped: pcap flushed, outputs closed")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning,
+        Message = "Could not disable IPv6 on {Tap}: the host may send its own neighbour/router solicitations out of it, and Zeek would log them")]
+    public static partial void TapIpv6NotDisabled(ILogger logger, string tap);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Start-up failed: {Problem}")]
+    public static partial void StartFailed(ILogger logger, string problem);
+}

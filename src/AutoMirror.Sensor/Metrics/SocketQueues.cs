@@ -1,0 +1,63 @@
+using System.Globalization;
+using AutoMirror.Sensor.Receive;
+
+namespace AutoMirror.Sensor.Metrics;
+
+/// <summary>
+/// The receive sockets as the kernel sees them, from /proc/net/udp{,6} for the ports the workers
+/// bound: bytes queued (rx_queue column, the queue depth) and datagrams dropped because the queue was
+/// full (drops column). Read at scrape time, never on the hot path.
+/// </summary>
+public static class SocketQueues
+{
+    public static (long QueuedBytes, long Drops) Read(IReadOnlyList<UdpReceiveWorker> workers)
+    {
+        var ports = new HashSet<int>();
+        foreach (var worker in workers)
+        {
+            ports.Add(worker.Port);
+        }
+
+        var v4 = Sum("/proc/net/udp", ports);
+        var v6 = Sum("/proc/net/udp6", ports);
+        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops);
+    }
+
+    private static (long QueuedBytes, long Drops) Sum(string path, HashSet<int> ports)
+    {
+        if (!File.Exists(path))
+        {
+            return (0, 0);
+        }
+
+        long total = 0, drops = 0;
+        foreach (var line in File.ReadLines(path).Skip(1))
+        {
+            // "  sl  local_address rem_address   st tx_queue:rx_queue ..."
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 5)
+            {
+                continue;
+            }
+
+            int colon = fields[1].LastIndexOf(':');
+            int queueColon = fields[4].IndexOf(':');
+            if (colon < 0 || queueColon < 0 ||
+                !int.TryParse(fields[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out int port) ||
+                !ports.Contains(port) ||
+                !long.TryParse(fields[4].AsSpan(queueColon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long queued))
+            {
+                continue;
+            }
+
+            total += queued;
+            // The last column is the socket's drop count (decimal).
+            if (long.TryParse(fields[^1], NumberStyles.None, CultureInfo.InvariantCulture, out long dropped))
+            {
+                drops += dropped;
+            }
+        }
+
+        return (total, drops);
+    }
+}

@@ -1,0 +1,156 @@
+using AutoMirror.Sensor.Configuration;
+using AutoMirror.Sensor.Forwarding;
+using AutoMirror.Sensor.Metrics;
+using AutoMirror.Sensor.Output;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AutoMirror.Sensor.Receive;
+
+/// <summary>
+/// Owns the outputs and the receive workers: opens the TAP/pcap, binds every socket before it
+/// reports started (a bind or TAP failure stops start-up), and on shutdown stops the workers,
+/// then flushes and closes the outputs.
+/// </summary>
+public sealed class SensorEngine : IHostedService, IDisposable
+{
+    private readonly SensorSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SensorEngine> _logger;
+    private readonly List<UdpReceiveWorker> _workers = [];
+    private readonly List<IFrameOutput> _outputs = [];
+    private ITimer? _flushTimer;
+    private ITimer? _statsTimer;
+
+    public SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger)
+    {
+        _settings = settings;
+        _time = time;
+        _logger = logger;
+    }
+
+    public IReadOnlyList<UdpReceiveWorker> Workers => _workers;
+
+    public IReadOnlyList<IFrameOutput> Outputs => _outputs;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = _settings.Options;
+        if (o.Tap.Enabled)
+        {
+            var tap = TapDevice.Open(o.Tap.Name, o.Tap.Mtu, o.Tap.Persist);
+            _outputs.Add(tap);
+            Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu);
+            if (!tap.Ipv6Disabled)
+            {
+                Log.TapIpv6NotDisabled(_logger, tap.InterfaceName);
+            }
+        }
+
+        if (o.Pcap.Enabled)
+        {
+            _outputs.Add(new PcapWriter(o.Pcap.Directory, o.Pcap.FilePrefix, (long)o.Pcap.MaxFileMegabytes << 20,
+                TimeSpan.FromSeconds(o.Pcap.MaxFileAgeSeconds), o.Pcap.MaxFiles, o.Pcap.SnapLength, _time));
+            Log.OutputReady(_logger, "pcap", o.Pcap.Directory);
+        }
+
+        Log.SourceNetworks(_logger, string.Join(",", _settings.Sources.Describe()));
+        AddWorkers(Encapsulation.Vxlan, o.VxlanPort);
+        if (o.GeneveEnabled)
+        {
+            AddWorkers(Encapsulation.Geneve, o.GenevePort);
+        }
+
+        foreach (var worker in _workers)
+        {
+            worker.Start();
+        }
+
+        _flushTimer = _time.CreateTimer(_ => FlushOutputs(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        var every = TimeSpan.FromSeconds(o.StatsLogSeconds);
+        _statsTimer = _time.CreateTimer(_ => LogStats(), null, every, every);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _flushTimer?.Dispose();
+        _statsTimer?.Dispose();
+        foreach (var worker in _workers)
+        {
+            worker.Stop(TimeSpan.FromSeconds(2));
+        }
+
+        LogStats();
+        foreach (var output in _outputs)
+        {
+            output.Flush();
+            output.Dispose();
+        }
+
+        Log.Stopped(_logger);
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _flushTimer?.Dispose();
+        _statsTimer?.Dispose();
+        foreach (var worker in _workers)
+        {
+            worker.Dispose();
+        }
+
+        foreach (var output in _outputs)
+        {
+            output.Dispose();
+        }
+    }
+
+    private void AddWorkers(Encapsulation encapsulation, int port)
+    {
+        var o = _settings.Options;
+        var outputs = _outputs.ToArray();
+        for (int i = 0; i < o.ReceiveWorkers; i++)
+        {
+            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis);
+            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes);
+            _workers.Add(worker);
+            worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
+        }
+
+        if (o.ReceiveWorkers > 1)
+        {
+            // Socket i of the reuseport group is the i-th bound; the program picks it by index.
+            _workers[^o.ReceiveWorkers].SteerByInnerAddresses(encapsulation, o.ReceiveWorkers);
+        }
+
+        Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);
+    }
+
+    private void FlushOutputs()
+    {
+        foreach (var output in _outputs)
+        {
+            output.Flush();
+        }
+    }
+
+    private void LogStats()
+    {
+        long datagrams = 0, forwarded = 0, rejected = 0, decap = 0, output = 0, queue = 0;
+        foreach (var worker in _workers)
+        {
+            var c = worker.Counters;
+            datagrams += c.Datagrams;
+            forwarded += c.FramesForwarded;
+            rejected += c.Drops[(int)DropReason.SourceRejected];
+            decap += c.Drops[(int)DropReason.DecapError] + c.Drops[(int)DropReason.Oversized];
+            output += c.Drops[(int)DropReason.OutputError];
+        }
+
+        queue = SocketQueues.Read(_workers).Drops;
+
+        Log.Stats(_logger, datagrams, forwarded, rejected, decap, output, queue);
+    }
+}

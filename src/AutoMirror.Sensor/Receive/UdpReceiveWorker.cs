@@ -1,0 +1,313 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using AutoMirror.Sensor.Forwarding;
+using AutoMirror.Sensor.Interop;
+using AutoMirror.Sensor.Metrics;
+
+namespace AutoMirror.Sensor.Receive;
+
+/// <summary>
+/// One receive thread with its own SO_REUSEPORT socket (a BPF program spreads datagrams over the
+/// workers by the mirrored frame's address pair, see <see cref="SteerByInnerAddresses"/>, so both
+/// directions of a conversation stay in order on one thread). recvmmsg fills a batch of native
+/// (never moved) slots per syscall; each datagram is decapsulated and written in place (run to
+/// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
+/// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
+/// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
+/// </summary>
+public sealed unsafe class UdpReceiveWorker : IDisposable
+{
+    private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
+    private const uint VxlanHeaderLength = 8;
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
+
+    private readonly FrameForwarder _forwarder;
+    private readonly int _batchSize;
+    private readonly int _slotBytes;
+    private readonly byte* _buffers;
+    private readonly byte* _names;
+    private readonly LibC.IoVec* _iovecs;
+    private readonly LibC.MMsgHdr* _messages;
+    private int _fd = -1;
+    private int _disposed;
+    private volatile bool _stopping;
+    private volatile string? _problem = "not started";
+    private Thread? _thread;
+
+    public UdpReceiveWorker(string label, FrameForwarder forwarder, int batchSize, int slotBytes)
+    {
+        Label = label;
+        _forwarder = forwarder;
+        _batchSize = batchSize;
+        _slotBytes = slotBytes;
+        _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(batchSize * slotBytes), 64);
+        _names = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * NameSlot));
+        _iovecs = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.IoVec)));
+        _messages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.MMsgHdr)));
+        for (int i = 0; i < batchSize; i++)
+        {
+            _iovecs[i].Base = _buffers + ((long)i * slotBytes);
+            _iovecs[i].Length = (nuint)slotBytes;
+            _messages[i].Header.Iov = &_iovecs[i];
+            _messages[i].Header.IovLength = 1;
+            _messages[i].Header.Name = _names + (i * NameSlot);
+        }
+    }
+
+    public string Label { get; }
+
+    public int Port { get; private set; }
+
+    public ForwarderCounters Counters => _forwarder.Counters;
+
+    /// <summary>Null while the socket is bound and the thread is receiving; otherwise why not.</summary>
+    public string? Problem => _problem;
+
+    /// <summary>Creates and binds the socket; throws with the address and errno when that fails.</summary>
+    public void Bind(IPAddress address, int port, int receiveBufferBytes)
+    {
+        bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new IOException("socket() failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
+
+        try
+        {
+            int one = 1;
+            SetOption(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, one, "SO_REUSEPORT");
+            // SO_RCVBUFFORCE passes net.core.rmem_max when we are privileged; otherwise take what is allowed.
+            if (LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, &receiveBufferBytes, sizeof(int)) < 0)
+            {
+                SetOption(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, receiveBufferBytes, "SO_RCVBUF");
+            }
+
+            // A receive timeout lets the thread notice shutdown without closing the socket under it.
+            var timeout = new LibC.TimeVal { Seconds = 0, Microseconds = 200_000 };
+            if (LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVTIMEO, &timeout, (uint)sizeof(LibC.TimeVal)) < 0)
+            {
+                throw new IOException("SO_RCVTIMEO failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+            }
+
+            Span<byte> sockaddr = stackalloc byte[28];
+            sockaddr.Clear();
+            sockaddr[2] = (byte)(port >> 8);
+            sockaddr[3] = (byte)port;
+            uint length;
+            if (v6)
+            {
+                SetOption(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+                sockaddr[0] = LibC.AF_INET6;
+                address.TryWriteBytes(sockaddr.Slice(8, 16), out _);
+                length = 28;
+            }
+            else
+            {
+                sockaddr[0] = LibC.AF_INET;
+                address.TryWriteBytes(sockaddr.Slice(4, 4), out _);
+                length = 16;
+            }
+
+            fixed (byte* pointer = sockaddr)
+            {
+                if (LibC.bind(fd, pointer, length) < 0)
+                {
+                    throw new IOException("bind " + address + ":" + port + "/udp failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+                }
+            }
+        }
+        catch
+        {
+            LibC.close(fd);
+            throw;
+        }
+
+        _fd = fd;
+        Port = port;
+    }
+
+    /// <summary>
+    /// Steers datagrams to the group's sockets by a symmetric hash of the mirrored frame's IP
+    /// addresses (a classic BPF program run by the kernel's SO_REUSEPORT selection, which sees the UDP
+    /// payload at offset 0). The outer source port is a hash of the inner 5-tuple and differs between
+    /// the two directions of one connection; steering by it would let two workers reorder a SYN and its
+    /// SYN-ACK, and Zeek would see broken connections. Frames that are not IPv4/IPv6 go to worker 0.
+    /// </summary>
+    public void SteerByInnerAddresses(Encapsulation encapsulation, int groupSize)
+    {
+        var program = encapsulation == Encapsulation.Vxlan ? VxlanSteering(groupSize) : GeneveSteering(groupSize);
+        fixed (LibC.SockFilter* filter = program)
+        {
+            var fprog = new LibC.SockFprog { Length = (ushort)program.Length, Filter = filter };
+            if (LibC.setsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LibC.SockFprog)) < 0)
+            {
+                throw new IOException("SO_ATTACH_REUSEPORT_CBPF failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+            }
+        }
+    }
+
+    /// <summary>VXLAN: the frame is at offset 8, its IP header at 22.</summary>
+    internal static LibC.SockFilter[] VxlanSteering(int groupSize)
+    {
+        const uint Inner = VxlanHeaderLength + 14;
+        return
+        [
+            new(0x28, 0, 0, VxlanHeaderLength + 12),   // 0: A = frame EtherType
+            new(0x15, 1, 0, 0x0800),                   // 1: IPv4 → 3
+            new(0x15, 4, 13, 0x86DD),                  // 2: IPv6 → 7, else → 16
+            new(0x20, 0, 0, Inner + 12),               // 3: A = IPv4 source
+            new(0x07, 0, 0, 0),                        // 4: X = A
+            new(0x20, 0, 0, Inner + 16),               // 5: A = IPv4 destination
+            new(0x05, 0, 0, 3),                        // 6: → 10
+            new(0x20, 0, 0, Inner + 8 + 12),           // 7: A = low word of IPv6 source
+            new(0x07, 0, 0, 0),                        // 8: X = A
+            new(0x20, 0, 0, Inner + 24 + 12),          // 9: A = low word of IPv6 destination
+            new(0xAC, 0, 0, 0),                        // 10: A ^= X (same for both directions)
+            new(0x07, 0, 0, 0),                        // 11: X = A
+            new(0x74, 0, 0, 16),                       // 12: A >>= 16
+            new(0xAC, 0, 0, 0),                        // 13: A ^= X
+            new(0x94, 0, 0, (uint)groupSize),          // 14: A %= workers
+            new(0x16, 0, 0, 0),                        // 15: return A
+            new(0x06, 0, 0, 0),                        // 16: return 0
+        ];
+    }
+
+    /// <summary>
+    /// GENEVE from a GWLB: options of variable length (X = their size), then the mirror's IPv4 header
+    /// (20 bytes: AWS sets no IP options), UDP, VXLAN, and the frame at X + 44.
+    /// </summary>
+    internal static LibC.SockFilter[] GeneveSteering(int groupSize)
+    {
+        const uint Frame = 8 + 20 + 8 + VxlanHeaderLength;
+        const uint Inner = Frame + 14;
+        return
+        [
+            new(0x30, 0, 0, 0),                        // 0: A = first GENEVE byte
+            new(0x54, 0, 0, 0x3F),                     // 1: A &= option length (words)
+            new(0x64, 0, 0, 2),                        // 2: A <<= 2
+            new(0x07, 0, 0, 0),                        // 3: X = options length in bytes
+            new(0x48, 0, 0, Frame + 12),               // 4: A = frame EtherType
+            new(0x15, 1, 0, 0x0800),                   // 5: IPv4 → 7
+            new(0x15, 4, 14, 0x86DD),                  // 6: IPv6 → 11, else → 21
+            new(0x40, 0, 0, Inner + 12),               // 7: A = IPv4 source
+            new(0x02, 0, 0, 0),                        // 8: M[0] = A
+            new(0x40, 0, 0, Inner + 16),               // 9: A = IPv4 destination
+            new(0x05, 0, 0, 3),                        // 10: → 14
+            new(0x40, 0, 0, Inner + 8 + 12),           // 11: A = low word of IPv6 source
+            new(0x02, 0, 0, 0),                        // 12: M[0] = A
+            new(0x40, 0, 0, Inner + 24 + 12),          // 13: A = low word of IPv6 destination
+            new(0x61, 0, 0, 0),                        // 14: X = M[0]
+            new(0xAC, 0, 0, 0),                        // 15: A ^= X
+            new(0x07, 0, 0, 0),                        // 16: X = A
+            new(0x74, 0, 0, 16),                       // 17: A >>= 16
+            new(0xAC, 0, 0, 0),                        // 18: A ^= X
+            new(0x94, 0, 0, (uint)groupSize),          // 19: A %= workers
+            new(0x16, 0, 0, 0),                        // 20: return A
+            new(0x06, 0, 0, 0),                        // 21: return 0
+        ];
+    }
+
+    public void Start()
+    {
+        _problem = null;
+        _thread = new Thread(Run) { IsBackground = true, Name = Label };
+        _thread.Start();
+    }
+
+    public void Stop(TimeSpan wait)
+    {
+        _stopping = true;
+        _thread?.Join(wait);
+        _problem = "stopped";
+    }
+
+    public void Dispose()
+    {
+        // The host disposes the engine twice (as singleton and as the hosted service's factory result).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            LibC.close(fd);
+        }
+
+        if (_thread is { IsAlive: true })
+        {
+            // The thread may still be inside recvmmsg on these buffers; leaking them at exit beats a crash.
+            return;
+        }
+
+        NativeMemory.AlignedFree(_buffers);
+        NativeMemory.Free(_names);
+        NativeMemory.Free(_iovecs);
+        NativeMemory.Free(_messages);
+    }
+
+    private void Run()
+    {
+        var counters = _forwarder.Counters;
+        long allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            while (!_stopping)
+            {
+                ResetHeaders();
+                int received = LibC.recvmmsg(_fd, _messages, (uint)_batchSize, LibC.MSG_WAITFORONE, null);
+                if (received < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is LibC.EAGAIN or LibC.EINTR)
+                    {
+                        continue;
+                    }
+
+                    _problem = Label + " recvmmsg failed: " + LibC.Describe(errno);
+                    return;
+                }
+
+                // One clock read per batch: the datagrams of a batch arrived within microseconds.
+                long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
+                for (int i = 0; i < received; i++)
+                {
+                    ref var header = ref _messages[i].Header;
+                    int length = (int)_messages[i].Length;
+                    bool truncated = (header.Flags & LibC.MSG_TRUNC) != 0;
+                    var datagram = new Span<byte>(_buffers + ((long)i * _slotBytes), Math.Min(length, _slotBytes));
+                    var source = new ReadOnlySpan<byte>(header.Name, (int)header.NameLength);
+                    _forwarder.Process(datagram, source, truncated, now);
+                }
+
+                counters.Batches++;
+                counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never reached by bad input (the forwarder does not throw on data); this is a defect, made visible to health.
+            _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
+        }
+    }
+
+    private void ResetHeaders()
+    {
+        for (int i = 0; i < _batchSize; i++)
+        {
+            _messages[i].Header.NameLength = NameSlot;
+            _messages[i].Header.Flags = 0;
+        }
+    }
+
+    private static void SetOption(int fd, int level, int name, int value, string what)
+    {
+        if (LibC.setsockopt(fd, level, name, &value, sizeof(int)) < 0)
+        {
+            throw new IOException(what + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
+    }
+}

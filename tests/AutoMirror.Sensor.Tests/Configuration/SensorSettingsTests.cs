@@ -1,0 +1,73 @@
+using AutoMirror.Sensor.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace AutoMirror.Sensor.Tests.Configuration;
+
+public class SensorSettingsTests
+{
+    private static SensorSettings Load(params (string Key, string Value)[] values)
+        => SensorSettings.Load(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build());
+
+    private static string Problem(params (string Key, string Value)[] values)
+        => Assert.Throws<SensorConfigurationException>(() => Load(values)).Message;
+
+    [Fact]
+    public void Load_Defaults_AreValidAndSafe()
+    {
+        var settings = Load();
+
+        Assert.Equal(4789, settings.Options.VxlanPort);
+        Assert.False(settings.Options.GeneveEnabled);
+        Assert.True(settings.Options.Tap.Mtu >= 8500 + 14 + 4);
+        Assert.Equal(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"], settings.Sources.Describe());
+    }
+
+    [Fact]
+    public void Load_EnvironmentStyleKeys_Bind()
+    {
+        var settings = Load(("Sensor:Tap:Name", "zeek0"), ("Sensor:SourceNetworks", "10.20.0.0/16"), ("Sensor:VlanByVni:100", "10"));
+
+        Assert.Equal("zeek0", settings.Options.Tap.Name);
+        Assert.Equal(["10.20.0.0/16"], settings.Sources.Describe());
+        Assert.True(settings.Vlans.TryGetVlan(100, out ushort vlan));
+        Assert.Equal(10, vlan);
+    }
+
+    [Theory]
+    [InlineData("Sensor:Tap:Mtu", "10", "Sensor:Tap:Mtu")]
+    [InlineData("Sensor:VxlanPort", "70000", "Sensor:VxlanPort")]
+    [InlineData("Sensor:SourceNetworks", "everything", "Sensor:SourceNetworks")]
+    [InlineData("Sensor:BindAddress", "any", "Sensor:BindAddress")]
+    [InlineData("Sensor:Tap:Name", "a-name-longer-than-15", "Sensor:Tap:Name")]
+    [InlineData("Sensor:VlanByVni:100", "5000", "Sensor:VlanByVni:100")]
+    [InlineData("Sensor:VlanByVni:lab", "5", "Sensor:VlanByVni:lab")]
+    [InlineData("Sensor:ReceiveWorkers", "0", "Sensor:ReceiveWorkers")]
+    [InlineData("Sensor:Health:Port", "0", "Sensor:Health:Port")]
+    public void Load_WrongSetting_FailsNamingIt(string key, string value, string named)
+        => Assert.Contains(named, Problem((key, value)), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_ValueOfWrongType_FailsNamingTheKey()
+        => Assert.Contains("Sensor:Tap:Mtu", Problem(("Sensor:Tap:Mtu", "big")), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_MisspelledSetting_FailsNamingIt()
+        => Assert.Contains("Nmae", Problem(("Sensor:Tap:Nmae", "x")), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_NoOutput_Fails()
+        => Assert.Contains("at least one output", Problem(("Sensor:Tap:Enabled", "false")), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_GeneveOnTheVxlanPort_Fails()
+        => Assert.Contains("Sensor:GenevePort", Problem(("Sensor:GeneveEnabled", "true"), ("Sensor:GenevePort", "4789")), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_SeveralProblems_AreAllReported()
+    {
+        var problems = Assert.Throws<SensorConfigurationException>(() => Load(("Sensor:Tap:Mtu", "1"), ("Sensor:BatchSize", "0"))).Problems;
+        Assert.Equal(2, problems.Count);
+    }
+}
