@@ -292,6 +292,47 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task ExcludedInstance_LosesItsSessionsAndIsMarkedExcluded()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.SetTag(id, "automirror:exclude", "TRUE");
+
+        var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Equal("detached", outcome.Outcome);
+        Assert.Empty(world.OurSessions());
+        Assert.Equal(MirrorStatus.Excluded, world.Ec2.TagsOf(id)[SessionTags.Status]);
+    }
+
+    [Fact]
+    public async Task UntaggedInstance_HasTheStatusTagRemoved()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.RemoveTag(id, "automirror");
+
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.False(world.Ec2.TagsOf(id).ContainsKey(SessionTags.Status));
+    }
+
+    [Fact]
+    public async Task StatusTagOff_WritesNoInstanceTags()
+    {
+        var world = new TestWorld(n => n == "STATUS_TAG" ? "false" : TestWorld.Defaults(n));
+        var id = world.Ec2.Launch(Tagged);
+
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Single(world.OurSessions());
+        Assert.False(world.Ec2.TagsOf(id).ContainsKey(SessionTags.Status));
+        Assert.False(world.Ec2.Calls.ContainsKey("CreateTags"));
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();
