@@ -205,7 +205,8 @@ internal sealed class Ec2Client(AwsPipeline pipeline, Ec2RateLimits? rateLimits)
                     eni.Child("attachment").Int("deviceIndex") ?? 0,
                     eni.Text("subnetId"),
                     eni.Text("privateIpAddress"))).ToList(),
-                item.Time("launchTime")));
+                item.Time("launchTime"),
+                item.Text("reason")));
 
     private static TrafficMirrorSession ReadSession(XElement item) => new(
         item.Required("trafficMirrorSessionId"),

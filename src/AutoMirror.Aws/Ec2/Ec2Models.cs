@@ -15,7 +15,8 @@ public sealed record Ec2Instance(
     string? PrivateIpAddress,
     IReadOnlyDictionary<string, string> Tags,
     IReadOnlyList<InstanceNetworkInterface> NetworkInterfaces,
-    DateTimeOffset? LaunchTime);
+    DateTimeOffset? LaunchTime,
+    string? StateTransitionReason = null);
 
 public sealed record InstanceNetworkInterface(
     string NetworkInterfaceId,

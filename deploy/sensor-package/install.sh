@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Installs the AutoMirror sensor and Zeek on a sensor instance (Ubuntu 24.04). The sensor's user data (template.yaml)
+# unzips the package built by deploy/sensor-package/Makefile and runs this script from it as root.
+#
+#   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
+#              [--root DIR] [--dry-run]
+#
+# The package carries the sensor's own deploy folder (src/AutoMirror.Sensor/deploy, as sensor-deploy/): its systemd
+# unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
+#   1. the sensor build goes where the unit's ExecStart expects it; this stack's settings go to the unit's
+#      EnvironmentFile (/etc/automirror/sensor.env), which overrides the unit's defaults;
+#   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key); the sensor's
+#      node.cfg, pointed at this deployment's TAP, and its local.zeek additions are installed;
+#   3. the sensor starts first (it creates the TAP), then Zeek; `zeekctl cron` keeps Zeek running.
+# --root writes every file under DIR and --dry-run prints the commands instead of running them, so the installer
+# can be checked off the instance.
+set -euo pipefail
+
+health_port=""
+zeek_repository=""
+source_networks=""
+tap="automirror0"
+root=""
+dry_run=0
+
+die() { echo "install.sh: $*" >&2; exit 2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --health-port) health_port="${2:-}"; shift 2 ;;
+    --zeek-repository) zeek_repository="${2:-}"; shift 2 ;;
+    --source-networks) source_networks="${2:-}"; shift 2 ;;
+    --tap) tap="${2:-}"; shift 2 ;;
+    --root) root="${2:-}"; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    *) die "unknown argument '$1'" ;;
+  esac
+done
+
+[[ "$health_port" =~ ^[0-9]+$ ]] && (( health_port >= 1 && health_port <= 65535 )) \
+  || die "--health-port must be a TCP port (1-65535), got '$health_port'"
+[[ "$zeek_repository" =~ ^https://[^[:space:]]+/$ ]] \
+  || die "--zeek-repository must be the https URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
+[[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
+[[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
+  || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
+
+package="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+shipped="$package/sensor-deploy"
+[[ -x "$package/sensor/AutoMirror.Sensor" ]] || die "the sensor build is missing from $package/sensor"
+shopt -s nullglob
+units=("$shipped"/*.service)
+shopt -u nullglob
+[[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
+[[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
+
+run() {
+  if (( dry_run )); then
+    printf 'would run:'; printf ' %q' "$@"; printf '\n'
+  else
+    "$@"
+  fi
+}
+
+# The sensor unit is the one whose ExecStart runs the sensor binary; where it runs it from is where it goes.
+sensor_unit=""
+exec_start=""
+for unit in "${units[@]}"; do
+  line="$(grep -E '^ExecStart=.*/AutoMirror\.Sensor([[:space:]]|$)' "$unit" || true)"
+  if [[ -n "$line" ]]; then
+    sensor_unit="$(basename "$unit")"
+    exec_start="${line#ExecStart=}"
+    exec_start="${exec_start%% *}"
+  fi
+done
+[[ -n "$sensor_unit" ]] || die "no unit in $shipped starts AutoMirror.Sensor"
+install_dir="$(dirname "$exec_start")"
+[[ "$install_dir" == /* && "$install_dir" != "/" ]] || die "$sensor_unit runs the sensor from '$install_dir', not an absolute folder"
+environment_file="$(sed -nE 's/^EnvironmentFile=-?//p' "$shipped/$sensor_unit" | head -n 1)"
+[[ "$environment_file" == /* ]] || die "$sensor_unit names no EnvironmentFile for this deployment's settings"
+
+# 1. The sensor.
+mkdir -p "$root$(dirname "$install_dir")"
+rm -rf "$root$install_dir"
+cp -R "$package/sensor" "$root$install_dir"
+mkdir -p "$root/etc/systemd/system" "$root$(dirname "$environment_file")"
+for unit in "${units[@]}"; do
+  install -m 0644 "$unit" "$root/etc/systemd/system/$(basename "$unit")"
+done
+{
+  echo "# Written by AutoMirror's installer from the stack's parameters; overrides the unit's defaults."
+  echo "Sensor__Health__Port=$health_port"
+  echo "Sensor__Tap__Name=$tap"
+  # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
+  echo "Sensor__Health__DownstreamProcess=zeek"
+  if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
+} > "$root$environment_file"
+
+# 2. Zeek from Zeek's repository.
+mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"
+run curl -fsSL --retry 5 -o "$root/usr/share/keyrings/zeek.key" "${zeek_repository}Release.key"
+run gpg --batch --yes --dearmor -o "$root/usr/share/keyrings/zeek.gpg" "$root/usr/share/keyrings/zeek.key"
+echo "deb [signed-by=/usr/share/keyrings/zeek.gpg] $zeek_repository /" > "$root/etc/apt/sources.list.d/zeek.list"
+run env DEBIAN_FRONTEND=noninteractive apt-get update -q
+run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zeek
+
+mkdir -p "$root/opt/zeek/etc" "$root/opt/zeek/share/zeek/site"
+# Zeek sniffs the sensor's TAP: the shipped node.cfg's active interface= lines name this deployment's TAP.
+sed -E "s|^([[:space:]]*interface[[:space:]]*=[[:space:]]*)([a-z_]+::)?.*$|\1\2$tap|" "$shipped/zeek/node.cfg" > "$root/opt/zeek/etc/node.cfg"
+grep -qE "^[[:space:]]*interface[[:space:]]*=[[:space:]]*([a-z_]+::)?$tap\$" "$root/opt/zeek/etc/node.cfg" \
+  || die "the shipped node.cfg has no active interface= line to point at $tap"
+if [[ -f "$shipped/zeek/local.zeek.example" ]]; then
+  local_zeek="$root/opt/zeek/share/zeek/site/local.zeek"
+  marker="# --- AutoMirror sensor additions ---"
+  if ! grep -qF "$marker" "$local_zeek" 2>/dev/null; then
+    { echo "$marker"; cat "$shipped/zeek/local.zeek.example"; } >> "$local_zeek"
+  fi
+fi
+# Zeek's documented way of restarting crashed nodes and rotating logs.
+mkdir -p "$root/etc/cron.d"
+echo "*/5 * * * * root /opt/zeek/bin/zeekctl cron" > "$root/etc/cron.d/zeekctl"
+
+# 3. Start: the sensor creates the TAP, Zeek needs it to exist.
+run systemctl daemon-reload
+run systemctl enable --now "$sensor_unit"
+if (( ! dry_run )); then
+  for _ in $(seq 1 60); do
+    [[ -e "/sys/class/net/$tap" ]] && break
+    sleep 1
+  done
+  [[ -e "/sys/class/net/$tap" ]] || die "the sensor did not create $tap within 60 s (journalctl -u $sensor_unit)"
+fi
+run /opt/zeek/bin/zeekctl deploy
+echo "install.sh: sensor ($sensor_unit, $install_dir) and Zeek on $tap installed"

@@ -1,0 +1,54 @@
+using AutoMirror.Functions.Configuration;
+
+namespace AutoMirror.Functions.Teardown;
+
+/// <summary>
+/// What the teardown needs to know, and nothing else, so the domain can be tested without an environment.
+/// Tags with fixed names (expiry, terminate opt-in) are AutoMirror's own and so not configurable.
+/// </summary>
+public sealed record TeardownSettings
+{
+    public const string ExpiresAtTagKey = "automirror:expires-at";
+
+    public const string AllowTerminateTagKey = "automirror:allow-terminate";
+
+    public string LabTagKey { get; init; } = "lab";
+
+    /// <summary>Detach writes it (value true) on the lab's running instances, so the reconcile does not re-attach them.</summary>
+    public string ExcludeTagKey { get; init; } = "automirror:exclude";
+
+    public required string MirrorTargetId { get; init; }
+
+    public TimeSpan IdlePeriod { get; init; } = TimeSpan.FromMinutes(120);
+
+    public TeardownAction Action { get; init; } = TeardownAction.Report;
+
+    /// <summary>The stack-level opt-in for terminate; every instance of the lab must opt in as well.</summary>
+    public bool AllowTerminate { get; init; }
+
+    public decimal SessionHourlyPrice { get; init; } = 0.015m;
+
+    public string? StateMachineArn { get; init; }
+
+    /// <summary>The teardown's share of the functions' settings (read once from the environment by <see cref="AutoMirrorSettings"/>).</summary>
+    public static TeardownSettings From(AutoMirrorSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!TeardownActions.TryParse(settings.TeardownAction, out var action))
+        {
+            throw new ConfigurationException($"TEARDOWN_ACTION must be one of {string.Join(" | ", TeardownActions.Names)}, got '{settings.TeardownAction}'");
+        }
+
+        return new TeardownSettings
+        {
+            LabTagKey = settings.LabTagKey,
+            ExcludeTagKey = settings.ExcludeTagKey,
+            MirrorTargetId = settings.MirrorTargetId,
+            IdlePeriod = TimeSpan.FromMinutes(settings.IdleMinutes),
+            Action = action,
+            AllowTerminate = settings.AllowTerminate,
+            SessionHourlyPrice = settings.SessionHourlyPrice,
+            StateMachineArn = settings.TeardownStateMachineArn,
+        };
+    }
+}

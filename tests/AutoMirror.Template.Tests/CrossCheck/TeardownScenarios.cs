@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using AutoMirror.Aws.CloudWatch;
+using AutoMirror.Aws.Ec2;
+using AutoMirror.Aws.StepFunctions;
+using AutoMirror.Functions.Configuration;
+using AutoMirror.Functions.Handlers;
+using AutoMirror.Functions.Teardown;
+using AutoMirror.Functions.Tests.Teardown;
+
+namespace AutoMirror.Template.Tests.CrossCheck;
+
+/// <summary>
+/// The teardown functions over the teardown engineer's fakes (instances, sessions, CloudWatch series), recorded
+/// the same way: lab "red" stopped hours ago with AutoMirror sessions, lab "blue" busy, a foreign session.
+/// </summary>
+public static class TeardownScenarios
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    public sealed class World
+    {
+        public World(AutoMirrorSettings settings)
+        {
+            Ec2.AddInstance("i-r1", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
+            Ec2.AddInstance("i-r2", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
+            Ec2.AddInstance("i-b1", "running", Tags(("lab", "blue")));
+            Ec2.AddInstance("i-g1", "running", Tags(("lab", "green")));
+            Ec2.AddInstance("i-p1", "running", Tags(("lab", "purple"), (TeardownSettings.AllowTerminateTagKey, "true")));
+            Ec2.AddSession("tms-r1", "eni-r1", settings.MirrorTargetId, Ours("i-r1", "red"));
+            Ec2.AddSession("tms-r2", "eni-r2", settings.MirrorTargetId, Ours("i-r2", "red"));
+            Ec2.AddSession("tms-b1", "eni-b1", settings.MirrorTargetId, Ours("i-b1", "blue"));
+            Ec2.AddSession("tms-foreign", "eni-r1", settings.MirrorTargetId, Tags(("team", "secops")));
+            CloudWatch.Fill("i-b1", Now.AddHours(-2), Now, 4096);
+            Service = new TeardownService(
+                RecordingProxy<IEc2Client>.Wrap(Ec2, Calls),
+                RecordingProxy<ICloudWatchClient>.Wrap(CloudWatch, Calls),
+                RecordingProxy<IStepFunctionsClient>.Wrap(StepFunctions, Calls),
+                new ManualClock(Now),
+                TeardownSettings.From(settings));
+        }
+
+        public ConcurrentBag<string> Calls { get; } = [];
+
+        public FakeEc2 Ec2 { get; } = new();
+
+        public FakeCloudWatch CloudWatch { get; } = new();
+
+        public FakeStepFunctions StepFunctions { get; } = new();
+
+        public TeardownService Service { get; }
+
+        public TeardownLog Log { get; } = new(TextWriter.Null, TimeProvider.System);
+    }
+
+    public static async Task IdleLabs(World world)
+    {
+        var handler = new IdleLabsHandler(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(handler.HandleAsync, FunctionScenarios.Fixture("scheduled-reconcile.json", "i-0"));
+    }
+
+    public static async Task ListLabSessions(World world)
+    {
+        var steps = new TeardownSteps(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(steps.ListLabSessionsAsync, """{"lab":"red","action":"detach","reasons":{}}""");
+        await FunctionScenarios.InvokeAsync(steps.ListLabSessionsAsync, """{"lab":"empty","action":"detach","reasons":{}}""");
+    }
+
+    public static async Task DeleteSession(World world)
+    {
+        var steps = new TeardownSteps(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}""");
+        // Already gone (a retried Map item): still an answer, not a failure.
+        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}""");
+    }
+
+    /// <summary>Detach (marks running instances excluded), stop, and terminate for a lab whose every instance opted
+    /// in (the stack opted in too).</summary>
+    public static async Task InstanceAction(World world)
+    {
+        var steps = new TeardownSteps(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"detach","instanceIds":["i-g1"]}""");
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"stop","instanceIds":["i-g1"]}""");
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"purple","action":"terminate","instanceIds":["i-p1"]}""");
+    }
+
+    public static async Task Report(World world)
+    {
+        var steps = new TeardownSteps(world.Service, world.Log);
+        await FunctionScenarios.InvokeAsync(steps.ReportAsync, """
+            {"lab":"red","action":"detach","reasons":{"status":"idle-stopped"},
+             "found":{"name":"red","sessions":[{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}],"instanceIds":["i-r1"]},
+             "deleted":[{"sessionId":"tms-r1","outcome":"deleted"}]}
+            """);
+    }
+
+    private static Dictionary<string, string> Tags(params (string Key, string Value)[] tags) => tags.ToDictionary(t => t.Key, t => t.Value);
+
+    private static Dictionary<string, string> Ours(string instanceId, string lab) =>
+        Tags(("automirror:managed", "true"), ("automirror:instance-id", instanceId), ("automirror:lab", lab));
+
+    private static string StoppedAgo(TimeSpan ago) => $"User initiated ({(Now - ago).UtcDateTime:yyyy-MM-dd HH:mm:ss} GMT)";
+}

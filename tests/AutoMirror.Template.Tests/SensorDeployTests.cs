@@ -1,0 +1,180 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using AutoMirror.Template.Tests.Model;
+using AutoMirror.Template.Tests.Tools;
+using AutoMirror.Testing;
+
+namespace AutoMirror.Template.Tests;
+
+/// <summary>
+/// The path from `sam build` to a running sensor: the package Makefile finds the repository from any working
+/// directory, the user data calls the installer with options it knows, and the installer (run into a scratch root,
+/// commands printed instead of run) installs the sensor's own unit with this stack's settings and points Zeek at
+/// the TAP.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed partial class SensorDeployTests : IDisposable
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(1);
+    private static readonly string Installer = Path.Combine(RepositoryRoot.Path, "deploy", "sensor-package", "install.sh");
+    private readonly string _scratch = Directory.CreateTempSubdirectory("automirror-sensor-deploy-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [Fact]
+    public async Task Makefile_BuildsTheSensorFromTheRepository_WhenRunFromSamsScratchFolder()
+    {
+        var makefile = Path.Combine(RepositoryRoot.Path, "deploy", "sensor-package", "Makefile");
+        var artifacts = Path.Combine(_scratch, "artifacts");
+
+        // SAM runs make in a scratch copy with --makefile pointing at the original; -n prints the recipe.
+        var result = await ExternalTool.RunAsync("make", ["-n", "-C", _scratch, "--makefile", makefile, "build-SensorPackage", "ARTIFACTS_DIR=" + artifacts], Limit);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var sensorProject = Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "AutoMirror.Sensor.csproj");
+        Assert.Contains($"dotnet publish \"{sensorProject}\" -c Release -r linux-x64 --self-contained true -o \"{artifacts}/sensor\"", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains($"install -m 0755 \"{RepositoryRoot.Path}/deploy/sensor-package/install.sh\" \"{artifacts}/install.sh\"", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UserData_RunsTheInstallerWithOptionsItAccepts()
+    {
+        var template = SamTemplate.Load();
+        var userData = (string)template.Properties("SensorLaunchTemplate")["LaunchTemplateData"]!["UserData"]!["Fn::Base64"]!["Fn::Sub"]!;
+        var accepted = AcceptedOption().Matches(File.ReadAllText(Installer)).Select(m => m.Groups[1].Value).ToHashSet();
+
+        var call = userData.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n').Single(l => l.Contains("install.sh", StringComparison.Ordinal));
+        var used = Regex.Matches(call, @"(--[a-z-]+)").Select(m => m.Groups[1].Value).ToList();
+
+        Assert.Equal(["--health-port", "--source-networks", "--zeek-repository"], used.Order());
+        Assert.All(used, option => Assert.Contains(option, accepted));
+        // The layer version the instance fetches is this stack's sensor package.
+        Assert.Contains("get_layer_version_by_arn(Arn=\"${SensorPackage}\")", userData, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Installer_InstallsTheSensorsOwnUnitWithTheStacksSettings_AndPointsZeekAtTheTap()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+
+        var result = await RunInstallerAsync(package, root, "--health-port", "8081", "--zeek-repository", "https://packages.example/zeek/xUbuntu_24.04/", "--source-networks", "10.0.0.0/16");
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        // Where the sensor's unit runs it from, with the settings in the unit's EnvironmentFile.
+        var unit = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/automirror-sensor.service"));
+        var execStart = Regex.Match(unit, @"^ExecStart=(\S+)", RegexOptions.Multiline).Groups[1].Value;
+        Assert.True(File.Exists(root + execStart), $"the sensor is not at {execStart}, where its unit starts it");
+        var environmentFile = Regex.Match(unit, @"^EnvironmentFile=-?(\S+)", RegexOptions.Multiline).Groups[1].Value;
+        var settings = await File.ReadAllLinesAsync(root + environmentFile);
+        Assert.Contains("Sensor__Health__Port=8081", settings);
+        Assert.Contains("Sensor__Tap__Name=automirror0", settings);
+        Assert.Contains("Sensor__Health__DownstreamProcess=zeek", settings);
+        Assert.Contains("Sensor__SourceNetworks=10.0.0.0/16", settings);
+
+        var nodeCfg = await File.ReadAllLinesAsync(Path.Combine(root, "opt/zeek/etc/node.cfg"));
+        Assert.Equal("interface=automirror0", Assert.Single(nodeCfg, l => l.StartsWith("interface", StringComparison.Ordinal)));
+        // Offloaded checksums are never filled in on mirrored copies: the sensor's Zeek additions say so.
+        Assert.Contains("redef ignore_checksums = T;", await File.ReadAllTextAsync(Path.Combine(root, "opt/zeek/share/zeek/site/local.zeek")), StringComparison.Ordinal);
+
+        var source = await File.ReadAllTextAsync(Path.Combine(root, "etc/apt/sources.list.d/zeek.list"));
+        Assert.Equal("deb [signed-by=/usr/share/keyrings/zeek.gpg] https://packages.example/zeek/xUbuntu_24.04/ /", source.Trim());
+        // The repository's key is fetched and dearmored before apt trusts it; the sensor starts before Zeek.
+        var commands = result.StandardOutput.Split('\n').Where(l => l.StartsWith("would run:", StringComparison.Ordinal)).ToList();
+        Assert.Contains(commands, c => c.Contains("https://packages.example/zeek/xUbuntu_24.04/Release.key", StringComparison.Ordinal));
+        var install = commands.FindIndex(c => c.Contains("apt-get install", StringComparison.Ordinal) && c.Contains("zeek", StringComparison.Ordinal));
+        var sensor = commands.FindIndex(c => c.Contains("enable --now automirror-sensor.service", StringComparison.Ordinal));
+        var zeek = commands.FindIndex(c => c.Contains("zeekctl deploy", StringComparison.Ordinal));
+        Assert.True(install >= 0 && sensor > install && zeek > sensor, string.Join('\n', commands));
+    }
+
+    [Fact]
+    public async Task Installer_RunTwice_AddsTheZeekSiteSettingsOnce()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        string[] arguments = ["--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/"];
+
+        Assert.Equal(0, (await RunInstallerAsync(package, root, arguments)).ExitCode);
+        Assert.Equal(0, (await RunInstallerAsync(package, root, arguments)).ExitCode);
+
+        var localZeek = await File.ReadAllTextAsync(Path.Combine(root, "opt/zeek/share/zeek/site/local.zeek"));
+        Assert.Single(Regex.Matches(localZeek, "ignore_checksums"));
+    }
+
+    [Theory]
+    [InlineData("--health-port", "0", "--health-port")]
+    [InlineData("--health-port", "http", "--health-port")]
+    [InlineData("--zeek-repository", "http://packages.example/zeek/", "--zeek-repository")]
+    [InlineData("--source-networks", "10.0.0.0/16; rm -rf /", "--source-networks")]
+    public async Task Installer_RejectsABadSetting_NamingIt(string option, string value, string named)
+    {
+        var package = Package();
+        var settings = new Dictionary<string, string>
+        {
+            ["--health-port"] = "8080",
+            ["--zeek-repository"] = "https://packages.example/zeek/",
+            ["--source-networks"] = "10.0.0.0/16",
+        };
+        settings[option] = value;
+
+        var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"), [.. settings.SelectMany(p => new[] { p.Key, p.Value })]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(named, result.StandardError, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_scratch, "root", "opt")), "nothing may be installed after a bad setting");
+    }
+
+    [Fact]
+    public async Task Installer_RefusesAPackageWithoutTheSensorsUnit()
+    {
+        var package = Package();
+        foreach (var unit in Directory.GetFiles(Path.Combine(package, "sensor-deploy"), "*.service"))
+        {
+            File.Delete(unit);
+        }
+
+        var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"), "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("systemd unit is missing", result.StandardError, StringComparison.Ordinal);
+    }
+
+    private static Task<ToolResult> RunInstallerAsync(string package, string root, params string[] arguments) =>
+        ExternalTool.RunAsync("bash", [Path.Combine(package, "install.sh"), .. arguments, "--root", root, "--dry-run"], Limit);
+
+    /// <summary>The layout the Makefile produces: a stand-in sensor binary, the sensor's real deploy folder
+    /// (its unit, env example, Zeek files), the installer.</summary>
+    private string Package()
+    {
+        var package = Path.Combine(_scratch, "package");
+        Directory.CreateDirectory(Path.Combine(package, "sensor"));
+        File.Copy(Installer, Path.Combine(package, "install.sh"));
+        var binary = Path.Combine(package, "sensor", "AutoMirror.Sensor");
+        File.WriteAllText(binary, "#!/bin/sh\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(binary, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        CopyDirectory(Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy"), Path.Combine(package, "sensor-deploy"));
+        return package;
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (var directory in Directory.GetDirectories(from))
+        {
+            CopyDirectory(directory, Path.Combine(to, Path.GetFileName(directory)));
+        }
+    }
+
+    [GeneratedRegex(@"^\s+(--[a-z-]+)\)", RegexOptions.Multiline)]
+    private static partial Regex AcceptedOption();
+}

@@ -1,0 +1,251 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using AutoMirror.Template.Tests.Model;
+using AutoMirror.Testing;
+
+namespace AutoMirror.Template.Tests;
+
+/// <summary>template.yaml and the ASL files against docs/contracts.md and against each other.</summary>
+public sealed partial class TemplateContractTests
+{
+    private static readonly SamTemplate Template = SamTemplate.Load();
+
+    [Fact]
+    public void Functions_AreExactlyTheContractsFunctions_WithTheirHandlers()
+    {
+        var contract = Contract.Functions();
+        var declared = Template.FunctionIds.ToDictionary(id => id, Template.Handler);
+
+        Assert.Equal(contract.OrderBy(p => p.Key), declared.OrderBy(p => p.Key));
+        Assert.All(Template.FunctionIds, id => Assert.Equal("dotnet10", (string?)Template.FunctionProperty(id, "Runtime")));
+    }
+
+    [Fact]
+    public void EveryContractVariable_IsSetForSomeFunction()
+    {
+        var contract = Contract.EnvironmentVariables();
+        var set = Template.FunctionIds.SelectMany(f => Template.Environment(f).Keys).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Contains("MIRROR_TARGET_ID", contract);
+        Assert.All(contract, name => Assert.Contains(name, set));
+    }
+
+    [Fact]
+    public void NoPolicyStatement_GrantsAWholeServiceOrEveryAction()
+    {
+        var statements = Template.AllStatements().ToList();
+        Assert.NotEmpty(statements);
+
+        var wildcards = statements.SelectMany(s => s.Actions.Where(IamAction.IsServiceWildcard).Select(a => $"{s.Origin}: {a}")).ToList();
+
+        Assert.Empty(wildcards);
+    }
+
+    [Fact]
+    public void ResourceStar_IsUsedOnlyForActionsWithoutResourceLevelPermissions()
+    {
+        // Describe/List/Get* of these services and log delivery support no resource ARNs (Service Authorization
+        // Reference); everything that changes something must name its resources.
+        string[] needStar = ["ec2:Describe", "elasticloadbalancing:Describe", "cloudwatch:GetMetricData", "logs:"];
+
+        var offenders = Template.AllStatements()
+            .Where(s => s.Resources.Any(r => (string?)(r as JsonValue) == "*"))
+            .SelectMany(s => s.Actions.Where(a => !needStar.Any(p => a.StartsWith(p, StringComparison.Ordinal))).Select(a => $"{s.Origin}: {a}"))
+            .ToList();
+
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
+    public void SessionCreateAndDelete_AreLimitedToOurTargetFilterAndManagedTag()
+    {
+        var statements = Template.AllStatements().ToList();
+        var create = statements.Where(s => s.Allows("ec2:CreateTrafficMirrorSession")).ToList();
+        var delete = statements.Where(s => s.Allows("ec2:DeleteTrafficMirrorSession")).ToList();
+
+        // Target and filter: only this stack's.
+        var targetGrant = Assert.Single(create, s => s.Resources.Any(r => Text(r).Contains("traffic-mirror-target/", StringComparison.Ordinal)));
+        Assert.Contains(targetGrant.Resources, r => Text(r).EndsWith("traffic-mirror-target/${MirrorTarget}", StringComparison.Ordinal));
+        Assert.Contains(targetGrant.Resources, r => Text(r).EndsWith("traffic-mirror-filter/${MirrorFilter}", StringComparison.Ordinal));
+        Assert.DoesNotContain(targetGrant.Resources, r => Text(r).EndsWith("traffic-mirror-target/*", StringComparison.Ordinal));
+
+        // A new session must carry automirror:managed=true; only such sessions can be deleted.
+        var sessionGrant = Assert.Single(create, s => s.Resources.Any(r => Text(r).Contains("traffic-mirror-session/", StringComparison.Ordinal)));
+        Assert.Equal("true", (string?)sessionGrant.Condition?["StringEquals"]?["aws:RequestTag/automirror:managed"]);
+        var deleteGrant = Assert.Single(delete);
+        Assert.Equal("true", (string?)deleteGrant.Condition?["StringEquals"]?["aws:ResourceTag/automirror:managed"]);
+
+        // Tagging is allowed on sessions only as part of their creation.
+        var tagOnCreate = Assert.Single(statements, s => s.Allows("ec2:CreateTags") && s.Resources.Any(r => Text(r).Contains("traffic-mirror-session/", StringComparison.Ordinal)));
+        Assert.Equal("CreateTrafficMirrorSession", (string?)tagOnCreate.Condition?["StringEquals"]?["ec2:CreateAction"]);
+    }
+
+    [Fact]
+    public void TerminateInstances_IsGrantedOnlyWhenTheStackOptsIn()
+    {
+        var terminate = Template.AllStatements().Where(s => s.Allows("ec2:TerminateInstances")).ToList();
+
+        var grant = Assert.Single(terminate);
+        Assert.Equal("TerminateAllowed", grant.OnlyWhen);
+        var condition = Template.Root["Conditions"]!["TerminateAllowed"]!.AsObject();
+        Assert.Equal("""{"Fn::Equals":[{"Ref":"AllowTerminate"},"true"]}""", condition.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("AttachStateMachine", "statemachine/attach.asl.json")]
+    [InlineData("TeardownStateMachine", "statemachine/teardown.asl.json")]
+    public void StateMachine_SubstitutesExactlyThePlaceholdersOfItsAsl(string stateMachineId, string aslPath)
+    {
+        var properties = Template.Properties(stateMachineId);
+        var asl = File.ReadAllText(Path.Combine(RepositoryRoot.Path, aslPath));
+
+        Assert.Equal(aslPath, (string?)properties["DefinitionUri"]);
+        var placeholders = Placeholder().Matches(asl).Select(m => m.Groups[1].Value).ToHashSet();
+        var substitutions = properties["DefinitionSubstitutions"]!.AsObject().Select(p => p.Key).ToHashSet();
+        Assert.Equal(placeholders.Order(), substitutions.Order());
+        Assert.Equal("STANDARD", (string?)properties["Type"]);
+    }
+
+    [Theory]
+    [InlineData("AttachStateMachine", "statemachine/attach.asl.json")]
+    [InlineData("TeardownStateMachine", "statemachine/teardown.asl.json")]
+    public void EveryTask_InvokesAFunctionTheStateMachineMayInvoke(string stateMachineId, string aslPath)
+    {
+        var properties = Template.Properties(stateMachineId);
+        var substitutions = properties["DefinitionSubstitutions"]!.AsObject();
+        var invokable = properties["Policies"]!.AsArray()
+            .Select(p => (string?)p?["LambdaInvokePolicy"]?["FunctionName"]?["Ref"])
+            .Where(f => f is not null)
+            .ToHashSet();
+        var tasks = Asl.Tasks(JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, aslPath)))!.AsObject()).ToList();
+
+        Assert.NotEmpty(tasks);
+        foreach (var (state, task) in tasks)
+        {
+            var resource = (string)task["Resource"]!;
+            var name = Placeholder().Match(resource) is { Success: true } m && m.Value == resource
+                ? m.Groups[1].Value
+                : throw new Xunit.Sdk.XunitException($"{state}: Resource '{resource}' is not a function ARN substitution (the local interpreter needs direct ARNs)");
+            var getAtt = substitutions[name]?["Fn::GetAtt"]?.AsArray();
+            Assert.True(getAtt is not null && (string?)getAtt[1] == "Arn", $"{state}: {name} is not a function's GetAtt Arn");
+            var function = (string)getAtt![0]!;
+            Assert.Contains(function, Template.FunctionIds);
+            Assert.Contains(function, invokable);
+        }
+    }
+
+    [Fact]
+    public void WorkflowErrorNames_AreTheContractsErrorNames()
+    {
+        var known = Contract.ErrorNames();
+        foreach (var path in Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "statemachine"), "*.asl.json"))
+        {
+            var names = Asl.ErrorEquals(JsonNode.Parse(File.ReadAllText(path))!.AsObject()).Where(n => !n.StartsWith("States.", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(names);
+            Assert.All(names, n => Assert.Contains(n, known));
+        }
+    }
+
+    [Fact]
+    public void EventRules_SendOnlyStateChangesAndMirrorOrExcludeTagChanges()
+    {
+        var events = Template.Properties("EventFunction")["Events"]!.AsObject();
+
+        var state = events["StateChange"]!["Properties"]!["Pattern"]!;
+        Assert.Equal("""["aws.ec2"]""", state["source"]!.ToJsonString());
+        Assert.Equal(["running", "stopping", "stopped", "shutting-down", "terminated"], state["detail"]!["state"]!.AsArray().Select(s => (string)s!));
+
+        var tag = events["TagChange"]!["Properties"]!["Pattern"]!;
+        Assert.Equal("""["aws.tag"]""", tag["source"]!.ToJsonString());
+        Assert.Equal("""[{"Ref":"MirrorTagKey"},{"Ref":"ExcludeTagKey"}]""", tag["detail"]!["changed-tag-keys"]!.ToJsonString());
+        Assert.Equal("""["instance"]""", tag["detail"]!["resource-type"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void MirrorTarget_IsAnInternalCrossZoneNlbWithUdp4789AndAnHttpHealthCheck()
+    {
+        var nlb = Template.Properties("SensorLoadBalancer");
+        Assert.Equal("network", (string?)nlb["Type"]);
+        Assert.Equal("internal", (string?)nlb["Scheme"]);
+        Assert.Contains(nlb["LoadBalancerAttributes"]!.AsArray(), a => (string?)a!["Key"] == "load_balancing.cross_zone.enabled" && (string?)a["Value"] == "true");
+
+        var listener = Template.Properties("SensorListener");
+        Assert.Equal(("UDP", "4789"), ((string?)listener["Protocol"], (string?)listener["Port"]));
+
+        var group = Template.Properties("SensorTargetGroup");
+        Assert.Equal(("UDP", "4789"), ((string?)group["Protocol"], (string?)group["Port"]));
+        Assert.Equal("HTTP", (string?)group["HealthCheckProtocol"]);
+        Assert.Equal("""{"Ref":"HealthCheckPort"}""", group["HealthCheckPort"]!.ToJsonString());
+        var attributes = group["TargetGroupAttributes"]!.AsArray().ToDictionary(a => (string)a!["Key"]!, a => (string?)a!["Value"]);
+        Assert.Equal("true", attributes["stickiness.enabled"]);
+        Assert.Equal("source_ip", attributes["stickiness.type"]);
+
+        Assert.Equal("""{"Ref":"SensorLoadBalancer"}""", Template.Properties("MirrorTarget")["NetworkLoadBalancerArn"]!.ToJsonString());
+        Assert.Equal("SensorListener", (string?)Template.Resources["MirrorTarget"]!["DependsOn"]);
+        Assert.Contains("""{"Ref":"SensorTargetGroup"}""", Template.Properties("SensorGroup")["TargetGroupARNs"]!.AsArray().Select(t => t!.ToJsonString()));
+    }
+
+    [Fact]
+    public void MirrorFilter_RejectsTheSensorCidrBothWaysBeforeAcceptingEverything()
+    {
+        var rules = Template.LogicalIdsOfType("AWS::EC2::TrafficMirrorFilterRule").Select(Template.Properties).ToList();
+
+        foreach (var direction in new[] { "ingress", "egress" })
+        {
+            var ordered = rules.Where(r => (string?)r["TrafficDirection"] == direction).OrderBy(r => int.Parse((string)r["RuleNumber"]!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(["reject", "accept"], ordered.Select(r => (string?)r["RuleAction"]));
+            var sensorSide = direction == "ingress" ? "SourceCidrBlock" : "DestinationCidrBlock";
+            Assert.Equal("""{"Ref":"SensorCidr"}""", ordered[0][sensorSide]!.ToJsonString());
+            Assert.Equal(("0.0.0.0/0", "0.0.0.0/0"), ((string?)ordered[1]["SourceCidrBlock"], (string?)ordered[1]["DestinationCidrBlock"]));
+        }
+    }
+
+    [Fact]
+    public void SensorSecurityGroup_AdmitsVxlanAndHealthChecksFromTheVpcOnly()
+    {
+        var ingress = Template.Properties("SensorSecurityGroup")["SecurityGroupIngress"]!.AsArray();
+
+        Assert.Equal(2, ingress.Count);
+        Assert.All(ingress, rule => Assert.Equal("""{"Ref":"VpcCidr"}""", rule!["CidrIp"]!.ToJsonString()));
+        Assert.Contains(ingress, r => (string?)r!["IpProtocol"] == "udp" && (string?)r["FromPort"] == "4789" && (string?)r["ToPort"] == "4789");
+        Assert.Contains(ingress, r => (string?)r!["IpProtocol"] == "tcp" && r["FromPort"]!.ToJsonString() == """{"Ref":"HealthCheckPort"}""");
+    }
+
+    [Fact]
+    public void SamConfig_OverridesOnlyParametersTheTemplateHas_WithValuesTheyAllow()
+    {
+        var config = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "samconfig.toml"));
+        var parameters = Template.Root["Parameters"]!.AsObject();
+        var overrides = OverrideLine().Matches(config).SelectMany(line => Override().Matches(line.Groups[1].Value)).ToList();
+
+        Assert.NotEmpty(overrides);
+        foreach (Match o in overrides)
+        {
+            var name = o.Groups[1].Value;
+            var value = o.Groups[2].Value;
+            Assert.True(parameters.ContainsKey(name), $"samconfig.toml overrides {name}, which template.yaml does not declare");
+            if (parameters[name]!["AllowedValues"] is JsonArray allowed)
+            {
+                Assert.Contains(value, allowed.Select(a => (string?)a));
+            }
+        }
+
+        Assert.Contains("capabilities = \"CAPABILITY_IAM\"", config, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"^parameter_overrides = ""(.*)""$", RegexOptions.Multiline)]
+    private static partial Regex OverrideLine();
+
+    [GeneratedRegex(@"(\w+)=\\""([^\\]*)\\""")]
+    private static partial Regex Override();
+
+    private static string Text(JsonNode? node) => node switch
+    {
+        JsonValue v => v.GetValue<string>(),
+        JsonObject o when o["Fn::Sub"] is JsonValue sub => sub.GetValue<string>(),
+        _ => node?.ToJsonString() ?? string.Empty,
+    };
+
+    [GeneratedRegex(@"\$\{([A-Za-z0-9]+)\}")]
+    private static partial Regex Placeholder();
+}

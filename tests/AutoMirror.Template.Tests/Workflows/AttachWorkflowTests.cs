@@ -1,0 +1,153 @@
+using System.Text.Json.Nodes;
+using AutoMirror.Aws.Ec2;
+using AutoMirror.Functions.Mirroring;
+using AutoMirror.Template.Tests.CrossCheck;
+
+namespace AutoMirror.Template.Tests.Workflows;
+
+/// <summary>
+/// statemachine/attach.asl.json, unchanged, in aws-local-stepfunctions; its tasks are the real handlers in the local
+/// Lambda host, working against the local cloud. Each test launches its own source instance.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<WorkflowLab>
+{
+    [Fact]
+    public async Task HealthyTarget_CreatesOneManagedSessionPerInterface()
+    {
+        await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "healthy");
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 2);
+
+        var run = await lab.RunAttachAsync(instance);
+
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        Assert.Equal(1, run.Entered("CheckTargetHealth"));
+        Assert.Equal(0, run.Entered("WaitForHealthySensor"));
+        var sessions = await lab.SessionsOnAsync(interfaces);
+        Assert.Equal(interfaces.Order(), sessions.Select(s => s.NetworkInterfaceId).Order());
+        Assert.All(sessions, s =>
+        {
+            Assert.Equal(lab.TargetId, s.TrafficMirrorTargetId);
+            Assert.Equal("true", s.Tags[SessionTags.Managed]);
+            Assert.Equal(instance, s.Tags[SessionTags.InstanceId]);
+        });
+        Assert.Equal("mirrored", (string?)run.Output?["verified"]?["status"]);
+    }
+
+    [Fact]
+    public async Task UnhealthyForTwoPolls_WaitsBetweenPolls_ThenCreatesTheSessions()
+    {
+        await lab.Cloud.SetTargetHealthAsync(lab.TargetGroupArn, unhealthyCalls: 2);
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 1);
+
+        var run = await lab.RunAttachAsync(instance, pollSeconds: 1, maxAttempts: 5);
+
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        Assert.Equal(3, run.Entered("CheckTargetHealth"));
+        Assert.Equal(2, run.Entered("WaitForHealthySensor"));
+        // Nothing is created before the gate opens: CreateSessions comes after the last poll.
+        Assert.True(run.States.ToList().IndexOf("CreateSessions") > run.States.ToList().LastIndexOf("CheckTargetHealth"));
+        Assert.Single(await lab.SessionsOnAsync(interfaces));
+    }
+
+    [Fact]
+    public async Task NeverHealthy_FailsAfterTheBound_WithNothingLeftBehind()
+    {
+        await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "unhealthy");
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 2);
+        await lab.Cloud.ResetCallCountsAsync();
+
+        var run = await lab.RunAttachAsync(instance, pollSeconds: 1, maxAttempts: 3);
+
+        Assert.Equal("FAILED", run.Status);
+        Assert.Equal("SensorTargetUnhealthy", run.Error);
+        Assert.Equal(3, run.Entered("CheckTargetHealth"));
+        Assert.Equal(0, run.Entered("CreateSessions"));
+        Assert.Empty(await lab.SessionsOnAsync(interfaces));
+        var calls = await lab.Cloud.GetCallCountsAsync();
+        Assert.Equal(3, calls.For("elasticloadbalancing", "DescribeTargetHealth"));
+        Assert.Equal(0, calls.For("ec2", "CreateTrafficMirrorSession"));
+    }
+
+    [Fact]
+    public async Task ThrottledCreate_IsRetriedByTheWorkflow_ToOneSessionPerInterface()
+    {
+        await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "healthy");
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 2);
+        await lab.Cloud.ResetCallCountsAsync();
+        // Five throttles use up the client's five attempts, so the handler fails with ThrottledException and the
+        // workflow's Retry (backoff + jitter) takes over.
+        await lab.Cloud.ScriptErrorsAsync("CreateTrafficMirrorSession", Enumerable.Repeat("RequestLimitExceeded", 5));
+
+        var run = await lab.RunAttachAsync(instance);
+
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        var failure = Assert.Single(run.EventsOf("StateFailed", "CreateSessions"));
+        Assert.Equal("ThrottledException", (string?)failure["error"]);
+        Assert.Single(run.EventsOf("StateRetried", "CreateSessions"));
+        Assert.Equal(0, run.Entered("Cleanup"));
+        // Retried creates reuse their ClientTokens: still exactly one session per interface.
+        var sessions = await lab.SessionsOnAsync(interfaces);
+        Assert.Equal(interfaces.Order(), sessions.Select(s => s.NetworkInterfaceId).Order());
+        var calls = await lab.Cloud.GetCallCountsAsync();
+        Assert.Equal(5, calls.Throttled["ec2"]["CreateTrafficMirrorSession"]);
+    }
+
+    [Fact]
+    public async Task FailureAfterOneOfTwoInterfaces_CleanupDeletesTheHalfMadeSession_AndTheWorkflowFails()
+    {
+        // The sensor is unhealthy for the first poll: Evaluate has planned session number 1 on both interfaces by
+        // then. While the workflow waits, another tool takes number 1 on the second interface, so the second create
+        // fails (InvalidParameterValue, not retryable) after the first one succeeded.
+        await lab.Cloud.SetTargetHealthAsync(lab.TargetGroupArn, unhealthyCalls: 1);
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 2);
+        await lab.Cloud.ResetCallCountsAsync();
+
+        var running = lab.RunAttachAsync(instance, pollSeconds: 3, maxAttempts: 5);
+        await WaitUntilAsync(async () => (await lab.Cloud.GetCallCountsAsync()).For("elasticloadbalancing", "DescribeTargetHealth") >= 1, running);
+        var foreign = await lab.Aws.Ec2.CreateTrafficMirrorSessionAsync(
+            new CreateTrafficMirrorSessionRequest(interfaces[1], lab.TargetId, (string)lab.Lab["filterId"]!, 1, null, null,
+                "foreign-" + instance, new Dictionary<string, string> { ["owner"] = "someone-else" }),
+            CancellationToken.None);
+        var run = await running;
+
+        Assert.Equal("FAILED", run.Status);
+        Assert.Equal("AwsServiceException", run.Error);
+        Assert.Contains("InvalidParameterValue", run.Cause, StringComparison.Ordinal);
+        Assert.Equal(1, run.Entered("Cleanup"));
+        // Two creates by the workflow (the first made a session, the second failed) and the other tool's one.
+        var calls = await lab.Cloud.GetCallCountsAsync();
+        Assert.Equal(3, calls.For("ec2", "CreateTrafficMirrorSession"));
+        // The session this execution made on the first interface is gone; the other tool's session is untouched.
+        var left = await lab.SessionsOnAsync(interfaces);
+        Assert.Equal(foreign.TrafficMirrorSessionId, Assert.Single(left).TrafficMirrorSessionId);
+        Assert.Single(run.Output is null ? run.EventsOf("StateExited", "Cleanup") : []);
+    }
+
+    [Fact]
+    public async Task SameEventTwice_StartsOneExecution()
+    {
+        var (instance, _) = await lab.LaunchSourceAsync(interfaces: 1);
+        var running = FunctionScenarios.Fixture("ec2-state-running.json", instance);
+        var eventId = (string)JsonNode.Parse(running)!["id"]!;
+
+        var first = JsonNode.Parse(await lab.InvokeFunctionAsync("EventFunction", running))!;
+        var second = JsonNode.Parse(await lab.InvokeFunctionAsync("EventFunction", running))!;
+
+        Assert.Equal("attach-started", (string?)first["action"]);
+        Assert.Equal("attach-started", (string?)second["action"]);
+        var executions = (await lab.ExecutionsAsync()).Where(e => ((string)e!["name"]!).Contains(eventId, StringComparison.Ordinal)).ToList();
+        Assert.Equal("evt-" + eventId, (string?)Assert.Single(executions)!["name"]);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Task running)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            Assert.False(running.IsCompleted, "the workflow finished before the condition held");
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the workflow");
+            await Task.Delay(50);
+        }
+    }
+}
