@@ -333,6 +333,22 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task Terminated_WithAnInterfaceThatOutlivesIt_DeletesThatInterfacesSessionToo()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, interfaces: 2, survivingInterfaces: 1);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        Assert.Equal(2, world.OurSessions().Count);
+        world.Ec2.SetState(id, "terminated");
+        Assert.Single(world.OurSessions());
+
+        var plan = await world.Reconciler.EvaluateAsync(id, "state-terminated", new StateHint("terminated", DateTimeOffset.MaxValue), default);
+
+        Assert.Equal(AttachDecision.Detach, plan.Decision);
+        Assert.Empty(world.OurSessions());
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();

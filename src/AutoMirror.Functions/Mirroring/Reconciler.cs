@@ -71,7 +71,18 @@ public sealed class Reconciler
 
         if (!eligibility.Qualifies)
         {
-            var deleted = await DeleteAsync(sessions.Where(IsOurs), instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
+            var doomed = sessions.Where(IsOurs).ToList();
+            if (state is "shutting-down" or "terminated")
+            {
+                // A terminated instance describes no interfaces, but an ENI attached with DeleteOnTermination=false
+                // outlives it with its sessions still billing: ours are found by their instance-id tag instead.
+                doomed = doomed.Concat((await OurSessionsAsync(cancellationToken).ConfigureAwait(false))
+                        .Where(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var owner) && owner == instanceId))
+                    .DistinctBy(s => s.TrafficMirrorSessionId)
+                    .ToList();
+            }
+
+            var deleted = await DeleteAsync(doomed, instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
             await WriteStatusAsync(instance, state, eligibility.Status, cancellationToken).ConfigureAwait(false);
             var decision = deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip;
             _log.Write(new Decision(decision, instanceId, eligibility.Reason) { Lab = LabOf(instance) });
