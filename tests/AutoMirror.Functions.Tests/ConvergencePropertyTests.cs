@@ -18,7 +18,8 @@ namespace AutoMirror.Functions.Tests;
 /// </summary>
 public class ConvergencePropertyTests
 {
-    public sealed record InstanceSpec(bool Tagged, string InstanceType, int Interfaces, int ForeignSessions, string? Lab);
+    /// <summary>Surviving: interfaces attached with DeleteOnTermination=false, which outlive a termination.</summary>
+    public sealed record InstanceSpec(bool Tagged, string InstanceType, int Interfaces, int ForeignSessions, string? Lab, int Surviving);
 
     /// <summary>Kind: 0 tag, 1 untag, 2 stop, 3 start, 4 terminate, 5 reconcile all, 6 reconcile one, 7 nothing, 8 re-label.</summary>
     public sealed record Step(int Kind, int Instance, int[] Deliveries);
@@ -35,7 +36,8 @@ public class ConvergencePropertyTests
         from interfaces in Gen.Choose(1, 3)
         from foreign in Gen.Elements(0, 0, 1, 2, 3)
         from lab in Gen.Elements<string?>(null, "lab-a", "lab-b")
-        select new InstanceSpec(tagged, type, interfaces, foreign, lab);
+        from surviving in Gen.Elements(0, 0, 1)
+        select new InstanceSpec(tagged, type, interfaces, foreign, lab, Math.Min(surviving, interfaces - 1));
 
     private static readonly Gen<Step> StepGen =
         from kind in Gen.Frequency((5, Gen.Constant(0)), (4, Gen.Constant(1)), (3, Gen.Constant(2)), (3, Gen.Constant(3)),
@@ -77,7 +79,7 @@ public class ConvergencePropertyTests
                 tags["lab"] = spec.Lab;
             }
 
-            var id = world.Ec2.Launch(tags, spec.InstanceType, spec.Interfaces);
+            var id = world.Ec2.Launch(tags, spec.InstanceType, spec.Interfaces, survivingInterfaces: spec.Surviving);
             ids.Add(id);
             var firstEni = world.Ec2.InterfacesOf(id)[0];
             for (var n = 0; n < spec.ForeignSessions; n++)
