@@ -349,6 +349,24 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task NumberTakenBetweenEvaluateAndCreate_VerifyMakesTheSessionUnderAFreeNumber()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var plan = await world.Reconciler.EvaluateAsync(id, "t", null, default);
+        var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[0], "tmt-foreign", plan.Sessions[0].SessionNumber);
+
+        var created = await world.Reconciler.CreateSessionsAsync(plan, default);
+        var verified = await world.Reconciler.VerifyAsync(plan, created, default);
+
+        Assert.Empty(created.SessionIds);
+        var session = Assert.Single(world.OurSessions());
+        Assert.Equal([session.TrafficMirrorSessionId], verified.SessionIds);
+        Assert.NotEqual(foreign.SessionNumber, session.SessionNumber);
+        Assert.Equal(MirrorStatus.Mirrored, verified.Status);
+    }
+
+    [Fact]
     public async Task PacketLength_WhenConfigured_IsSentAndOtherwiseOmitted()
     {
         var whole = new TestWorld();

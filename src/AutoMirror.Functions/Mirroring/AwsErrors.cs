@@ -25,6 +25,15 @@ public static class AwsErrors
             || e.ErrorCode.Contains("Unsupported", StringComparison.OrdinalIgnoreCase)
             || e.ServiceMessage.Contains("instance type", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// Another create won a race since the plan was made: the token was used with other parameters, or the session
+    /// number was taken on the interface.
+    /// </summary>
+    public static bool IsRaceLost(AwsServiceException e) =>
+        e is not ThrottledException and not TransientServiceException
+        && (e.ErrorCode == "IdempotentParameterMismatch"
+            || (e.ErrorCode == "InvalidParameterValue" && e.ServiceMessage.Contains("already in use", StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>The interface already holds 3 sessions (someone created one since we looked).</summary>
     public static bool IsSessionLimit(AwsServiceException e) =>
         e is not ThrottledException and not TransientServiceException

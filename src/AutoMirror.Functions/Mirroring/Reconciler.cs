@@ -183,6 +183,12 @@ public sealed class Reconciler
                 limited.Add(planned.NetworkInterfaceId);
                 _log.Write(new Decision("session-limit", plan.InstanceId, "refused-by-aws") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
             }
+            catch (AwsServiceException e) when (AwsErrors.IsRaceLost(e))
+            {
+                // A concurrent execution took the number or the token with other parameters since Evaluate looked:
+                // Verify, reading what is there now, keeps its session or makes one under a free number.
+                _log.Write(new Decision("create-session", plan.InstanceId, "raced") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
+            }
         }
 
         return new CreatedSessions(created.Select(c => c.SessionId).ToList(), created, limited);
@@ -208,9 +214,10 @@ public sealed class Reconciler
 
     /// <summary>
     /// Re-reads the instance and its sessions. If the instance stopped qualifying while we created (an untag or stop
-    /// that raced us), our sessions go. Otherwise each source must have exactly one AutoMirror session: duplicates
-    /// from racing creates are deleted (lowest number kept), a session lost to a stale ClientToken is recreated,
-    /// and a planned session that is simply missing fails the step.
+    /// that raced us), our sessions go. Otherwise each source must end with exactly one AutoMirror session for the
+    /// instance's current lab: duplicates from racing creates are deleted (lowest number kept), sessions of an old
+    /// label are replaced, and a missing one is made from what is there now (a stale ClientToken included); only a
+    /// session that cannot be made live fails the step.
     /// </summary>
     public async Task<Verified> VerifyAsync(AttachPlan plan, CreatedSessions created, CancellationToken cancellationToken)
     {
