@@ -349,21 +349,23 @@ public class ReconcilerTests
     }
 
     [Fact]
-    public async Task NumberTakenBetweenEvaluateAndCreate_VerifyMakesTheSessionUnderAFreeNumber()
+    public async Task NumberTakenByAnotherToolBetweenEvaluateAndCreate_FailsTheRun_AndTheNextRunPlansAroundIt()
     {
         var world = new TestWorld();
-        var id = world.Ec2.Launch(Tagged);
+        var id = world.Ec2.Launch(Tagged, interfaces: 2);
         var plan = await world.Reconciler.EvaluateAsync(id, "t", null, default);
-        var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[0], "tmt-foreign", plan.Sessions[0].SessionNumber);
+        var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[1], "tmt-foreign", plan.Sessions[1].SessionNumber);
 
-        var created = await world.Reconciler.CreateSessionsAsync(plan, default);
-        var verified = await world.Reconciler.VerifyAsync(plan, created, default);
+        var e = await Assert.ThrowsAsync<AwsServiceException>(() => world.Reconciler.CreateSessionsAsync(plan, default));
+        await world.Reconciler.CleanupAsync(plan, e.ErrorCode, default);
+        Assert.Empty(world.OurSessions());
 
-        Assert.Empty(created.SessionIds);
-        var session = Assert.Single(world.OurSessions());
-        Assert.Equal([session.TrafficMirrorSessionId], verified.SessionIds);
-        Assert.NotEqual(foreign.SessionNumber, session.SessionNumber);
-        Assert.Equal(MirrorStatus.Mirrored, verified.Status);
+        var next = await world.Reconciler.ReconcileInstanceAsync(id, "reconcile", null, true, default);
+
+        Assert.Equal("mirrored", next.Outcome);
+        Assert.Equal(2, world.OurSessions().Count);
+        Assert.DoesNotContain(world.OurSessions(), s => s.NetworkInterfaceId == foreign.NetworkInterfaceId && s.SessionNumber == foreign.SessionNumber);
+        Assert.Contains(foreign, world.Ec2.AllSessions());
     }
 
     [Fact]

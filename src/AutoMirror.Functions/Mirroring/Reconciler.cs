@@ -185,8 +185,8 @@ public sealed class Reconciler
             }
             catch (AwsServiceException e) when (AwsErrors.IsRaceLost(e))
             {
-                // A concurrent execution took the number or the token with other parameters since Evaluate looked:
-                // Verify, reading what is there now, keeps its session or makes one under a free number.
+                // A concurrent execution used the token with other parameters since Evaluate looked: Verify, reading
+                // what is there now, keeps its session or makes one for the instance's current lab.
                 _log.Write(new Decision("create-session", plan.InstanceId, "raced") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
             }
         }
