@@ -147,7 +147,7 @@ public sealed partial class TemplateContractTests
     }
 
     [Fact]
-    public void EventRules_SendOnlyStateChangesAndMirrorOrExcludeTagChanges()
+    public void EventRules_SendOnlyStateChangesAndMirrorExcludeOrLabTagChanges()
     {
         var events = Template.Properties("EventFunction")["Events"]!.AsObject();
 
@@ -157,7 +157,7 @@ public sealed partial class TemplateContractTests
 
         var tag = events["TagChange"]!["Properties"]!["Pattern"]!;
         Assert.Equal("""["aws.tag"]""", tag["source"]!.ToJsonString());
-        Assert.Equal("""[{"Ref":"MirrorTagKey"},{"Ref":"ExcludeTagKey"}]""", tag["detail"]!["changed-tag-keys"]!.ToJsonString());
+        Assert.Equal("""[{"Ref":"MirrorTagKey"},{"Ref":"ExcludeTagKey"},{"Ref":"LabTagKey"}]""", tag["detail"]!["changed-tag-keys"]!.ToJsonString());
         Assert.Equal("""["instance"]""", tag["detail"]!["resource-type"]!.ToJsonString());
     }
 

@@ -19,10 +19,11 @@ public sealed partial class CodeCrossCheckTests
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string[]> Operations = new Dictionary<string, string[]>
     {
-        // Detach deletes at once and sets the status tag; attach starts the workflow.
+        // Detach deletes at once and sets the status tag; attach starts the workflow. A stale detach event for an
+        // instance that still qualifies checks its type.
         ["EventFunction"] =
         [
-            "ec2:DescribeInstances", "ec2:DescribeTrafficMirrorSessions", "ec2:DescribeTrafficMirrorTargets",
+            "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeTrafficMirrorSessions", "ec2:DescribeTrafficMirrorTargets",
             "ec2:DeleteTrafficMirrorSession", "ec2:CreateTags", "ec2:DeleteTags", "states:StartExecution",
         ],
         // Makes every instance right in-process (creates and deletes), no workflow.

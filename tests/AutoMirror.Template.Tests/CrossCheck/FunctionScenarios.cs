@@ -216,6 +216,11 @@ public sealed class FunctionScenarios
         await world.AttachAsync(terminated);
         world.Ec2.SetState(terminated, "terminated");
         await InvokeAsync(handler.HandleAsync, Fixture("ec2-state-terminated.json", terminated));
+
+        // A stop event that arrives after the instance was started again: it still qualifies, so its type is checked.
+        var restarted = world.LaunchTagged();
+        await world.AttachAsync(restarted);
+        await InvokeAsync(handler.HandleAsync, Fixture("ec2-state-stopped.json", restarted));
     }
 
     private static async Task ReconcileScenarios(World world)
