@@ -26,6 +26,7 @@ internal static unsafe partial class LibC
     public const int MSG_WAITFORONE = 0x10000;
     public const int O_RDWR = 2;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_NONBLOCK = 0x800;
 
     public const int EINTR = 4;
     public const int EIO = 5;
@@ -137,6 +138,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int ioctl(int fd, nuint request, void* argument);

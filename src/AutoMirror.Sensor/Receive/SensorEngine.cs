@@ -21,6 +21,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private readonly List<IFrameOutput> _outputs = [];
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
+    private bool _batchWarningLogged;
 
     public SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger)
     {
@@ -40,7 +41,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
         {
             var tap = TapDevice.Open(o.Tap.Name, o.Tap.Mtu, o.Tap.Persist);
             _outputs.Add(tap);
-            Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu);
+            Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu + (o.Tap.IoUring ? ", batched writes (io_uring)" : ", one write() per frame"));
             if (!tap.Ipv6Disabled)
             {
                 Log.TapIpv6NotDisabled(_logger, tap.InterfaceName);
@@ -113,7 +114,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
         var outputs = _outputs.ToArray();
         for (int i = 0; i < o.ReceiveWorkers; i++)
         {
-            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis);
+            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
             var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes);
             _workers.Add(worker);
             worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
@@ -126,6 +127,26 @@ public sealed class SensorEngine : IHostedService, IDisposable
         }
 
         Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);
+    }
+
+    /// <summary>One worker's batch writers: the TAP through an io_uring unless disabled or unavailable (then write() per frame, with a warning).</summary>
+    private IFrameBatch?[] OpenBatches(IFrameOutput[] outputs)
+    {
+        var batches = new IFrameBatch?[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            if (outputs[i] is TapDevice tap && _settings.Options.Tap.IoUring)
+            {
+                batches[i] = tap.OpenBatch(_settings.Options.BatchSize, out string? reason);
+                if (reason is not null && !_batchWarningLogged)
+                {
+                    _batchWarningLogged = true;
+                    Log.TapBatchingUnavailable(_logger, tap.InterfaceName, reason);
+                }
+            }
+        }
+
+        return batches;
     }
 
     private void FlushOutputs()

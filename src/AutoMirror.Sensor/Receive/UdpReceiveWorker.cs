@@ -12,7 +12,8 @@ namespace AutoMirror.Sensor.Receive;
 /// workers by the mirrored frame's address pair, see <see cref="SteerByInnerAddresses"/>, so both
 /// directions of a conversation stay in order on one thread). recvmmsg fills a batch of native
 /// (never moved) slots per syscall; each datagram is decapsulated and written in place (run to
-/// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
+/// completion, like Kestrel's inline scheduling; batching outputs write the batch's frames with one
+/// syscall after it): the only queue is the socket's bounded receive buffer,
 /// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
 /// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
 /// </summary>
@@ -283,6 +284,9 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
                     _forwarder.Process(datagram, source, truncated, now);
                 }
 
+                // Batched outputs write the whole batch now, while the slots still hold the datagrams.
+                _forwarder.EndBatch();
+
                 counters.Batches++;
                 counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
             }
@@ -291,6 +295,11 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
         {
             // Never reached by bad input (the forwarder does not throw on data); this is a defect, made visible to health.
             _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
+        }
+        finally
+        {
+            // The batch writers (io_uring) belong to this thread; closing them also releases their TAP reference.
+            _forwarder.Dispose();
         }
     }
 
