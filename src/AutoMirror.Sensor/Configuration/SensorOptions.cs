@@ -24,6 +24,12 @@ public sealed class SensorOptions
     /// <summary>Datagrams per recvmmsg call.</summary>
     public int BatchSize { get; set; } = 64;
 
+    /// <summary>
+    /// After a recvmmsg that returned less than half a batch, the worker pauses this long before the
+    /// next, so datagrams accumulate into batches instead of each one waking the thread (0: never pause).
+    /// </summary>
+    public int ReceiveCoalesceMicroseconds { get; set; } = 50;
+
     /// <summary>Largest datagram accepted; bigger ones are counted as oversized. 8500-byte mirrored packets plus encapsulation fit.</summary>
     public int MaxDatagramBytes { get; set; } = 9216;
 

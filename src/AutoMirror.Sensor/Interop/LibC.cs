@@ -110,6 +110,13 @@ internal static unsafe partial class LibC
         public long Microseconds;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
     /// <summary>struct ifreq: 16-byte name then a 24-byte union; flags and MTU both sit at offset 16.</summary>
     [StructLayout(LayoutKind.Sequential, Size = 40)]
     public struct IfReq
@@ -132,6 +139,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int nanosleep(TimeSpec* duration, TimeSpec* remaining);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);

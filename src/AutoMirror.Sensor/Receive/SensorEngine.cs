@@ -115,7 +115,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
         for (int i = 0; i < o.ReceiveWorkers; i++)
         {
             var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
-            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes);
+            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes, o.ReceiveCoalesceMicroseconds);
             _workers.Add(worker);
             worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
         }
