@@ -21,7 +21,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private readonly List<IFrameOutput> _outputs = [];
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
-    private bool _batchWarningLogged;
+    private bool _tapWritesLogged;
 
     public SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger)
     {
@@ -41,7 +41,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
         {
             var tap = TapDevice.Open(o.Tap.Name, o.Tap.Mtu, o.Tap.Persist);
             _outputs.Add(tap);
-            Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu + (o.Tap.IoUring ? ", batched writes (io_uring)" : ", one write() per frame"));
+            Log.OutputReady(_logger, "tap", tap.InterfaceName + " mtu " + o.Tap.Mtu);
             if (!tap.Ipv6Disabled)
             {
                 Log.TapIpv6NotDisabled(_logger, tap.InterfaceName);
@@ -135,13 +135,32 @@ public sealed class SensorEngine : IHostedService, IDisposable
         var batches = new IFrameBatch?[outputs.Length];
         for (int i = 0; i < outputs.Length; i++)
         {
-            if (outputs[i] is TapDevice tap && _settings.Options.Tap.IoUring)
+            if (outputs[i] is not TapDevice tap)
             {
-                batches[i] = tap.OpenBatch(_settings.Options.BatchSize, out string? reason);
-                if (reason is not null && !_batchWarningLogged)
+                continue;
+            }
+
+            string? reason = null;
+            if (_settings.Options.Tap.IoUring)
+            {
+                batches[i] = tap.OpenBatch(_settings.Options.BatchSize, out reason);
+            }
+
+            // Said once, from what the first worker got: the log tells which path the TAP really takes.
+            if (!_tapWritesLogged)
+            {
+                _tapWritesLogged = true;
+                if (batches[i] is not null)
                 {
-                    _batchWarningLogged = true;
+                    Log.TapWrites(_logger, tap.InterfaceName, "batched writes (io_uring), one io_uring_enter per receive batch");
+                }
+                else if (reason is not null)
+                {
                     Log.TapBatchingUnavailable(_logger, tap.InterfaceName, reason);
+                }
+                else
+                {
+                    Log.TapWrites(_logger, tap.InterfaceName, "one write() per frame (Sensor:Tap:IoUring=false)");
                 }
             }
         }

@@ -248,6 +248,12 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
             return;
         }
 
+        if (_thread is null)
+        {
+            // Never started (start-up failed after it was built): its batch writers were never used.
+            _forwarder.Dispose();
+        }
+
         NativeMemory.AlignedFree(_buffers);
         NativeMemory.Free(_names);
         NativeMemory.Free(_iovecs);
