@@ -30,6 +30,13 @@ internal static partial class Log
         Message = "Could not disable IPv6 on {Tap}: the host may send its own neighbour/router solicitations out of it, and Zeek would log them")]
     public static partial void TapIpv6NotDisabled(ILogger logger, string tap);
 
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Writing to {Tap}: {Mode}")]
+    public static partial void TapWrites(ILogger logger, string tap, string mode);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning,
+        Message = "Batched writes to {Tap} are not available ({Reason}): one write() per frame, which costs more CPU per frame")]
+    public static partial void TapBatchingUnavailable(ILogger logger, string tap, string reason);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Start-up failed: {Problem}")]
     public static partial void StartFailed(ILogger logger, string problem);
 }

@@ -7,10 +7,13 @@
 #                                  sensor → TAP → tcpdump (tap.pcap) + Suricata (eve-live/)
 #   Suricata -r original.pcap → eve-offline/ ; health transitions → health.tsv ; metrics → metrics.txt
 #
-# usage: e2e.sh SENSOR_DLL WORKDIR      (root; iproute2, tcpdump, tcpreplay, curl, suricata, Debian python3+scapy)
+# usage: e2e.sh SENSOR_DLL WORKDIR [SENSOR_FLAG...]   (root; iproute2, tcpdump, tcpreplay, curl, suricata, Debian python3+scapy)
+#   extra flags go to the sensor, e.g. --Sensor:Tap:IoUring=false for the write()-per-frame TAP path.
 set -euo pipefail
 sensor_dll=$1
 work=$2
+shift 2
+extra_flags=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
@@ -71,7 +74,7 @@ log "starting sensor"
 ip netns exec "$X" dotnet "$sensor_dll" --tap "$tap" --health-port "$health_port" \
     --source-networks 10.77.1.0/24 --downstream-process Suricata-Main \
     --Sensor:Tap:Persist=false --Sensor:Pcap:Enabled=true --Sensor:Pcap:Directory="$work/sensor-pcap" \
-    --workers 2 --Sensor:GeneveEnabled=true --Sensor:StatsLogSeconds=5 > "$work/sensor.log" 2>&1 &
+    --workers 2 --Sensor:GeneveEnabled=true --Sensor:StatsLogSeconds=5 "${extra_flags[@]}" > "$work/sensor.log" 2>&1 &
 sensor_pid=$!
 pids+=("$sensor_pid")
 wait_for 60 "sensor health endpoint" sh -c "[ \"\$(ip netns exec $X curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$health_port/health)\" != 000 ]"

@@ -24,6 +24,12 @@ public sealed class SensorOptions
     /// <summary>Datagrams per recvmmsg call.</summary>
     public int BatchSize { get; set; } = 64;
 
+    /// <summary>
+    /// After a recvmmsg that returned less than half a batch, the worker pauses this long before the
+    /// next, so datagrams accumulate into batches instead of each one waking the thread (0: never pause).
+    /// </summary>
+    public int ReceiveCoalesceMicroseconds { get; set; } = 50;
+
     /// <summary>Largest datagram accepted; bigger ones are counted as oversized. 8500-byte mirrored packets plus encapsulation fit.</summary>
     public int MaxDatagramBytes { get; set; } = 9216;
 
@@ -59,6 +65,13 @@ public sealed class TapOptions
 
     /// <summary>Keep the interface across sensor restarts so Zeek, sniffing it, is not cut off.</summary>
     public bool Persist { get; set; } = true;
+
+    /// <summary>
+    /// Each receive worker writes its batch of frames with one io_uring_enter instead of one write()
+    /// per frame (the TAP takes one frame per write). Falls back to write() with a warning where
+    /// io_uring is unavailable (old kernel, kernel.io_uring_disabled, seccomp).
+    /// </summary>
+    public bool IoUring { get; set; } = true;
 }
 
 public sealed class PcapOptions

@@ -47,6 +47,7 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
 
         Range(errors, S + "ReceiveWorkers", o.ReceiveWorkers, 1, 64);
         Range(errors, S + "BatchSize", o.BatchSize, 1, 1024);
+        Range(errors, S + "ReceiveCoalesceMicroseconds", o.ReceiveCoalesceMicroseconds, 0, 10_000);
         Range(errors, S + "MaxDatagramBytes", o.MaxDatagramBytes, 64, 65535);
         Range(errors, S + "SocketReceiveBufferBytes", o.SocketReceiveBufferBytes, 65536, 1 << 30);
         Range(errors, S + "MaxVnis", o.MaxVnis, 1, 65536);

@@ -10,24 +10,51 @@ namespace AutoMirror.Sensor.Forwarding;
 /// The per-datagram decision for one receive worker: source check, decapsulation, optional VLAN
 /// tag, hand-off to the outputs. Every datagram ends as exactly one of: forwarded, or a drop with
 /// a reason. No allocation, no logging: counters only.
+/// With batch writers (one per batching output, owned by this worker) a frame is queued in
+/// <see cref="Process"/> and written, then counted, in <see cref="EndBatch"/>: the datagrams must
+/// then stay in place (native receive slots) until EndBatch, which the worker calls after each recvmmsg.
 /// </summary>
-public sealed class FrameForwarder
+public sealed class FrameForwarder : IDisposable
 {
     private readonly Encapsulation _encapsulation;
     private readonly int _vxlanPort;
     private readonly SourceNetworkFilter _sources;
     private readonly VlanMap _vlans;
     private readonly IFrameOutput[] _outputs;
+    private readonly IFrameBatch?[] _batches;
+    private readonly bool _batching;
+    private readonly int _pendingCapacity;
+    private readonly uint[] _pendingVni;
+    private readonly int[] _pendingLength;
+    private readonly bool[] _pendingWritten;
+    private readonly bool[] _batchWritten;
+    private int _pending;
 
-    public FrameForwarder(Encapsulation encapsulation, int vxlanPort, SourceNetworkFilter sources, VlanMap vlans, IFrameOutput[] outputs, int maxVnis)
+    /// <param name="batches">Per output, this worker's batch writer or null (the output is written frame by frame); null: none.</param>
+    public FrameForwarder(Encapsulation encapsulation, int vxlanPort, SourceNetworkFilter sources, VlanMap vlans, IFrameOutput[] outputs, int maxVnis, IFrameBatch?[]? batches = null)
     {
         _encapsulation = encapsulation;
         _vxlanPort = vxlanPort;
         _sources = sources;
         _vlans = vlans;
         _outputs = outputs;
+        _batches = batches ?? new IFrameBatch?[outputs.Length];
+        if (_batches.Length != outputs.Length)
+        {
+            throw new ArgumentException("one batch (or null) per output", nameof(batches));
+        }
+
+        _batching = _batches.Any(b => b is not null);
+        _pendingCapacity = _batching ? _batches.Where(b => b is not null).Min(b => b!.Capacity) : 0;
+        _pendingVni = new uint[_pendingCapacity];
+        _pendingLength = new int[_pendingCapacity];
+        _pendingWritten = new bool[_pendingCapacity];
+        _batchWritten = new bool[_pendingCapacity];
         Counters = new ForwarderCounters(outputs.Length, maxVnis);
     }
+
+    /// <summary>Whether frames are queued until <see cref="EndBatch"/> (some output writes a batch at a time).</summary>
+    public bool Batching => _batching;
 
     public ForwarderCounters Counters { get; }
 
@@ -72,6 +99,12 @@ public sealed class FrameForwarder
             frame = datagram.Slice(start, frame.Length + VlanMap.TagLength);
         }
 
+        if (_batching)
+        {
+            Queue(frame, vni, unixTimeNanoseconds);
+            return;
+        }
+
         bool allWritten = true;
         for (int i = 0; i < _outputs.Length; i++)
         {
@@ -95,5 +128,94 @@ public sealed class FrameForwarder
         counters.FramesForwarded++;
         counters.FrameBytes += frame.Length;
         counters.CountVni(vni, frame.Length);
+    }
+
+    /// <summary>Writes the queued frames of the batching outputs and counts every frame of the batch as forwarded or as an output error.</summary>
+    public void EndBatch()
+    {
+        int pending = _pending;
+        if (pending == 0)
+        {
+            return;
+        }
+
+        _pending = 0;
+        var counters = Counters;
+        var written = _batchWritten.AsSpan(0, pending);
+        for (int o = 0; o < _batches.Length; o++)
+        {
+            if (_batches[o] is not { } batch)
+            {
+                continue;
+            }
+
+            written.Clear();
+            batch.Submit(written);
+            for (int i = 0; i < pending; i++)
+            {
+                if (written[i])
+                {
+                    counters.OutputWritten[o]++;
+                }
+                else
+                {
+                    counters.OutputFailed[o]++;
+                    _pendingWritten[i] = false;
+                }
+            }
+        }
+
+        for (int i = 0; i < pending; i++)
+        {
+            if (!_pendingWritten[i])
+            {
+                counters.Drops[(int)DropReason.OutputError]++;
+                continue;
+            }
+
+            counters.FramesForwarded++;
+            counters.FrameBytes += _pendingLength[i];
+            counters.CountVni(_pendingVni[i], _pendingLength[i]);
+        }
+    }
+
+    /// <summary>Closes this worker's batch writers (after its thread has stopped).</summary>
+    public void Dispose()
+    {
+        foreach (var batch in _batches)
+        {
+            batch?.Dispose();
+        }
+    }
+
+    private void Queue(ReadOnlySpan<byte> frame, uint vni, long unixTimeNanoseconds)
+    {
+        var counters = Counters;
+        bool written = true;
+        for (int i = 0; i < _outputs.Length; i++)
+        {
+            if (_batches[i] is { } batch)
+            {
+                batch.Add(frame);
+            }
+            else if (_outputs[i].Write(frame, unixTimeNanoseconds))
+            {
+                counters.OutputWritten[i]++;
+            }
+            else
+            {
+                counters.OutputFailed[i]++;
+                written = false;
+            }
+        }
+
+        _pendingVni[_pending] = vni;
+        _pendingLength[_pending] = frame.Length;
+        _pendingWritten[_pending] = written;
+        if (++_pending == _pendingCapacity)
+        {
+            // A receive batch larger than the writers' capacity: write what is queued now.
+            EndBatch();
+        }
     }
 }

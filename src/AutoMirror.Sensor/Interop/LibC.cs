@@ -26,6 +26,7 @@ internal static unsafe partial class LibC
     public const int MSG_WAITFORONE = 0x10000;
     public const int O_RDWR = 2;
     public const int O_CLOEXEC = 0x80000;
+    public const int O_NONBLOCK = 0x800;
 
     public const int EINTR = 4;
     public const int EIO = 5;
@@ -109,6 +110,13 @@ internal static unsafe partial class LibC
         public long Microseconds;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
     /// <summary>struct ifreq: 16-byte name then a 24-byte union; flags and MTU both sit at offset 16.</summary>
     [StructLayout(LayoutKind.Sequential, Size = 40)]
     public struct IfReq
@@ -132,11 +140,17 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int nanosleep(TimeSpec* duration, TimeSpec* remaining);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int ioctl(int fd, nuint request, void* argument);

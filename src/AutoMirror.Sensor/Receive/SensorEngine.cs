@@ -21,6 +21,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private readonly List<IFrameOutput> _outputs = [];
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
+    private bool _tapWritesLogged;
 
     public SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger)
     {
@@ -113,8 +114,8 @@ public sealed class SensorEngine : IHostedService, IDisposable
         var outputs = _outputs.ToArray();
         for (int i = 0; i < o.ReceiveWorkers; i++)
         {
-            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis);
-            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes);
+            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
+            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes, o.ReceiveCoalesceMicroseconds);
             _workers.Add(worker);
             worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
         }
@@ -126,6 +127,45 @@ public sealed class SensorEngine : IHostedService, IDisposable
         }
 
         Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);
+    }
+
+    /// <summary>One worker's batch writers: the TAP through an io_uring unless disabled or unavailable (then write() per frame, with a warning).</summary>
+    private IFrameBatch?[] OpenBatches(IFrameOutput[] outputs)
+    {
+        var batches = new IFrameBatch?[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            if (outputs[i] is not TapDevice tap)
+            {
+                continue;
+            }
+
+            string? reason = null;
+            if (_settings.Options.Tap.IoUring)
+            {
+                batches[i] = tap.OpenBatch(_settings.Options.BatchSize, out reason);
+            }
+
+            // Said once, from what the first worker got: the log tells which path the TAP really takes.
+            if (!_tapWritesLogged)
+            {
+                _tapWritesLogged = true;
+                if (batches[i] is not null)
+                {
+                    Log.TapWrites(_logger, tap.InterfaceName, "batched writes (io_uring), one io_uring_enter per receive batch");
+                }
+                else if (reason is not null)
+                {
+                    Log.TapBatchingUnavailable(_logger, tap.InterfaceName, reason);
+                }
+                else
+                {
+                    Log.TapWrites(_logger, tap.InterfaceName, "one write() per frame (Sensor:Tap:IoUring=false)");
+                }
+            }
+        }
+
+        return batches;
     }
 
     private void FlushOutputs()

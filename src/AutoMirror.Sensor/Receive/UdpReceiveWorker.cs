@@ -12,7 +12,9 @@ namespace AutoMirror.Sensor.Receive;
 /// workers by the mirrored frame's address pair, see <see cref="SteerByInnerAddresses"/>, so both
 /// directions of a conversation stay in order on one thread). recvmmsg fills a batch of native
 /// (never moved) slots per syscall; each datagram is decapsulated and written in place (run to
-/// completion, like Kestrel's inline scheduling): the only queue is the socket's bounded receive buffer,
+/// completion, like Kestrel's inline scheduling; batching outputs write the batch's frames with one
+/// syscall after it; after a batch less than half full the thread pauses briefly so that the next
+/// one fills, instead of being woken for each datagram): the only queue is the socket's bounded receive buffer,
 /// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
 /// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
 /// </summary>
@@ -25,6 +27,7 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     private readonly FrameForwarder _forwarder;
     private readonly int _batchSize;
     private readonly int _slotBytes;
+    private readonly long _coalesceNanoseconds;
     private readonly byte* _buffers;
     private readonly byte* _names;
     private readonly LibC.IoVec* _iovecs;
@@ -35,12 +38,14 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
     private volatile string? _problem = "not started";
     private Thread? _thread;
 
-    public UdpReceiveWorker(string label, FrameForwarder forwarder, int batchSize, int slotBytes)
+    /// <param name="coalesceMicroseconds">Pause after a batch less than half full, so the next one fills (0: none).</param>
+    public UdpReceiveWorker(string label, FrameForwarder forwarder, int batchSize, int slotBytes, int coalesceMicroseconds = 0)
     {
         Label = label;
         _forwarder = forwarder;
         _batchSize = batchSize;
         _slotBytes = slotBytes;
+        _coalesceNanoseconds = coalesceMicroseconds * 1000L;
         _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(batchSize * slotBytes), 64);
         _names = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * NameSlot));
         _iovecs = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.IoVec)));
@@ -243,6 +248,12 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
             return;
         }
 
+        if (_thread is null)
+        {
+            // Never started (start-up failed after it was built): its batch writers were never used.
+            _forwarder.Dispose();
+        }
+
         NativeMemory.AlignedFree(_buffers);
         NativeMemory.Free(_names);
         NativeMemory.Free(_iovecs);
@@ -283,6 +294,20 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
                     _forwarder.Process(datagram, source, truncated, now);
                 }
 
+                // Batched outputs write the whole batch now, while the slots still hold the datagrams.
+                _forwarder.EndBatch();
+
+                if (_coalesceNanoseconds > 0 && received < _batchSize / 2)
+                {
+                    // The socket is (nearly) empty. Blocking in recvmmsg now would mean a wakeup, a
+                    // context switch and a syscall for nearly every datagram below full load (measured:
+                    // 2-2.6 us of CPU per frame at 200 000 pps, against 0.8 us in full batches); a short
+                    // pause lets a batch accumulate in the socket buffer instead. It adds at most the
+                    // pause (plus timer slack) of latency, nothing at full load (batches are full).
+                    var pause = new LibC.TimeSpec { Seconds = 0, Nanoseconds = _coalesceNanoseconds };
+                    LibC.nanosleep(&pause, null);
+                }
+
                 counters.Batches++;
                 counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
             }
@@ -291,6 +316,11 @@ public sealed unsafe class UdpReceiveWorker : IDisposable
         {
             // Never reached by bad input (the forwarder does not throw on data); this is a defect, made visible to health.
             _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
+        }
+        finally
+        {
+            // The batch writers (io_uring) belong to this thread; closing them also releases their TAP reference.
+            _forwarder.Dispose();
         }
     }
 

@@ -22,6 +22,17 @@ public class SensorSettingsTests
         Assert.False(settings.Options.GeneveEnabled);
         Assert.True(settings.Options.Tap.Mtu >= 8500 + 14 + 4);
         Assert.Equal(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"], settings.Sources.Describe());
+        Assert.True(settings.Options.Tap.IoUring);
+        Assert.InRange(settings.Options.ReceiveCoalesceMicroseconds, 1, 1000);
+    }
+
+    [Fact]
+    public void Load_SpeedSettings_Bind()
+    {
+        var settings = Load(("Sensor:Tap:IoUring", "false"), ("Sensor:ReceiveCoalesceMicroseconds", "0"));
+
+        Assert.False(settings.Options.Tap.IoUring);
+        Assert.Equal(0, settings.Options.ReceiveCoalesceMicroseconds);
     }
 
     [Fact]
@@ -45,6 +56,9 @@ public class SensorSettingsTests
     [InlineData("Sensor:VlanByVni:lab", "5", "Sensor:VlanByVni:lab")]
     [InlineData("Sensor:ReceiveWorkers", "0", "Sensor:ReceiveWorkers")]
     [InlineData("Sensor:Health:Port", "0", "Sensor:Health:Port")]
+    [InlineData("Sensor:ReceiveCoalesceMicroseconds", "-1", "Sensor:ReceiveCoalesceMicroseconds")]
+    [InlineData("Sensor:ReceiveCoalesceMicroseconds", "20000", "Sensor:ReceiveCoalesceMicroseconds")]
+    [InlineData("Sensor:Tap:IoUring", "sometimes", "Sensor:Tap:IoUring")]
     public void Load_WrongSetting_FailsNamingIt(string key, string value, string named)
         => Assert.Contains(named, Problem((key, value)), StringComparison.Ordinal);
 

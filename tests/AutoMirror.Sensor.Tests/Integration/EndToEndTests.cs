@@ -14,8 +14,15 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// the original capture, and health must follow the downstream analyser.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(Serial)]
 public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fixture) : IClassFixture<EndToEndTests.Run>
 {
+    /// <summary>
+    /// End-to-end runs one at a time: health watches for any process named Suricata-Main, so a
+    /// second run's Suricata would make the first one's "analyser stopped" phase look healthy.
+    /// </summary>
+    public const string Serial = "sensor end-to-end runs";
+
     private const string Tools = "ip,tcpdump,tcpreplay,curl,suricata,dotnet";
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
@@ -26,6 +33,15 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
 
         Assert.True(original.Count >= 30, "the exchange should have produced frames, got " + original.Count);
         AssertSameFrames(original, onTap, "TAP");
+    });
+
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
+    public void Tap_IsWrittenInBatchesByDefault() => WithRun(run =>
+    {
+        // The deploy does not set Sensor:Tap:IoUring: this machine must take the batched path, not the fallback.
+        var log = File.ReadAllText(Path.Combine(run.Work, "sensor.log"));
+        Assert.Contains("batched writes (io_uring)", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Batched writes to", log, StringComparison.Ordinal);
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
@@ -155,9 +171,10 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
         Assert.Contains("Stopped: pcap flushed, outputs closed", File.ReadAllText(Path.Combine(run.Work, "sensor.log")), StringComparison.Ordinal);
     });
 
-    private void WithRun(Action<Run> assertions)
+    private void WithRun(Action<Run> assertions) => WithRun(output, fixture, assertions);
+
+    internal static void WithRun(ITestOutputHelper output, Run run, Action<Run> assertions)
     {
-        var run = fixture;
         output.WriteLine("work directory: " + run.Work);
         if (run.Failure is not null)
         {
@@ -177,7 +194,7 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
         }
     }
 
-    private static void AssertSameFrames(List<byte[]> expected, List<byte[]> actual, string where)
+    internal static void AssertSameFrames(List<byte[]> expected, List<byte[]> actual, string where)
     {
         Assert.True(expected.Count == actual.Count, where + ": " + actual.Count + " frames, expected " + expected.Count);
         // Receive workers may interleave different flows; each frame must be there exactly once, unchanged.
@@ -190,11 +207,11 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
         }
     }
 
-    private static Dictionary<string, long> Metrics(string path)
+    internal static Dictionary<string, long> Metrics(string path)
         => File.ReadAllLines(path).Where(l => !l.StartsWith('#'))
             .Select(l => l.Split(' ')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
 
-    private static List<byte[]> Frames(string path)
+    internal static List<byte[]> Frames(string path)
     {
         var (linkType, records) = PcapFile.Read(path);
         Assert.Equal(1, linkType);
@@ -202,7 +219,7 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
     }
 
     /// <summary>Events reduced to what does not depend on when or where they were logged.</summary>
-    private static List<string> EveEvents(string path)
+    internal static List<string> EveEvents(string path)
     {
         var events = new List<string>();
         foreach (var line in File.ReadLines(path))
@@ -241,9 +258,15 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
     }
 
     /// <summary>Runs e2e.sh once for all the facts above (it takes tens of seconds).</summary>
-    public sealed class Run : IDisposable
+    public class Run : IDisposable
     {
         public Run()
+            : this([])
+        {
+        }
+
+        /// <param name="sensorFlags">Extra flags for the sensor (e2e.sh passes them on).</param>
+        protected Run(string[] sensorFlags)
         {
             Work = Path.Combine(Path.GetTempPath(), "automirror-e2e-" + Guid.NewGuid().ToString("N")[..8]);
             if (Prerequisites.MissingNetns() is not null || Prerequisites.MissingTools(Tools.Split(',')) is not null)
@@ -258,6 +281,10 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
             start.ArgumentList.Add(script);
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "AutoMirror.Sensor.dll"));
             start.ArgumentList.Add(Work);
+            foreach (var flag in sensorFlags)
+            {
+                start.ArgumentList.Add(flag);
+            }
             using var process = Process.Start(start)!;
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
@@ -297,7 +324,13 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
 
         public void Dispose()
         {
-            if (!KeepWork && Directory.Exists(Work))
+            Dispose(true);
+            GC.SuppressFinalize(this);
+        }
+
+        protected virtual void Dispose(bool disposing)
+        {
+            if (disposing && !KeepWork && Directory.Exists(Work))
             {
                 Directory.Delete(Work, recursive: true);
             }
