@@ -77,7 +77,10 @@ class Step:
         progress(Step.current)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *_):
+        # A deliberate failure after a step, so the cleanup on failure can be tested with everything running.
+        if exc_type is None and os.environ.get("AUTOMIRROR_LAB_FAIL_AFTER_STEP") == str(self.number):
+            raise StepFailed("failing on purpose (AUTOMIRROR_LAB_FAIL_AFTER_STEP)")
         return False
 
 
@@ -399,7 +402,9 @@ class Analyser:
 
     def __init__(self, resources, network, work):
         self.resources, self.network, self.work = resources, network, work
-        self.kind = "suricata" if shutil.which("suricata") else "tshark"
+        # AUTOMIRROR_LAB_ANALYSER=tshark takes the fallback even where Suricata is installed (to try it).
+        wanted = os.environ.get("AUTOMIRROR_LAB_ANALYSER")
+        self.kind = wanted or ("suricata" if shutil.which("suricata") else "tshark")
         self.process = None
         self.live_dir = work / "analyser-live"
 
@@ -570,6 +575,15 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("lab: network namespaces need root; run it as root (sudo scripts/lab.sh)", file=sys.stderr)
+        return 2
+
+    missing = [tool for tool in ("ip", "tcpdump", "tcpreplay", "curl", "dotnet") if not shutil.which(tool)]
+    if not Path(DEBIAN_PYTHON).exists() or subprocess.run([DEBIAN_PYTHON, "-c", "import scapy"], capture_output=True).returncode:
+        missing.append(f"scapy for {DEBIAN_PYTHON} (Debian's python3-scapy)")
+    if not shutil.which("suricata") and not shutil.which("tshark"):
+        missing.append("an analyser (suricata, or tshark)")
+    if missing:
+        print(f"lab: missing {', '.join(missing)}: run scripts/prereqs.sh (scripts/lab.sh does)", file=sys.stderr)
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="automirror-lab-"))

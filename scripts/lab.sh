@@ -13,7 +13,7 @@ fail() { echo "lab: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "the lab creates network namespaces and needs root: run 'sudo $0 $*'"
 command -v ip >/dev/null || command -v apt-get >/dev/null || fail "iproute2 (ip) is missing and there is no apt-get to install it"
 
-bash scripts/prereqs.sh || fail "prerequisites could not be installed (see above)"
+bash scripts/prereqs.sh >&2 || fail "prerequisites could not be installed (see above)"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 build_start=$(date +%s)
