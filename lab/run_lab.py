@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -539,6 +540,26 @@ class Generator:
 # ---------------------------------------------------------------------------------------------------------------------
 # Events, in the shapes EventBridge delivers (the fixtures in events/), with the lab's ids and the current time
 
+def mirrored_bytes(pcap, instance_address="10.77.1.1"):
+    """(in, out) bytes of a capture as the instance sees them: frames from its address are outbound. This is what
+    EC2 publishes as NetworkMirrorIn/NetworkMirrorOut for a mirrored instance."""
+    data = pcap.read_bytes()
+    big = data[:4] == b"\xa1\xb2\xc3\xd4"
+    order = ">" if big else "<"
+    source = socket.inet_aton(instance_address)
+    inbound = outbound = 0
+    offset = 24
+    while offset + 16 <= len(data):
+        captured, original = struct.unpack(order + "II", data[offset + 8:offset + 16])
+        frame = data[offset + 16:offset + 16 + captured]
+        if len(frame) >= 30 and frame[26:30] == source:
+            outbound += original
+        else:
+            inbound += original
+        offset += 16 + captured
+    return inbound, outbound
+
+
 def event_from(fixture, instance_id, event_id, **detail):
     event = json.loads((ROOT / "events" / fixture).read_text())
     event["id"] = event_id
@@ -726,6 +747,7 @@ def run_lab(resources, work, configuration):
         wrappers, offline = [], []
         for n, (instance, session) in enumerate(all_sessions):
             original = generator.capture(f"session{n}")
+            session["capture"] = original
             wrapped = work / f"session{n}-vxlan.pcap"
             wrappers.append((session, original, wrapped, generator.wrap(original, wrapped, session["vni"], session["privateIp"])))
             offline.append((session, original, work / f"offline{n}", analyser.offline(original, work / f"offline{n}")))
@@ -762,6 +784,28 @@ def run_lab(resources, work, configuration):
         compare_flows(all_sessions, live_flows, live_events, report, vlan_by_vni, expected_frames, final_counts)
         note(f"{analyser.kind}: {sum(v['flowsSeen'] for v in report['vnis'])} flows on the TAP, "
              f"{sum(v['flowsExpected'] for v in report['vnis'])} in the original traffic")
+
+        # What EC2 publishes for a mirrored instance: its mirrored bytes, per direction, in AWS/EC2. The idle-lab check
+        # reads these; instances without mirroring publish nothing, which the check treats as unknown, never idle.
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
+                                  aws_secret_access_key="automirror-lab")
+        # A datapoint is stamped with the start of its period, in the past: a minute back, on the minute (a point
+        # stamped "now" falls outside a query that ends within the same second).
+        stamp = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).replace(second=0, microsecond=0)
+        for instance in instances:
+            if not instance["sessions"]:
+                continue
+            totals = [0, 0]
+            for session in instance["sessions"]:
+                inbound, outbound = mirrored_bytes(session["capture"])
+                totals[0] += inbound
+                totals[1] += outbound
+            cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[
+                {"MetricName": name, "Dimensions": [{"Name": "InstanceId", "Value": instance["instanceId"]}],
+                 "Timestamp": stamp, "Value": value, "Unit": "Bytes"}
+                for name, value in (("NetworkMirrorIn", totals[0]), ("NetworkMirrorOut", totals[1]))])
+            instance["mirroredBytes"] = {"in": totals[0], "out": totals[1]}
+        note("CloudWatch: NetworkMirrorIn/Out published for the mirrored instances, as EC2 does")
 
         labs = {}
         for instance in instances:
@@ -800,6 +844,7 @@ def run_lab(resources, work, configuration):
              f"{report['reconcile']['detached']} detached, {len(report['reconcile']['changed'])} changed anything")
 
         idle = services.invoke("IdleLabsFunction", event_from("scheduled-teardown.json", None, "lab-idle-check"))
+        report["idleCheck"] = idle
         states = {lab["lab"]: lab for lab in idle.get("labs", []) if lab.get("lab")}
         for lab in report["labs"]:
             verdict = states.get(lab["lab"], {})
@@ -842,8 +887,10 @@ def run_lab(resources, work, configuration):
             instance["flowsExpected"] = sum(s.get("flowsExpected", 0) for s in instance["sessions"])
             instance["flowsSeen"] = sum(s.get("flowsSeen", 0) for s in instance["sessions"])
             for s in instance["sessions"]:
+                s.pop("capture", None)
                 s.pop("expectedFlows", None)
                 s.pop("expectedEvents", None)
+            instance["afterwards"] = afterwards(report, instance)
         report["instances"] = instances
         check(report, "every eligible interface mirrored, nothing else",
               all(bool(i["sessions"]) == (i["name"] in ("red-web", "red-db", "blue-web")) for i in instances)
@@ -908,21 +955,35 @@ def compare_flows(all_sessions, live_flows, live_events, report, vlan_by_vni, ex
         })
 
 
+def afterwards(report, instance):
+    """What step 5 did to the instance, in a few words."""
+    detached = [c for c in report["changes"] if c["instanceId"] == instance["instanceId"] and c["action"] == "detached"]
+    if detached:
+        return f"detached by event: {detached[0]['reason']}"
+    mine = {s["sessionId"] for s in instance["sessions"]}
+    for teardown in report["teardown"]:
+        if mine & set(teardown["deletedSessionIds"]):
+            return f"torn down with lab {teardown['lab']} ({teardown['action']})"
+        if instance["instanceId"] in teardown["excludedInstanceIds"]:
+            return f"excluded by lab {teardown['lab']}'s teardown"
+    return "unchanged"
+
+
 def check(report, name, passed):
     report["checks"].append({"check": name, "passed": bool(passed)})
 
 
 def render(report):
     lines = ["", "AutoMirror local lab", "=" * 20, ""]
-    lines.append(f"{'instance':<10} {'id':<20} {'type':<9} {'lab':<5} {'decision / reason':<38} {'sessions':>8} "
-                 f"{'VNI':>9} {'pkts sent/seen':>15} {'flows exp/seen':>15}")
+    lines.append(f"{'instance':<10} {'id':<20} {'type':<9} {'lab':<5} {'decision: reason':<46} {'sessions':>8} "
+                 f"{'VNI':>9} {'packets sent/seen':>18} {'flows expected/seen':>20}  afterwards")
     for i in report["instances"]:
         decision = f"{i.get('decision')}: {i.get('reason')}"
         vnis = ",".join(sorted({str(s["vni"]) for s in i["sessions"]})) or "-"
         lines.append(f"{i['name']:<10} {i['instanceId']:<20} {i['instanceType']:<9} {i.get('lab') or '-':<5} "
-                     f"{decision[:38]:<38} {len(i['sessions']):>8} {vnis:>9} "
-                     f"{str(i['packetsSent']) + '/' + str(i['packetsSeen']):>15} "
-                     f"{str(i['flowsExpected']) + '/' + str(i['flowsSeen']):>15}")
+                     f"{decision[:46]:<46} {len(i['sessions']):>8} {vnis:>9} "
+                     f"{str(i['packetsSent']) + '/' + str(i['packetsSeen']):>18} "
+                     f"{str(i['flowsExpected']) + '/' + str(i['flowsSeen']):>20}  {i['afterwards']}")
     lines += ["", "per VNI (sensor /metrics vs generator; analyser flows vs the original traffic):"]
     for v in report["vnis"]:
         lines.append(f"  VNI {v['vni']} (VLAN {v['vlan']}, {v['sessions']} sessions): packets {v['packetsSent']} sent, "

@@ -113,7 +113,9 @@ public sealed class LocalLabTests(LabRun lab) : IClassFixture<LabRun>
 
         var labs = lab.Report["labs"]!.AsArray().ToDictionary(l => (string)l!["lab"]!, l => l!.AsObject());
         Assert.Equal("expired", (string?)labs["blue"]["state"]);
-        Assert.NotEqual("expired", (string?)labs["red"]["state"]);
+        // Red's mirrored traffic, published to CloudWatch as EC2 would, keeps it active.
+        Assert.Equal("active", (string?)labs["red"]["state"]);
+        Assert.StartsWith("mirrored traffic", (string?)labs["red"]["reasons"]![0], StringComparison.Ordinal);
         Assert.Equal(3 * 0.015, (double)labs["red"]["costPerHourWhileMirrored"]!, 3);
 
         var teardown = Assert.Single(lab.Report["teardown"]!.AsArray())!.AsObject();
