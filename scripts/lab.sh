@@ -10,6 +10,8 @@ cd "$top"
 
 fail() { echo "lab: $*" >&2; exit 1; }
 
+case "${1:-}" in -h|--help) exec python3 lab/run_lab.py --help ;; esac
+
 [ "$(id -u)" = 0 ] || fail "the lab creates network namespaces and needs root: run 'sudo $0 $*'"
 command -v ip >/dev/null || command -v apt-get >/dev/null || fail "iproute2 (ip) is missing and there is no apt-get to install it"
 
