@@ -154,9 +154,9 @@ def read_line(process, prefix, limit, what, log_path):
     def reader():
         for raw in process.stdout:
             line = raw.decode(errors="replace").strip()
+            # Keep reading after the ready line, so the child never blocks on a full pipe.
             if line.startswith(prefix) and "line" not in result:
                 result["line"] = line
-        # keep draining so the child never blocks on a full pipe
     threading.Thread(target=reader, daemon=True).start()
     while "line" not in result:
         if process.poll() is not None:
@@ -588,6 +588,10 @@ def wait_executions(sfn, arns, limit):
 
 # ---------------------------------------------------------------------------------------------------------------------
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main():
     parser = argparse.ArgumentParser(description="AutoMirror's local lab: the whole system end to end, no AWS account.")
     parser.add_argument("--json", help="also write the report as JSON to this file")
@@ -610,7 +614,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="automirror-lab-"))
     resources = Resources()
     # SIGTERM (a CI timeout, a kill) takes the same exit path as a failure: cleanup in finally.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         report = run_lab(resources, work, args.build_configuration)
     except (StepFailed, subprocess.TimeoutExpired, urllib.error.URLError, OSError, KeyError, ValueError,
