@@ -1,0 +1,1021 @@
+"""The local lab: AutoMirror end to end on one machine, with no AWS account.
+
+    python3 lab/run_lab.py [--json FILE] [--build-configuration Release]
+
+Six steps, each announced on stderr ([n/6] ...):
+  1. the local cloud (moto + AutoMirror's extension) and what template.yaml creates in it (lab/cloud_setup.py);
+     the local Step Functions endpoint with both workflows, the local Lambda host with the real handlers, and the
+     sensor in a network namespace with its analyser (Suricata, or tshark when Suricata is absent) on its TAP;
+  2. the demo lab's instances (two labs, one untagged, one unsupported type, one interface already full);
+  3. the EventBridge events AWS would emit for them, invoked on EventFunction, and the Attach executions they start;
+  4. for every created session, real HTTP + DNS between two namespaces, wrapped in VXLAN as AWS does (outer source =
+     the interface's address, the session's VNI) and sent to the sensor; per-VNI counts and analyser flows collected;
+  5. untag one instance, stop another, let lab "blue" expire, scheduled reconcile, idle-lab check and teardown;
+  6. the report (stdout; --json writes the same data as a file).
+
+Needs root (network namespaces), the built Release outputs of AutoMirror.LocalLambda and AutoMirror.Sensor, Node 22
+with aws-local-stepfunctions in .tools/node (scripts/prereqs.sh), moto/boto3 in this python3 and scapy in Debian's.
+Every process and namespace it starts is stopped and removed on every exit path.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cloud_setup  # noqa: E402  (the lab's own module, next to this file)
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 6
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+ATTACH_MACHINE = "AutoMirrorAttach"
+TEARDOWN_MACHINE = "AutoMirrorTeardown"
+SESSION_HOURLY_PRICE = 0.015
+DEBIAN_PYTHON = "/usr/bin/python3"  # scapy lives in Debian's python, as in the sensor e2e
+E2E = ROOT / "tests" / "sensor-e2e"
+# The VPC's CIDR (cloud_setup.py): the sensor accepts outer sources only from here, as the deploy configures it.
+VPC_CIDR = "10.20.0.0/16"
+HEALTH_PORT = 8080
+
+started = time.monotonic()
+
+
+class StepFailed(Exception):
+    pass
+
+
+def progress(message):
+    print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class Step:
+    """Names the step in progress so a failure says which one and why."""
+
+    current = "start-up"
+
+    def __init__(self, number, title):
+        self.number, self.title = number, title
+
+    def __enter__(self):
+        Step.current = f"[{self.number}/{STEPS}] {self.title}"
+        progress(Step.current)
+        return self
+
+    def __exit__(self, exc_type, *_):
+        # A deliberate failure after a step, so the cleanup on failure can be tested with everything running.
+        if exc_type is None and os.environ.get("AUTOMIRROR_LAB_FAIL_AFTER_STEP") == str(self.number):
+            raise StepFailed("failing on purpose (AUTOMIRROR_LAB_FAIL_AFTER_STEP)")
+        return False
+
+
+def note(message):
+    progress(f"      {message}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Processes and namespaces, all released in cleanup()
+
+class Resources:
+    def __init__(self):
+        self.processes = []  # (name, Popen)
+        self.namespaces = []
+
+    def start(self, name, args, log_path, env=None, stdout=None):
+        log = open(log_path, "wb")
+        process = subprocess.Popen(args, stdout=stdout or log, stderr=log, env=env, cwd=ROOT, start_new_session=True)
+        self.processes.append((name, process))
+        return process
+
+    def stop(self, process, timeout=15):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def cleanup(self):
+        for _, process in reversed(self.processes):
+            try:
+                self.stop(process, timeout=10)
+            except OSError:
+                pass
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
+
+
+def run(args, what, timeout=60, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kwargs)
+    if result.returncode != 0:
+        raise StepFailed(f"{what} failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()[-800:]}")
+    return result.stdout
+
+
+def wait_for(what, predicate, limit, interval=0.2):
+    deadline = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise StepFailed(f"timed out after {limit}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_line(process, prefix, limit, what, log_path):
+    """The first stdout line starting with prefix (services print a ready line)."""
+    deadline = time.monotonic() + limit
+    result = {}
+
+    def reader():
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").strip()
+            # Keep reading after the ready line, so the child never blocks on a full pipe.
+            if line.startswith(prefix) and "line" not in result:
+                result["line"] = line
+    threading.Thread(target=reader, daemon=True).start()
+    while "line" not in result:
+        if process.poll() is not None:
+            raise StepFailed(f"{what} exited with {process.returncode}: {tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise StepFailed(f"{what} not ready after {limit}s: {tail(log_path)}")
+        time.sleep(0.05)
+    return result["line"]
+
+
+def tail(path, size=600):
+    try:
+        return Path(path).read_text(errors="replace")[-size:].strip()
+    except OSError:
+        return "(no log)"
+
+
+def http_json(url, body=None, timeout=60, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
+                                     headers={"content-type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, dict(response.headers), response.read().decode()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The services
+
+class Services:
+    def __init__(self, resources, work, configuration):
+        self.resources, self.work, self.configuration = resources, work, configuration
+        self.node = ROOT / ".tools" / "node" / "node_modules" / ".bin" / "node"
+        self.lambda_port, self.sfn_port = free_port(), free_port()
+        self.lambda_url = f"http://127.0.0.1:{self.lambda_port}"
+        self.sfn_url = f"http://127.0.0.1:{self.sfn_port}"
+        self.cloud_url = None
+
+    def aws_env(self):
+        env = dict(os.environ)
+        env.update({
+            "AWS_ENDPOINT_URL": self.cloud_url, "AWS_ENDPOINT_URL_SFN": self.sfn_url,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "automirror-lab", "AWS_SECRET_ACCESS_KEY": "automirror-lab",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        return env
+
+    def start_cloud(self):
+        log = self.work / "localcloud.log"
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "localcloud"))
+        process = self.resources.start("local cloud", [sys.executable, "-m", "automirror_localcloud", "--host", "127.0.0.1",
+                                                       "--port", "0"], log, env=env, stdout=subprocess.PIPE)
+        line = read_line(process, "automirror-localcloud ready ", 60, "the local cloud", log)
+        self.cloud_url = line.split()[-1]
+        return self.cloud_url
+
+    def start_step_functions(self, poll_seconds, max_attempts):
+        if not self.node.exists():
+            raise StepFailed(f"Node 22 is missing ({self.node.relative_to(ROOT)}): run scripts/prereqs.sh")
+        subs = {
+            "EvaluateFunctionArn": "EvaluateFunction", "TargetHealthFunctionArn": "TargetHealthFunction",
+            "CreateSessionsFunctionArn": "CreateSessionsFunction", "VerifyFunctionArn": "VerifyFunction",
+            "CleanupFunctionArn": "CleanupFunction", "ListLabSessionsFunctionArn": "ListLabSessionsFunction",
+            "DeleteSessionFunctionArn": "DeleteSessionFunction", "InstanceActionFunctionArn": "InstanceActionFunction",
+            "TeardownReportFunctionArn": "TeardownReportFunction",
+        }
+        args = [str(self.node), "localcloud/stepfunctions/sfn-server.mjs", "--port", str(self.sfn_port),
+                "--definition", f"{ATTACH_MACHINE}=statemachine/attach.asl.json",
+                "--definition", f"{TEARDOWN_MACHINE}=statemachine/teardown.asl.json", "--retry-pause-ms", "50"]
+        for key, function in subs.items():
+            args += ["--substitute", f"{key}={FUNCTION_ARN}{function}"]
+        # The template's waits, shortened where DefinitionSubstitutions puts the stack's values.
+        args += ["--substitute", f"HealthPollSeconds={poll_seconds}", "--substitute", f"HealthMaxAttempts={max_attempts}",
+                 "--substitute", "MapConcurrency=4"]
+        log = self.work / "stepfunctions.log"
+        process = self.resources.start("step functions", args, log, env=self.aws_env(), stdout=subprocess.PIPE)
+        read_line(process, "{", 30, "the local Step Functions endpoint", log)
+
+    def start_lambda_host(self, stack):
+        dll = ROOT / "src" / "AutoMirror.LocalLambda" / "bin" / self.configuration / "net10.0" / "AutoMirror.LocalLambda.dll"
+        if not dll.exists():
+            raise StepFailed(f"{dll.relative_to(ROOT)} is missing: build it first (scripts/lab.sh does)")
+        machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:"
+        env_values = {
+            # What CloudFormation resolves from the stack's resources.
+            "MIRROR_TARGET_ID": stack["mirrorTargetId"], "MIRROR_FILTER_ID": stack["mirrorFilterId"],
+            "SENSOR_TARGET_GROUP_ARN": stack["targetGroupArn"], "SENSOR_SUBNET_IDS": stack["sensorSubnetId"],
+            "VPC_IDS": stack["vpcId"],
+            "ATTACH_STATE_MACHINE_ARN": machine + ATTACH_MACHINE, "TEARDOWN_STATE_MACHINE_ARN": machine + TEARDOWN_MACHINE,
+            # The lab's teardown removes what it finds (the stack's default only reports).
+            "TEARDOWN_ACTION": "detach",
+        }
+        args = ["dotnet", str(dll), "--port", str(self.lambda_port), "--template", str(ROOT / "template.yaml")]
+        for key, value in env_values.items():
+            args += ["--env", f"{key}={value}"]
+        log = self.work / "locallambda.log"
+        process = self.resources.start("lambda host", args, log, env=self.aws_env(), stdout=subprocess.PIPE)
+        read_line(process, "automirror-locallambda ready ", 60, "the local Lambda host", log)
+
+    def invoke(self, function, payload):
+        status, headers, body = http_json(f"{self.lambda_url}/2015-03-31/functions/{function}/invocations", payload, timeout=120)
+        if any(k.lower() == "x-amz-function-error" for k in headers):
+            raise StepFailed(f"{function} failed: {body[:800]}")
+        return json.loads(body)
+
+    def control(self, route, body):
+        return json.loads(http_json(f"{self.cloud_url}/_automirror/{route}", body)[2])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The sensor side: namespaces, sensor, analyser, traffic
+
+class Network:
+    """client ns ──veth── server ns: the lab's real traffic (HTTP + DNS), captured on the client.
+    client ns ──veth── sensor ns: the same frames, wrapped in VXLAN as AWS wraps mirrored packets, to the sensor.
+    The NLB hop is left out: a UDP NLB keeps the outer source address, which is all the sensor checks."""
+
+    def __init__(self, resources, work):
+        self.resources, self.work = resources, work
+        tag = f"{os.getpid() % 0xFFFF:04x}"
+        self.client, self.server, self.sensor = f"amlc{tag}", f"amls{tag}", f"amlx{tag}"
+        self.tap = f"amltap{tag}"
+
+    def ns(self, name, *args):
+        return ["ip", "netns", "exec", name, *args]
+
+    def create(self):
+        for ns in (self.client, self.server, self.sensor):
+            run(["ip", "netns", "add", ns], f"ip netns add {ns}")
+            self.resources.namespaces.append(ns)
+            run(["ip", "-n", ns, "link", "set", "lo", "up"], "loopback up")
+            # IPv4 only, as the mirrored lab: no IPv6 neighbour chatter mixed into the captures.
+            run(self.ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"), "disable IPv6")
+        commands = [
+            ["ip", "link", "add", "c0", "netns", self.client, "type", "veth", "peer", "name", "s0", "netns", self.server],
+            ["ip", "link", "add", "c1", "netns", self.client, "type", "veth", "peer", "name", "x0", "netns", self.sensor],
+            ["ip", "-n", self.client, "addr", "add", "10.77.1.1/24", "dev", "c0"],
+            ["ip", "-n", self.server, "addr", "add", "10.77.1.2/24", "dev", "s0"],
+            ["ip", "-n", self.client, "addr", "add", "10.99.0.1/24", "dev", "c1"],
+            ["ip", "-n", self.sensor, "addr", "add", "10.99.0.2/24", "dev", "x0"],
+            # Mirrored packets may be up to 8500 bytes on AWS; the captures hold GSO frames above 1500.
+            ["ip", "-n", self.client, "link", "set", "c1", "mtu", "9000"],
+            ["ip", "-n", self.sensor, "link", "set", "x0", "mtu", "9000"],
+        ]
+        for ns, dev in ((self.client, "c0"), (self.server, "s0"), (self.client, "c1"), (self.sensor, "x0")):
+            commands.append(["ip", "-n", ns, "link", "set", dev, "up"])
+        # The outer sources are the VPC's interface addresses, reached through the mirror link.
+        commands.append(["ip", "-n", self.sensor, "route", "add", VPC_CIDR, "via", "10.99.0.1"])
+        for command in commands:
+            run(command, " ".join(command))
+
+    def mac(self, ns, dev):
+        return run(["ip", "-n", ns, "-br", "link", "show", dev], "ip link show").split()[2]
+
+    def curl(self, url, timeout=5):
+        return subprocess.run(self.ns(self.sensor, "curl", "-s", "-m", str(timeout), "-o", "-", "-w", "\n%{http_code}", url),
+                              capture_output=True, text=True, check=False).stdout
+
+
+class Sensor:
+    def __init__(self, resources, network, work, configuration):
+        self.resources, self.network, self.work = resources, network, work
+        self.configuration = configuration
+        self.process = None
+
+    def restart(self, downstream, vlan_by_vni):
+        self.resources.stop(self.process)
+        self.start(downstream, vlan_by_vni)
+
+    def start(self, downstream, vlan_by_vni):
+        dll = ROOT / "src" / "AutoMirror.Sensor" / "bin" / self.configuration / "net10.0" / "AutoMirror.Sensor.dll"
+        if not dll.exists():
+            raise StepFailed(f"{dll.relative_to(ROOT)} is missing: build it first (scripts/lab.sh does)")
+        args = self.network.ns(self.network.sensor, "dotnet", str(dll), "--tap", self.network.tap,
+                               "--health-port", str(HEALTH_PORT), "--source-networks", VPC_CIDR,
+                               "--downstream-process", downstream, "--workers", "2",
+                               "--Sensor:StatsLogSeconds=5")
+        # One VLAN per lab's VNI: the analyser keys flows by VLAN too, so the labs' flows stay apart.
+        for vni, vlan in vlan_by_vni.items():
+            args.append(f"--Sensor:VlanByVni:{vni}={vlan}")
+        self.log = self.work / f"sensor-{len(self.resources.processes)}.log"
+        self.process = self.resources.start("sensor", args, self.log)
+        wait_for("the sensor's health endpoint", lambda: self.health()[0] != "000" or self.exited(), 60)
+        if self.process.poll() is not None:
+            raise StepFailed(f"the sensor exited with {self.process.returncode}: {tail(self.log)}")
+
+    def exited(self):
+        if self.process.poll() is not None:
+            raise StepFailed(f"the sensor exited with {self.process.returncode}: {tail(self.log)}")
+        return False
+
+    def health(self):
+        out = self.network.curl(f"http://127.0.0.1:{HEALTH_PORT}/health", timeout=2)
+        body, _, code = out.rpartition("\n")
+        return (code.strip() or "000"), body.strip()
+
+    def vni_frames(self):
+        out = self.network.curl(f"http://127.0.0.1:{HEALTH_PORT}/metrics")
+        counts = {}
+        for match in re.finditer(r'^automirror_sensor_vni_frames_total\{vni="(\d+)"\} (\d+)', out, re.M):
+            counts[int(match.group(1))] = int(match.group(2))
+        return counts
+
+    def metrics_text(self):
+        return self.network.curl(f"http://127.0.0.1:{HEALTH_PORT}/metrics").rpartition("\n")[0]
+
+
+class HealthFollower:
+    """Makes the target group's health follow the real sensor's /health, as the NLB's HTTP check would."""
+
+    def __init__(self, services, sensor, target_group):
+        self.services, self.sensor, self.target_group = services, sensor, target_group
+        self.state, self.transitions = None, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        self._poll()
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _poll(self):
+        code, body = self.sensor.health()
+        state = "healthy" if code == "200" else "unhealthy"
+        if state != self.state:
+            self.services.control("target-health", {"targetGroupArn": self.target_group, "state": state})
+            self.transitions.append({"at": round(time.monotonic() - started, 1), "state": state, "http": code,
+                                     "detail": body[:200]})
+            self.state = state
+
+    def _loop(self):
+        while not self._stop.wait(0.5):
+            try:
+                self._poll()
+            except (OSError, urllib.error.URLError, StepFailed):
+                pass  # the next poll tries again; the attach workflow's own health gate waits meanwhile
+
+
+class Analyser:
+    """Suricata sniffing the TAP (the real downstream analyser), or tshark when Suricata is absent."""
+
+    def __init__(self, resources, network, work):
+        self.resources, self.network, self.work = resources, network, work
+        # AUTOMIRROR_LAB_ANALYSER=tshark takes the fallback even where Suricata is installed (to try it).
+        wanted = os.environ.get("AUTOMIRROR_LAB_ANALYSER")
+        self.kind = wanted or ("suricata" if shutil.which("suricata") else "tshark")
+        self.process = None
+        self.live_dir = work / "analyser-live"
+
+    @property
+    def downstream_process(self):
+        # The sensor's health names the analyser's process (Suricata's main thread is "Suricata-Main").
+        return "Suricata-Main" if self.kind == "suricata" else "tshark"
+
+    def start(self):
+        self.live_dir.mkdir(parents=True, exist_ok=True)
+        if self.kind == "suricata":
+            args = self.network.ns(self.network.sensor, "suricata", "-k", "none", "-S", "/dev/null",
+                                   "--set", "unix-command.enabled=no", f"--af-packet={self.network.tap}", "-l", str(self.live_dir))
+            self.process = self.resources.start("suricata", args, self.live_dir / "stdout.log")
+        else:
+            args = self.network.ns(self.network.sensor, "tshark", "-q", "-i", self.network.tap, "-w", str(self.live_dir / "tap.pcapng"))
+            self.process = self.resources.start("tshark", args, self.live_dir / "stdout.log")
+
+    def wait_ready(self):
+        if self.kind == "suricata":
+            wait_for("Suricata's engine to start", lambda: self._alive() and "Engine started" in tail(self.live_dir / "suricata.log", 100000), 120)
+        else:
+            wait_for("tshark to capture", lambda: self._alive() and "Capturing on" in tail(self.live_dir / "stdout.log"), 60)
+
+    def _alive(self):
+        if self.process.poll() is not None:
+            raise StepFailed(f"{self.kind} exited with {self.process.returncode}: {tail(self.live_dir / 'stdout.log')}")
+        return True
+
+    def finish(self):
+        """Stops the live analyser (Suricata logs every open flow on shutdown) and returns its flows."""
+        self.resources.stop(self.process, timeout=60)
+        if self.kind == "suricata":
+            return suricata_flows(self.live_dir / "eve.json")
+        return tshark_flows(self.live_dir / "tap.pcapng")
+
+    def offline(self, capture, out_dir):
+        """The same analyser reading the original capture: what it should find in the mirrored copy."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if self.kind == "suricata":
+            return subprocess.Popen(["suricata", "-k", "none", "-S", "/dev/null", "--set", "unix-command.enabled=no",
+                                     "-r", str(capture), "-l", str(out_dir)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, cwd=ROOT)
+        return None
+
+    def offline_flows(self, capture, out_dir):
+        if self.kind == "suricata":
+            return suricata_flows(out_dir / "eve.json")
+        return tshark_flows(capture)
+
+
+def suricata_flows(eve):
+    """Flows by (vlan, proto, src, sport, dst, dport) with packet counts, and application events by type."""
+    flows, events = {}, {}
+    if not eve.exists():
+        raise StepFailed(f"Suricata wrote no {eve.name}")
+    for line in eve.read_text().splitlines():
+        event = json.loads(line)
+        kind = event.get("event_type")
+        vlan = (event.get("vlan") or [0])[0]
+        if kind == "flow":
+            key = (vlan, event.get("proto"), event.get("src_ip"), event.get("src_port"), event.get("dest_ip"), event.get("dest_port"))
+            f = event["flow"]
+            flows[key] = {"packets": f.get("pkts_toserver", 0) + f.get("pkts_toclient", 0), "app": event.get("app_proto")}
+        elif kind in ("http", "dns"):
+            events[(vlan, kind)] = events.get((vlan, kind), 0) + 1
+    return flows, events
+
+
+def tshark_flows(capture):
+    """tshark's view when Suricata is absent: conversations by the same key, counted packets; no app events."""
+    out = subprocess.run(["tshark", "-r", str(capture), "-T", "fields", "-e", "vlan.id", "-e", "ip.proto", "-e", "ip.src",
+                          "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "udp.dstport",
+                          "-Y", "ip"], capture_output=True, text=True, check=False).stdout
+    flows = {}
+    for line in out.splitlines():
+        vlan, proto, src, tsp, usp, dst, tdp, udp_ = (line.split("\t") + [""] * 8)[:8]
+        names = {"6": "TCP", "17": "UDP", "1": "ICMP"}
+        sport, dport = int(tsp or usp or 0), int(tdp or udp_ or 0)
+        a, b = (src, sport), (dst, dport)
+        first, second = (a, b) if a <= b else (b, a)
+        key = (int(vlan or 0), names.get(proto, proto), first[0], first[1], second[0], second[1])
+        flows.setdefault(key, {"packets": 0, "app": None})["packets"] += 1
+    return flows, {}
+
+
+class Generator:
+    """Real traffic per session (captured once per session, so every session's flows are its own) and its VXLAN copy."""
+
+    def __init__(self, resources, network, work):
+        self.resources, self.network, self.work = resources, network, work
+
+    def start_servers(self):
+        ns = self.network.server
+        self.resources.start("http server", self.network.ns(ns, DEBIAN_PYTHON, "-m", "http.server", "8080", "--bind", "10.77.1.2",
+                                                            "--directory", str(E2E)), self.work / "http-server.log")
+        self.resources.start("dns server", self.network.ns(ns, DEBIAN_PYTHON, str(E2E / "traffic.py"), "dns-server", "10.77.1.2"),
+                             self.work / "dns-server.log")
+        wait_for("the lab's HTTP server", lambda: subprocess.run(
+            self.network.ns(self.network.client, "curl", "-s", "-o", "/dev/null", "-m", "2", "http://10.77.1.2:8080/traffic.py"),
+            check=False).returncode == 0, 20)
+
+    def capture(self, name):
+        """The sensor e2e's application traffic (three HTTP requests, three DNS queries), captured on the client."""
+        pcap = self.work / f"{name}.pcap"
+        log = self.work / f"{name}-tcpdump.log"
+        tcpdump = self.resources.start("tcpdump", self.network.ns(self.network.client, "tcpdump", "-i", "c0", "--immediate-mode", "-U", "-s", "0",
+                                                                  "-w", str(pcap), "ip"), log)
+        wait_for("tcpdump", lambda: "listening on" in tail(log), 10, interval=0.05)
+        c = self.network.client
+        for args in (["curl", "-s", "-o", "/dev/null", "http://10.77.1.2:8080/traffic.py"],
+                     ["curl", "-s", "-o", "/dev/null", "http://10.77.1.2:8080/e2e.sh"],
+                     ["curl", "-s", "-o", "/dev/null", "-A", "automirror-lab", "http://10.77.1.2:8080/missing"],
+                     [DEBIAN_PYTHON, str(E2E / "traffic.py"), "dns-client", "10.77.1.2", f"{name}.lab.automirror.test",
+                      "zeek.automirror.test", "www.example.test"]):
+            run(self.network.ns(c, *args), f"traffic {args[0]}", timeout=20)
+        time.sleep(0.5)  # the last FIN/ACKs and DNS answers reach tcpdump before it stops
+        self.resources.stop(tcpdump)
+        return pcap
+
+    def wrap(self, original, wrapped, vni, source_ip):
+        src_mac = self.network.mac(self.network.client, "c1")
+        dst_mac = self.network.mac(self.network.sensor, "x0")
+        return subprocess.Popen([DEBIAN_PYTHON, str(E2E / "vxlan_wrap.py"), str(original), str(wrapped), "--vni", str(vni),
+                                 "--src", source_ip, "--dst", "10.99.0.2", "--src-mac", src_mac, "--dst-mac", dst_mac],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+    def replay(self, wrapped):
+        run(self.network.ns(self.network.client, "tcpreplay", "-q", "-i", "c1", "--pps", "1000", str(wrapped)), "tcpreplay", timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Events, in the shapes EventBridge delivers (the fixtures in events/), with the lab's ids and the current time
+
+def mirrored_bytes(pcap, instance_address="10.77.1.1"):
+    """(in, out) bytes of a capture as the instance sees them: frames from its address are outbound. This is what
+    EC2 publishes as NetworkMirrorIn/NetworkMirrorOut for a mirrored instance."""
+    data = pcap.read_bytes()
+    big = data[:4] == b"\xa1\xb2\xc3\xd4"
+    order = ">" if big else "<"
+    source = socket.inet_aton(instance_address)
+    inbound = outbound = 0
+    offset = 24
+    while offset + 16 <= len(data):
+        captured, original = struct.unpack(order + "II", data[offset + 8:offset + 16])
+        frame = data[offset + 16:offset + 16 + captured]
+        if len(frame) >= 30 and frame[26:30] == source:
+            outbound += original
+        else:
+            inbound += original
+        offset += 16 + captured
+    return inbound, outbound
+
+
+def event_from(fixture, instance_id, event_id, **detail):
+    event = json.loads((ROOT / "events" / fixture).read_text())
+    event["id"] = event_id
+    event["time"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if instance_id:
+        event["resources"] = [f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance_id}"]
+        if "instance-id" in event["detail"]:
+            event["detail"]["instance-id"] = instance_id
+    event["detail"].update(detail)
+    return event
+
+
+def wait_executions(sfn, arns, limit):
+    results = {}
+
+    def done():
+        for arn in arns:
+            if arn not in results:
+                d = sfn.describe_execution(executionArn=arn)
+                if d["status"] != "RUNNING":
+                    results[arn] = d
+        return len(results) == len(arns)
+    wait_for(f"{len(arns)} executions to finish", done, limit, interval=0.3)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def main():
+    parser = argparse.ArgumentParser(description="AutoMirror's local lab: the whole system end to end, no AWS account.")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+    parser.add_argument("--build-configuration", default="Release", help="which build of the .NET projects to run")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, captures, eve.json)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("lab: network namespaces need root; run it as root (sudo scripts/lab.sh)", file=sys.stderr)
+        return 2
+
+    missing = [tool for tool in ("ip", "tcpdump", "tcpreplay", "curl", "dotnet") if not shutil.which(tool)]
+    if not Path(DEBIAN_PYTHON).exists() or subprocess.run([DEBIAN_PYTHON, "-c", "import scapy"], capture_output=True).returncode:
+        missing.append(f"scapy for {DEBIAN_PYTHON} (Debian's python3-scapy)")
+    if not shutil.which("suricata") and not shutil.which("tshark"):
+        missing.append("an analyser (suricata, or tshark)")
+    if missing:
+        print(f"lab: missing {', '.join(missing)}: run scripts/prereqs.sh (scripts/lab.sh does)", file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="automirror-lab-"))
+    resources = Resources()
+    # SIGTERM (a CI timeout, a kill) takes the same exit path as a failure: cleanup in finally.
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        report = run_lab(resources, work, args.build_configuration)
+    except (StepFailed, subprocess.TimeoutExpired, urllib.error.URLError, OSError, KeyError, ValueError,
+            boto3.exceptions.Boto3Error, KeyboardInterrupt) as error:
+        if isinstance(error, KeyboardInterrupt):
+            error = "interrupted"
+        print(f"lab: FAILED in {Step.current}: {error}", file=sys.stderr)
+        print(f"lab: logs kept in {work}", file=sys.stderr)
+        args.keep = True
+        return 1
+    except Exception as error:  # botocore's ClientError and the like: still name the step, still clean up
+        print(f"lab: FAILED in {Step.current}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"lab: logs kept in {work}", file=sys.stderr)
+        args.keep = True
+        return 1
+    finally:
+        progress("cleanup: stopping processes, removing namespaces")
+        resources.cleanup()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report["durationSeconds"] = round(time.monotonic() - started, 1)
+    print(render(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0 if report["ok"] else 1
+
+
+def run_lab(resources, work, configuration):
+    services = Services(resources, work, configuration)
+    network = Network(resources, work)
+    analyser = Analyser(resources, network, work)
+    report = {"analyser": analyser.kind, "instances": [], "labs": [], "vnis": [], "changes": [], "checks": []}
+    if analyser.kind != "suricata":
+        progress("note: Suricata is not installed; tshark reads the TAP instead (flows only, no HTTP/DNS events)")
+
+    with Step(1, "local cloud, the stack template.yaml creates, workflows, Lambda host, sensor"):
+        cloud = services.start_cloud()
+        note(f"local cloud at {cloud}")
+        ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
+                           aws_secret_access_key="automirror-lab")
+        elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
+                             aws_secret_access_key="automirror-lab")
+        stack = cloud_setup.create_stack(ec2, elbv2)
+        report["stack"] = stack
+        note(f"VPC {stack['vpcId']}, internal NLB + UDP 4789 listener, target group (HTTP :8080/health), "
+             f"mirror target {stack['mirrorTargetId']}, filter {stack['mirrorFilterId']}")
+        services.start_step_functions(poll_seconds=1, max_attempts=60)
+        services.start_lambda_host(stack)
+        note(f"Step Functions endpoint {services.sfn_url} (Attach, Teardown); Lambda host {services.lambda_url}")
+        network.create()
+        note(f"namespaces {network.client} (lab client), {network.server} (lab server), {network.sensor} (sensor)")
+        # The sensor and its analyser come up now; the target group's health follows the sensor's /health, so the
+        # Attach workflows wait at their health gate until the sensor can forward, as on AWS while a sensor boots.
+        sensor = Sensor(resources, network, work, configuration)
+        sensor.start(analyser.downstream_process, {})
+        analyser.start()
+        follower = HealthFollower(services, sensor, stack["targetGroupArn"])
+        follower.start()
+        note(f"sensor in {network.sensor} (TAP {network.tap}); {analyser.kind} starting on the TAP; "
+             "target health follows the sensor's /health")
+
+    with Step(2, "launching the lab: labs red and blue, one untagged, one t2.micro, one interface already full"):
+        instances, foreign = cloud_setup.create_lab(ec2, stack)
+        for instance in instances:
+            note(f"{instance['name']:<9} {instance['instanceId']} {instance['instanceType']:<9} expect: {instance['expect']}")
+        report["foreignSessions"] = foreign["sessionIds"]
+
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=services.sfn_url,
+                       aws_access_key_id="automirror-lab", aws_secret_access_key="automirror-lab")
+    by_id = {i["instanceId"]: i for i in instances}
+
+    with Step(3, "attach: EC2 'running' events to EventFunction, Attach workflow per instance"):
+        executions = {}
+        for instance in instances:
+            event = event_from("ec2-state-running.json", instance["instanceId"], f"lab-running-{instance['instanceId']}",
+                               state="running")
+            answer = services.invoke("EventFunction", event)
+            instance["event"] = {"type": "running", "action": answer.get("action"), "reason": answer.get("reason")}
+            if answer.get("executionArn"):
+                executions[answer["executionArn"]] = instance
+        note(f"{len(executions)} executions started, {len(instances) - len(executions)} events answered without one")
+
+        results = wait_executions(sfn, list(executions), 120)
+        for arn, result in results.items():
+            instance = executions[arn]
+            output = json.loads(result.get("output") or "{}")
+            plan = output.get("plan") or {}
+            instance["execution"] = {"name": result["name"], "status": result["status"], "error": result.get("error"),
+                                     "cause": (result.get("cause") or "")[:300] or None}
+            instance["decision"] = plan.get("decision")
+            # An attach's outcome is Verify's status (mirrored, session-limit); a skip's is the plan's reason.
+            verified = output.get("verified") or {}
+            instance["reason"] = verified.get("status") or plan.get("reason")
+        for instance in instances:
+            if "execution" not in instance:
+                instance["decision"] = instance["event"]["action"]
+                instance["reason"] = instance["event"]["reason"]
+        statuses = [r["status"] for r in results.values()]
+        note(f"executions: {statuses.count('SUCCEEDED')} succeeded, {statuses.count('FAILED')} failed; "
+             f"target health transitions: {[t['state'] for t in follower.transitions]}")
+        report["targetHealth"] = follower.transitions
+
+        sessions = managed_sessions(ec2, stack)
+        enis = {e["NetworkInterfaceId"]: e for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+        for instance in instances:
+            tags = instance_tags(ec2, instance["instanceId"])
+            instance["lab"] = tags.get("lab")
+            instance["statusTag"] = tags.get("automirror:status")
+            mine = [s for s in sessions if session_tag(s, "automirror:instance-id") == instance["instanceId"]]
+            instance["sessions"] = [{
+                "sessionId": s["TrafficMirrorSessionId"], "networkInterfaceId": s["NetworkInterfaceId"],
+                "privateIp": enis[s["NetworkInterfaceId"]]["PrivateIpAddress"], "sessionNumber": s["SessionNumber"],
+                "vni": s["VirtualNetworkId"],
+            } for s in sorted(mine, key=lambda s: s["NetworkInterfaceId"])]
+        created = sum(len(i["sessions"]) for i in instances)
+        note(f"{created} AutoMirror sessions exist")
+        # One VLAN per VNI (per lab), so the analyser, which keys flows by VLAN, keeps the labs apart. The VNIs are
+        # known once the sessions exist: the sensor is restarted with the map, as an operator would deploy it; its
+        # TAP persists across the restart, so the analyser keeps sniffing it.
+        vlan_by_vni = {vni: 100 + n for n, vni in enumerate(sorted({s["vni"] for i in instances for s in i["sessions"]}))}
+        for instance in instances:
+            for session in instance["sessions"]:
+                session["vlan"] = vlan_by_vni[session["vni"]]
+        sensor.restart(analyser.downstream_process, vlan_by_vni)
+        note(f"sensor restarted with VLAN per VNI {vlan_by_vni}")
+        analyser.wait_ready()
+        wait_for("the sensor's health to be 200", lambda: sensor.health()[0] == "200", 30)
+        note(f"{analyser.kind} reading {network.tap}; sensor healthy")
+
+    with Step(4, f"traffic: real HTTP + DNS per session, wrapped in VXLAN as AWS does, to the sensor; {analyser.kind} on the TAP"):
+        generator = Generator(resources, network, work)
+        generator.start_servers()
+        all_sessions = [(instance, s) for instance in instances for s in instance["sessions"]]
+        wrappers, offline = [], []
+        for n, (instance, session) in enumerate(all_sessions):
+            original = generator.capture(f"session{n}")
+            session["capture"] = original
+            wrapped = work / f"session{n}-vxlan.pcap"
+            wrappers.append((session, original, wrapped, generator.wrap(original, wrapped, session["vni"], session["privateIp"])))
+            offline.append((session, original, work / f"offline{n}", analyser.offline(original, work / f"offline{n}")))
+        note(f"{len(all_sessions)} captures made (one per session, so each session's flows are its own)")
+        expected_frames = {}
+        for session, original, wrapped, process in wrappers:
+            out, err = process.communicate(timeout=120)
+            if process.returncode != 0:
+                raise StepFailed(f"vxlan_wrap.py failed: {err.strip()[-400:]}")
+            session["packetsSent"] = int(out.split()[0])
+        for session, original, wrapped, _ in wrappers:
+            before = sensor.vni_frames().get(session["vni"], 0)
+            generator.replay(wrapped)
+            target = before + session["packetsSent"]
+            try:
+                wait_for(f"the sensor to count {target} frames on VNI {session['vni']}",
+                         lambda: sensor.vni_frames().get(session["vni"], 0) >= target, 20)
+            except StepFailed:
+                pass  # reported below as a mismatch, with the numbers, rather than a bare timeout
+            session["packetsSeen"] = sensor.vni_frames().get(session["vni"], 0) - before
+            expected_frames[session["vni"]] = expected_frames.get(session["vni"], 0) + session["packetsSent"]
+            note(f"{session['sessionId']} VNI {session['vni']} from {session['privateIp']}: "
+                 f"sent {session['packetsSent']}, sensor forwarded {session['packetsSeen']}")
+        time.sleep(1.5)  # let the analyser take the last frames off the TAP
+        final_counts = sensor.vni_frames()
+        (work / "metrics.txt").write_text(sensor.metrics_text())
+        live_flows, live_events = analyser.finish()
+        for session, original, out_dir, process in offline:
+            if process is not None and process.wait(timeout=120) != 0:
+                raise StepFailed(f"Suricata could not read {original.name}: {tail(out_dir / 'suricata.log')}")
+            flows, events = analyser.offline_flows(original, out_dir)
+            session["expectedFlows"] = {(session["vlan"],) + k[1:]: v for k, v in flows.items()}
+            session["expectedEvents"] = {kind: n for (_, kind), n in events.items()}
+        compare_flows(all_sessions, live_flows, live_events, report, vlan_by_vni, expected_frames, final_counts)
+        note(f"{analyser.kind}: {sum(v['flowsSeen'] for v in report['vnis'])} flows on the TAP, "
+             f"{sum(v['flowsExpected'] for v in report['vnis'])} in the original traffic")
+
+        # What EC2 publishes for a mirrored instance: its mirrored bytes, per direction, in AWS/EC2. The idle-lab check
+        # reads these; instances without mirroring publish nothing, which the check treats as unknown, never idle.
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
+                                  aws_secret_access_key="automirror-lab")
+        # A datapoint is stamped with the start of its period, in the past: a minute back, on the minute (a point
+        # stamped "now" falls outside a query that ends within the same second).
+        stamp = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).replace(second=0, microsecond=0)
+        for instance in instances:
+            if not instance["sessions"]:
+                continue
+            totals = [0, 0]
+            for session in instance["sessions"]:
+                inbound, outbound = mirrored_bytes(session["capture"])
+                totals[0] += inbound
+                totals[1] += outbound
+            cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[
+                {"MetricName": name, "Dimensions": [{"Name": "InstanceId", "Value": instance["instanceId"]}],
+                 "Timestamp": stamp, "Value": value, "Unit": "Bytes"}
+                for name, value in (("NetworkMirrorIn", totals[0]), ("NetworkMirrorOut", totals[1]))])
+            instance["mirroredBytes"] = {"in": totals[0], "out": totals[1]}
+        note("CloudWatch: NetworkMirrorIn/Out published for the mirrored instances, as EC2 does")
+
+        labs = {}
+        for instance in instances:
+            if instance.get("lab"):
+                labs.setdefault(instance["lab"], 0)
+                labs[instance["lab"]] += len(instance["sessions"])
+        report["labs"] = [{"lab": lab, "sessionsWhileMirrored": n, "costPerHourWhileMirrored": round(n * SESSION_HOURLY_PRICE, 3)}
+                          for lab, n in sorted(labs.items())]
+
+    with Step(5, "changes: untag red-db, stop red-web, lab blue expires; reconcile, idle-lab check, teardown"):
+        names = {i["name"]: i for i in instances}
+        red_db, red_web = names["red-db"], names["red-web"]
+        ec2.delete_tags(Resources=[red_db["instanceId"]], Tags=[{"Key": "automirror"}])
+        remaining = instance_tags(ec2, red_db["instanceId"])
+        answer = services.invoke("EventFunction", event_from(
+            "tag-change-v4-mirror-removed.json", red_db["instanceId"], "lab-untag-red-db", tags=remaining))
+        record_change(report, red_db, "untagged (automirror removed)", answer)
+
+        ec2.stop_instances(InstanceIds=[red_web["instanceId"]])
+        for state in ("stopping", "stopped"):
+            answer = services.invoke("EventFunction", event_from(
+                f"ec2-state-{state}.json", red_web["instanceId"], f"lab-{state}-red-web", state=state))
+            record_change(report, red_web, f"stopped (event '{state}')", answer)
+
+        # Idleness the way the code reads it: the lab's expiry tag, in the past.
+        past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        blue = [i["instanceId"] for i in instances if i.get("lab") == "blue"]
+        ec2.create_tags(Resources=blue, Tags=[{"Key": "automirror:expires-at", "Value": past}])
+        note(f"lab blue: automirror:expires-at={past} on {len(blue)} instances")
+
+        reconcile = services.invoke("ReconcileFunction", event_from("scheduled-reconcile.json", None, "lab-reconcile"))
+        report["reconcile"] = {k: reconcile.get(k) for k in ("instances", "mirrored", "sessionLimited", "detached", "skipped", "failed")}
+        report["reconcile"]["changed"] = [o for o in reconcile.get("outcomes", [])
+                                          if o.get("createdSessionIds") or o.get("deletedSessionIds")]
+        note(f"reconcile: {report['reconcile']['instances']} instances, {report['reconcile']['mirrored']} mirrored, "
+             f"{report['reconcile']['detached']} detached, {len(report['reconcile']['changed'])} changed anything")
+
+        idle = services.invoke("IdleLabsFunction", event_from("scheduled-teardown.json", None, "lab-idle-check"))
+        report["idleCheck"] = idle
+        states = {lab["lab"]: lab for lab in idle.get("labs", []) if lab.get("lab")}
+        for lab in report["labs"]:
+            verdict = states.get(lab["lab"], {})
+            lab["state"] = verdict.get("status")
+            lab["idle"] = verdict.get("idle")
+            lab["reasons"] = verdict.get("reasons")
+        started_teardowns = [e for e in idle.get("executions", []) if e.get("executionArn")]
+        verdicts = ", ".join(f"{k}={v.get('status')}" for k, v in states.items())
+        note(f"idle-lab check: {verdicts}; "
+             f"{len(started_teardowns)} teardown executions started")
+        teardown_results = wait_executions(sfn, [e["executionArn"] for e in started_teardowns], 90)
+        report["teardown"] = []
+        for e in started_teardowns:
+            result = teardown_results[e["executionArn"]]
+            output = json.loads(result.get("output") or "{}")
+            report["teardown"].append({
+                "lab": e["lab"], "execution": result["name"], "status": result["status"], "error": result.get("error"),
+                "action": output.get("action"), "deletedSessionIds": output.get("deletedSessionIds", []),
+                "excludedInstanceIds": output.get("excludedInstanceIds", []), "hourlyCostSaved": output.get("hourlyCostSaved"),
+            })
+            note(f"teardown {e['lab']}: {result['status']}, deleted {len(output.get('deletedSessionIds', []))} sessions")
+
+        left = managed_sessions(ec2, stack)
+        report["remainingAutoMirrorSessions"] = [s["TrafficMirrorSessionId"] for s in left]
+        foreign_left = ec2.describe_traffic_mirror_sessions(
+            Filters=[{"Name": "traffic-mirror-target-id", "Values": [foreign["targetId"]]}])["TrafficMirrorSessions"]
+        report["foreignSessionsLeft"] = len(foreign_left)
+        for lab in report["labs"]:
+            members = [i["instanceId"] for i in instances if i.get("lab") == lab["lab"]]
+            count = sum(1 for s in left if session_tag(s, "automirror:instance-id") in members)
+            lab["sessionsNow"] = count
+            lab["costPerHourNow"] = round(count * SESSION_HOURLY_PRICE, 3)
+        for instance in instances:
+            instance["statusTagAfter"] = instance_tags(ec2, instance["instanceId"]).get("automirror:status")
+
+    with Step(6, "report"):
+        for instance in instances:
+            instance["packetsSent"] = sum(s.get("packetsSent", 0) for s in instance["sessions"])
+            instance["packetsSeen"] = sum(s.get("packetsSeen", 0) for s in instance["sessions"])
+            instance["flowsExpected"] = sum(s.get("flowsExpected", 0) for s in instance["sessions"])
+            instance["flowsSeen"] = sum(s.get("flowsSeen", 0) for s in instance["sessions"])
+            for s in instance["sessions"]:
+                s.pop("capture", None)
+                s.pop("expectedFlows", None)
+                s.pop("expectedEvents", None)
+            instance["afterwards"] = afterwards(report, instance)
+        report["instances"] = instances
+        check(report, "every eligible interface mirrored, nothing else",
+              all(bool(i["sessions"]) == (i["name"] in ("red-web", "red-db", "blue-web")) for i in instances)
+              and len(next(i for i in instances if i["name"] == "red-web")["sessions"]) == 2)
+        check(report, "sensor per-VNI counts equal the generator's",
+              all(v["packetsSeen"] == v["packetsSent"] for v in report["vnis"]))
+        check(report, f"{analyser.kind} flows equal the traffic sent",
+              all(v["flowsSeen"] == v["flowsExpected"] and v["flowsUnexpected"] == 0 for v in report["vnis"]))
+        check(report, "teardown left no AutoMirror session", not report["remainingAutoMirrorSessions"])
+        check(report, "someone else's sessions untouched", report["foreignSessionsLeft"] == len(foreign["sessionIds"]))
+        report["ok"] = all(c["passed"] for c in report["checks"])
+    return report
+
+
+def managed_sessions(ec2, stack):
+    return ec2.describe_traffic_mirror_sessions(Filters=[
+        {"Name": "traffic-mirror-target-id", "Values": [stack["mirrorTargetId"]]},
+        {"Name": "tag:automirror:managed", "Values": ["true"]}])["TrafficMirrorSessions"]
+
+
+def session_tag(session, key):
+    return next((t["Value"] for t in session.get("Tags", []) if t["Key"] == key), None)
+
+
+def instance_tags(ec2, instance_id):
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+
+
+def record_change(report, instance, what, answer):
+    report["changes"].append({"instance": instance["name"], "instanceId": instance["instanceId"], "change": what,
+                              "action": answer.get("action"), "reason": answer.get("reason")})
+    note(f"{instance['name']}: {what} → EventFunction {answer.get('action')} ({answer.get('reason')})")
+
+
+def compare_flows(all_sessions, live_flows, live_events, report, vlan_by_vni, expected_frames, final_counts):
+    """Each session's flows, as the analyser found them in the original capture (with the session's VLAN), must be
+    on the TAP with the same packet count; flows on the TAP that belong to no session are counted as unexpected."""
+    claimed = set()
+    for _, session in all_sessions:
+        seen = 0
+        for key, flow in session["expectedFlows"].items():
+            live = live_flows.get(key)
+            if live is not None and live["packets"] == flow["packets"]:
+                seen += 1
+                claimed.add(key)
+        session["flowsExpected"] = len(session["expectedFlows"])
+        session["flowsSeen"] = seen
+    for vni, vlan in sorted(vlan_by_vni.items()):
+        members = [s for _, s in all_sessions if s["vni"] == vni]
+        expected_events = {}
+        for s in members:
+            for kind, n in s["expectedEvents"].items():
+                expected_events[kind] = expected_events.get(kind, 0) + n
+        report["vnis"].append({
+            "vni": vni, "vlan": vlan, "sessions": len(members),
+            "packetsSent": expected_frames.get(vni, 0), "packetsSeen": final_counts.get(vni, 0),
+            "flowsExpected": sum(s["flowsExpected"] for s in members), "flowsSeen": sum(s["flowsSeen"] for s in members),
+            "flowsUnexpected": sum(1 for k in live_flows if k[0] == vlan and k not in claimed),
+            "eventsExpected": expected_events,
+            "eventsSeen": {kind: n for (v, kind), n in live_events.items() if v == vlan},
+        })
+
+
+def afterwards(report, instance):
+    """What step 5 did to the instance, in a few words."""
+    detached = [c for c in report["changes"] if c["instanceId"] == instance["instanceId"] and c["action"] == "detached"]
+    if detached:
+        return f"detached by event: {detached[0]['reason']}"
+    mine = {s["sessionId"] for s in instance["sessions"]}
+    for teardown in report["teardown"]:
+        if mine & set(teardown["deletedSessionIds"]):
+            return f"torn down with lab {teardown['lab']} ({teardown['action']})"
+        if instance["instanceId"] in teardown["excludedInstanceIds"]:
+            return f"excluded by lab {teardown['lab']}'s teardown"
+    return "unchanged"
+
+
+def check(report, name, passed):
+    report["checks"].append({"check": name, "passed": bool(passed)})
+
+
+def render(report):
+    lines = ["", "AutoMirror local lab", "=" * 20, ""]
+    lines.append(f"{'instance':<10} {'id':<20} {'type':<9} {'lab':<5} {'decision: reason':<46} {'sessions':>8} "
+                 f"{'VNI':>9} {'packets sent/seen':>18} {'flows expected/seen':>20}  afterwards")
+    for i in report["instances"]:
+        decision = f"{i.get('decision')}: {i.get('reason')}"
+        vnis = ",".join(sorted({str(s["vni"]) for s in i["sessions"]})) or "-"
+        lines.append(f"{i['name']:<10} {i['instanceId']:<20} {i['instanceType']:<9} {i.get('lab') or '-':<5} "
+                     f"{decision[:46]:<46} {len(i['sessions']):>8} {vnis:>9} "
+                     f"{str(i['packetsSent']) + '/' + str(i['packetsSeen']):>18} "
+                     f"{str(i['flowsExpected']) + '/' + str(i['flowsSeen']):>20}  {i['afterwards']}")
+    lines += ["", "per VNI (sensor /metrics vs generator; analyser flows vs the original traffic):"]
+    for v in report["vnis"]:
+        lines.append(f"  VNI {v['vni']} (VLAN {v['vlan']}, {v['sessions']} sessions): packets {v['packetsSent']} sent, "
+                     f"{v['packetsSeen']} forwarded; flows {v['flowsExpected']} expected, {v['flowsSeen']} seen, "
+                     f"{v['flowsUnexpected']} unexpected; events expected {v['eventsExpected']}, seen {v['eventsSeen']}")
+    lines += ["", "labs:"]
+    for lab in report["labs"]:
+        lines.append(f"  {lab['lab']:<5} state {lab.get('state')}: {lab['sessionsWhileMirrored']} sessions = "
+                     f"${lab['costPerHourWhileMirrored']:.3f}/h while mirrored, now {lab['sessionsNow']} = ${lab['costPerHourNow']:.3f}/h"
+                     f"  ({'; '.join((lab.get('reasons') or [])[:1])})")
+    lines += ["", "changes:"]
+    for c in report["changes"]:
+        lines.append(f"  {c['instance']:<9} {c['change']:<28} → {c['action']} ({c['reason']})")
+    r = report["reconcile"]
+    lines.append(f"  reconcile: {r['instances']} instances, {r['mirrored']} mirrored, {r['sessionLimited']} session-limited, "
+                 f"{r['detached']} detached, {r['skipped']} skipped, {r['failed']} failed")
+    lines += ["", "teardown:"]
+    for t in report["teardown"]:
+        lines.append(f"  lab {t['lab']}: {t['status']} ({t['action']}), removed {len(t['deletedSessionIds'])} sessions "
+                     f"{t['deletedSessionIds']}, excluded {t['excludedInstanceIds']}, saves ${t['hourlyCostSaved']}/h")
+    lines.append(f"  AutoMirror sessions left: {len(report['remainingAutoMirrorSessions'])}; "
+                 f"someone else's sessions left: {report['foreignSessionsLeft']}")
+    lines += ["", "checks:"]
+    for c in report["checks"]:
+        lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}")
+    lines.append(f"\n{'PASSED' if report['ok'] else 'FAILED'} in {report.get('durationSeconds')} s (analyser: {report['analyser']})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
