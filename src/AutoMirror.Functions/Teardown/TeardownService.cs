@@ -132,8 +132,9 @@ public sealed class TeardownService(
     }
 
     /// <summary>
-    /// Stops or terminates the lab's instances, or for detach marks its running ones excluded: a tagged running
-    /// instance without sessions is exactly what the scheduled reconcile re-attaches, which would undo the detach.
+    /// Stops or terminates the lab's instances, or for detach marks its running opted-in ones excluded: a tagged
+    /// running instance without sessions is exactly what the scheduled reconcile re-attaches, which would undo the
+    /// detach. Lab members that never opted in to mirroring keep their tags untouched.
     /// (Stopped instances are left unmarked: a lab started again is in use and is mirrored again.) The instance list
     /// is intersected with the lab as it is now, and terminate is re-checked against both opt-ins: an input cannot
     /// widen what the lab allows.
@@ -174,7 +175,7 @@ public sealed class TeardownService(
             ? [.. targets.Where(t => TeardownPlanner.CanTerminate(t.State)).Select(t => t.InstanceId)]
             : [];
         IReadOnlyList<string> toExclude = action == TeardownAction.Detach
-            ? [.. targets.Where(t => TeardownPlanner.CanStop(t.State) && !IsExcluded(t)).Select(t => t.InstanceId)]
+            ? [.. targets.Where(t => TeardownPlanner.CanStop(t.State) && IsOptedIn(t) && !IsExcluded(t)).Select(t => t.InstanceId)]
             : [];
         if (toExclude.Count > 0)
         {
@@ -316,6 +317,9 @@ public sealed class TeardownService(
         return [.. sessions.Where(IsOurs).Select(s => new LabSession(s.TrafficMirrorSessionId, s.NetworkInterfaceId,
             s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null))];
     }
+
+    private bool IsOptedIn(LabInstance instance) =>
+        instance.Tags.TryGetValue(settings.MirrorTagKey, out var value) && settings.MirrorTagValues.Contains(value.Trim());
 
     private bool IsExcluded(LabInstance instance) =>
         instance.Tags.TryGetValue(settings.ExcludeTagKey, out var value) && string.Equals(value.Trim(), "true", StringComparison.OrdinalIgnoreCase);

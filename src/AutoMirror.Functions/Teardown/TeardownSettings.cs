@@ -14,6 +14,11 @@ public sealed record TeardownSettings
 
     public string LabTagKey { get; init; } = "lab";
 
+    /// <summary>The opt-in tag: only instances carrying it with an accepted value are re-attached by the reconcile.</summary>
+    public string MirrorTagKey { get; init; } = "automirror";
+
+    public IReadOnlySet<string> MirrorTagValues { get; init; } = new HashSet<string>(["true"], StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Detach writes it (value true) on the lab's running instances, so the reconcile does not re-attach them.</summary>
     public string ExcludeTagKey { get; init; } = "automirror:exclude";
 
@@ -42,6 +47,8 @@ public sealed record TeardownSettings
         return new TeardownSettings
         {
             LabTagKey = settings.LabTagKey,
+            MirrorTagKey = settings.MirrorTagKey,
+            MirrorTagValues = settings.MirrorTagValues,
             ExcludeTagKey = settings.ExcludeTagKey,
             MirrorTargetId = settings.MirrorTargetId,
             IdlePeriod = TimeSpan.FromMinutes(settings.IdleMinutes),

@@ -202,14 +202,16 @@ public class TeardownServiceTests
     [Fact]
     public async Task TeardownLab_DetachOfARunningLab_MarksItExcludedBeforeDeleting()
     {
-        _ec2.AddInstance("i-1", "running", Tags(("lab", "red")));
-        _ec2.AddInstance("i-2", "running", Tags(("lab", "red"), ("automirror:exclude", "true")));
-        _ec2.AddInstance("i-3", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromMinutes(5)));
+        _ec2.AddInstance("i-1", "running", Tags(("lab", "red"), ("automirror", "TRUE")));
+        _ec2.AddInstance("i-2", "running", Tags(("lab", "red"), ("automirror", "true"), ("automirror:exclude", "true")));
+        _ec2.AddInstance("i-3", "stopped", Tags(("lab", "red"), ("automirror", "true")), StoppedAgo(TimeSpan.FromMinutes(5)));
+        _ec2.AddInstance("i-4", "running", Tags(("lab", "red")));
         _ec2.AddSession("tms-1", "eni-1", "tmt-ours", Ours("i-1"));
 
         var report = await Service().TeardownLabAsync("red", TeardownAction.Detach, dryRun: false, default);
 
-        // Only the running instance not yet excluded is marked; a stopped one is mirrored again when it starts.
+        // Only the running opted-in instance not yet excluded is marked; a stopped one is mirrored again when it
+        // starts, and a lab member that never opted in (i-4) is not AutoMirror's to tag.
         Assert.Equal(["i-1"], report.ExcludedInstanceIds);
         Assert.Equal(["CreateTags i-1 automirror:exclude=true", "DeleteTrafficMirrorSession tms-1"], _ec2.Mutations);
         Assert.Contains(report.Notes, n => n.Contains("remove the tag to mirror again", StringComparison.Ordinal));
