@@ -979,13 +979,14 @@ def check(report, name, passed):
 
 def render(report):
     lines = ["", "AutoMirror local lab", "=" * 20, ""]
-    lines.append(f"{'instance':<10} {'id':<20} {'type':<9} {'lab':<5} {'decision: reason':<46} {'sessions':>8} "
+    lines.append(f"{'instance':<10} {'id':<20} {'type':<9} {'lab':<5} {'decision: reason':<52} {'sessions':>8} "
                  f"{'VNI':>9} {'packets sent/seen':>18} {'flows expected/seen':>20}  afterwards")
     for i in report["instances"]:
         decision = f"{i.get('decision')}: {i.get('reason')}"
+        decision = decision if len(decision) <= 52 else decision[:51] + "…"
         vnis = ",".join(sorted({str(s["vni"]) for s in i["sessions"]})) or "-"
         lines.append(f"{i['name']:<10} {i['instanceId']:<20} {i['instanceType']:<9} {i.get('lab') or '-':<5} "
-                     f"{decision[:46]:<46} {len(i['sessions']):>8} {vnis:>9} "
+                     f"{decision:<52} {len(i['sessions']):>8} {vnis:>9} "
                      f"{str(i['packetsSent']) + '/' + str(i['packetsSeen']):>18} "
                      f"{str(i['flowsExpected']) + '/' + str(i['flowsSeen']):>20}  {i['afterwards']}")
     lines += ["", "per VNI (sensor /metrics vs generator; analyser flows vs the original traffic):"]
