@@ -42,7 +42,7 @@ public sealed partial class LocalStepFunctions : IAsyncDisposable
     private static readonly TimeSpan DefaultRunTimeout = TimeSpan.FromMinutes(5);
 
     private readonly Process _process;
-    private readonly List<string> _stderr = [];
+    private readonly OutputTail _stderr = new();
     private readonly HttpClient _http;
     private AwsClients? _clients;
 
@@ -68,16 +68,8 @@ public sealed partial class LocalStepFunctions : IAsyncDisposable
 
     public static string StateMachineArn(string name) => $"arn:aws:states:{LocalCloud.Region}:{LocalCloud.AccountId}:stateMachine:{name}";
 
-    public string Log
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return string.Join('\n', _stderr);
-            }
-        }
-    }
+    /// <summary>The server's last lines of standard error.</summary>
+    public string Log => _stderr.ToString();
 
     public static async Task<LocalStepFunctions> StartAsync(LocalStepFunctionsOptions options, CancellationToken cancellationToken = default)
     {
@@ -132,7 +124,7 @@ public sealed partial class LocalStepFunctions : IAsyncDisposable
                 ready.TrySetResult(new Uri((string)JsonNode.Parse(e.Data)!["listening"]!));
             }
         };
-        process.ErrorDataReceived += (_, e) => server.OnError(e.Data);
+        process.ErrorDataReceived += (_, e) => server._stderr.Add(e.Data);
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("the local Step Functions endpoint exited: " + server.Log));
         if (!process.Start())
         {
@@ -292,23 +284,4 @@ public sealed partial class LocalStepFunctions : IAsyncDisposable
 
     [GeneratedRegex(@"\$\{([A-Za-z0-9_]+)\}")]
     private static partial Regex Placeholder();
-
-    private void OnError(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_stderr)
-        {
-            // Only the tail is ever reported; a long-lived fixture must not grow without bound.
-            if (_stderr.Count == 50)
-            {
-                _stderr.RemoveAt(0);
-            }
-
-            _stderr.Add(line);
-        }
-    }
 }
