@@ -73,7 +73,19 @@ var eventWorkers = pool.Select(container => Task.Run(async () =>
 {
     while (events.TryDequeue(out var e))
     {
-        await InvokeAsync(container.Events.HandleAsync, e);
+        // Lambda retries a failed asynchronous (EventBridge) invocation twice.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await InvokeAsync(container.Events.HandleAsync, e);
+                break;
+            }
+            catch (AwsServiceException) when (attempt < 3)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(60) / scale);
+            }
+        }
     }
 })).ToList();
 var workflowWorkers = pool.Select(container => Task.Run(async () =>

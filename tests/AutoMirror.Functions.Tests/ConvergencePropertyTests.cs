@@ -18,9 +18,10 @@ namespace AutoMirror.Functions.Tests;
 /// </summary>
 public class ConvergencePropertyTests
 {
-    public sealed record InstanceSpec(bool Tagged, string InstanceType, int Interfaces, int ForeignSessions, string? Lab);
+    /// <summary>Surviving: interfaces attached with DeleteOnTermination=false, which outlive a termination.</summary>
+    public sealed record InstanceSpec(bool Tagged, string InstanceType, int Interfaces, int ForeignSessions, string? Lab, int Surviving);
 
-    /// <summary>Kind: 0 tag, 1 untag, 2 stop, 3 start, 4 terminate, 5 reconcile all, 6 reconcile one, 7 nothing.</summary>
+    /// <summary>Kind: 0 tag, 1 untag, 2 stop, 3 start, 4 terminate, 5 reconcile all, 6 reconcile one, 7 nothing, 8 re-label.</summary>
     public sealed record Step(int Kind, int Instance, int[] Deliveries);
 
     public sealed record Scenario(InstanceSpec[] Instances, Step[] Steps)
@@ -35,11 +36,12 @@ public class ConvergencePropertyTests
         from interfaces in Gen.Choose(1, 3)
         from foreign in Gen.Elements(0, 0, 1, 2, 3)
         from lab in Gen.Elements<string?>(null, "lab-a", "lab-b")
-        select new InstanceSpec(tagged, type, interfaces, foreign, lab);
+        from surviving in Gen.Elements(0, 0, 1)
+        select new InstanceSpec(tagged, type, interfaces, foreign, lab, Math.Min(surviving, interfaces - 1));
 
     private static readonly Gen<Step> StepGen =
         from kind in Gen.Frequency((5, Gen.Constant(0)), (4, Gen.Constant(1)), (3, Gen.Constant(2)), (3, Gen.Constant(3)),
-            (1, Gen.Constant(4)), (1, Gen.Constant(5)), (1, Gen.Constant(6)), (2, Gen.Constant(7)))
+            (1, Gen.Constant(4)), (1, Gen.Constant(5)), (1, Gen.Constant(6)), (2, Gen.Constant(7)), (2, Gen.Constant(8)))
         from instance in Gen.Choose(0, 7)
         from deliveries in Gen.ArrayOf(Gen.Choose(0, 1000), 4)
         select new Step(kind, instance, deliveries);
@@ -52,7 +54,7 @@ public class ConvergencePropertyTests
 
     [Fact]
     public void RandomHistories_WithLateDuplicatedReorderedEvents_ConvergeToTheDesiredSessions() =>
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(150).WithEndSize(40), Prop.ForAll(Arb.From(ScenarioGen), RunAsync));
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(300).WithEndSize(40), Prop.ForAll(Arb.From(ScenarioGen), RunAsync));
 
     private static async Task RunAsync(Scenario scenario)
     {
@@ -77,7 +79,7 @@ public class ConvergencePropertyTests
                 tags["lab"] = spec.Lab;
             }
 
-            var id = world.Ec2.Launch(tags, spec.InstanceType, spec.Interfaces);
+            var id = world.Ec2.Launch(tags, spec.InstanceType, spec.Interfaces, survivingInterfaces: spec.Surviving);
             ids.Add(id);
             var firstEni = world.Ec2.InterfacesOf(id)[0];
             for (var n = 0; n < spec.ForeignSessions; n++)
@@ -128,6 +130,10 @@ public class ConvergencePropertyTests
                 case 6:
                     await TestWorld.InvokeAsync(reconcile.HandleAsync, "{\"instanceIds\":[\"" + id + "\"]}");
                     break;
+                case 8:
+                    world.Ec2.SetTag(id, "lab", world.Ec2.TagsOf(id).GetValueOrDefault("lab") == "lab-a" ? "lab-b" : "lab-a");
+                    emitted.Add(TagEvent(world, id, ["lab"]));
+                    break;
                 default:
                     break;
             }
@@ -159,6 +165,7 @@ public class ConvergencePropertyTests
         var ours = world.OurSessions();
         var all = world.Ec2.AllSessions();
         Assert.Equal(ours.Count, ours.Select(s => s.NetworkInterfaceId).Distinct().Count());
+        AssertOneVniPerLab(ours);
 
         for (var i = 0; i < ids.Count; i++)
         {
@@ -175,16 +182,21 @@ public class ConvergencePropertyTests
                 .Select(s => s.NetworkInterfaceId).Order().ToList();
             Assert.True(expected.SequenceEqual(actual),
                 $"{id} ({state}, tagged={tags.ContainsKey("automirror")}, {spec.InstanceType}): expected sessions on [{string.Join(",", expected)}] but found [{string.Join(",", actual)}]");
-            if (qualifies && spec.Lab is not null)
-            {
-                Assert.All(ours.Where(s => enis.Contains(s.NetworkInterfaceId)), s => Assert.Equal(spec.Lab, s.Tags[SessionTags.Lab]));
-            }
+            var lab = tags.GetValueOrDefault("lab") ?? SessionTags.NoLab;
+            Assert.All(ours.Where(s => enis.Contains(s.NetworkInterfaceId)), s => Assert.Equal(lab, s.Tags[SessionTags.Lab]));
 
             foreach (var f in foreign.Where(f => enis.Contains(f.NetworkInterfaceId)))
             {
                 Assert.Contains(f, all);
             }
         }
+    }
+
+    private static void AssertOneVniPerLab(IReadOnlyList<TrafficMirrorSession> ours)
+    {
+        var vnis = ours.GroupBy(s => s.Tags[SessionTags.Lab]).ToDictionary(g => g.Key, g => g.Select(s => s.VirtualNetworkId).Distinct().ToList());
+        Assert.All(vnis, kv => Assert.True(kv.Value.Count == 1, $"lab '{kv.Key}' has VNIs {string.Join(",", kv.Value)}"));
+        Assert.Equal(vnis.Count, vnis.Values.Select(v => v[0]).Distinct().Count());
     }
 
     private static string StateEvent(TestWorld world, string instanceId, string state)

@@ -265,3 +265,34 @@ public class HandlerTests
         Assert.Equal(MirrorStatus.Error, world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 }
+
+public class EventFilterTests
+{
+    [Fact]
+    public async Task Running_ForAnUntaggedInstance_EndsAtEvaluateWithNothingMade()
+    {
+        var world = new AutoMirror.Functions.Tests.Fakes.TestWorld();
+        var id = world.Ec2.Launch();
+        var payload = System.Text.Encoding.UTF8.GetString(EventParserTests.Fixture("ec2-state-running.json")).Replace("i-1234567890abcdef0", id, StringComparison.Ordinal);
+
+        await AutoMirror.Functions.Tests.Fakes.TestWorld.InvokeAsync(new AutoMirror.Functions.Handlers.EventHandler(world.Services).HandleAsync, payload);
+
+        Assert.Empty(world.Ec2.AllSessions());
+        Assert.Equal(0, world.Ec2.MutatingCalls);
+        Assert.Contains(world.Log.Decisions, d => d.Action == "skip" && d.Reason == "not-tagged");
+    }
+
+    [Fact]
+    public async Task LabChange_OnAnUntaggedInstance_IsIgnoredWithNoAwsCall()
+    {
+        var world = new AutoMirror.Functions.Tests.Fakes.TestWorld();
+        var payload = "{\"version\":\"0\",\"id\":\"l-1\",\"detail-type\":\"Tag Change on Resource\",\"source\":\"aws.tag\",\"time\":\"2026-01-01T00:00:00Z\","
+            + "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/i-0abc\"],"
+            + "\"detail\":{\"changed-tag-keys\":[\"lab\"],\"service\":\"ec2\",\"resource-type\":\"instance\",\"version\":3,\"tags\":{\"lab\":\"x\"}}}";
+
+        var result = await AutoMirror.Functions.Tests.Fakes.TestWorld.InvokeAsync(new AutoMirror.Functions.Handlers.EventHandler(world.Services).HandleAsync, payload);
+
+        Assert.Contains("\"action\":\"ignored\"", result, StringComparison.Ordinal);
+        Assert.Equal(0, world.Ec2.TotalCalls);
+    }
+}

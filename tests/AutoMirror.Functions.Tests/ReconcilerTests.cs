@@ -159,6 +159,27 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public async Task RelabelledInstance_MovesToItsNewLabsVni()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(new Dictionary<string, string>(Tagged) { ["lab"] = "lab-a" });
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.SetTag(id, "lab", "lab-b");
+
+        var result = await TestWorld.InvokeAsync(new Handlers.EventHandler(world.Services).HandleAsync, LabTagEvent(id));
+
+        Assert.Contains("attach-started", result, StringComparison.Ordinal);
+        var session = Assert.Single(world.OurSessions());
+        Assert.Equal("lab-b", session.Tags[SessionTags.Lab]);
+        Assert.Equal(SessionIdentity.HashVni("lab-b"), session.VirtualNetworkId);
+    }
+
+    private static string LabTagEvent(string instanceId) =>
+        "{\"version\":\"0\",\"id\":\"relabel-1\",\"detail-type\":\"Tag Change on Resource\",\"source\":\"aws.tag\",\"time\":\"2026-01-01T00:00:00Z\","
+        + "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/" + instanceId + "\"],"
+        + "\"detail\":{\"changed-tag-keys\":[\"lab\"],\"service\":\"ec2\",\"resource-type\":\"instance\",\"version\":4,\"tags\":{\"automirror\":\"true\",\"lab\":\"lab-b\"}}}";
+
+    [Fact]
     public async Task ClonedLabWhoseHashCollides_GetsADifferentVni()
     {
         var world = new TestWorld();
@@ -192,7 +213,7 @@ public class ReconcilerTests
 
         var session = Assert.Single(world.OurSessions());
         Assert.Equal([session.TrafficMirrorSessionId], outcome.SessionIds);
-        Assert.Contains(world.Log.Decisions, d => d.Reason == "stale-client-token");
+        Assert.Contains(world.Log.Decisions, d => d.Action == "stale-client-token");
     }
 
     [Fact]
@@ -248,6 +269,103 @@ public class ReconcilerTests
         Assert.Equal(2, world.Ec2.Calls["DescribeTrafficMirrorSessions"]);
         Assert.Equal(0, world.Ec2.MutatingCalls);
         Assert.Equal(3, world.Ec2.TotalCalls);
+    }
+
+    [Fact]
+    public async Task Cleanup_LeavesTheSessionOfAConcurrentExecutionAlone()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        var eni = world.Ec2.InterfacesOf(id)[0];
+        var failing = await world.Reconciler.EvaluateAsync(id, "a", null, default);
+        // A concurrent execution, planned after a foreign session took number 1, made its session under number 2.
+        var foreign = world.Ec2.AddForeignSession(eni, "tmt-foreign", 1);
+        var succeeding = await world.Reconciler.EvaluateAsync(id, "b", null, default);
+        await world.Reconciler.CreateSessionsAsync(succeeding, default);
+        Assert.Equal(2, Assert.Single(world.OurSessions()).SessionNumber);
+
+        var cleaned = await world.Reconciler.CleanupAsync(failing, "States.Timeout", default);
+
+        Assert.Empty(cleaned.DeletedSessionIds);
+        Assert.Single(world.OurSessions());
+        Assert.Contains(foreign, world.Ec2.AllSessions());
+    }
+
+    [Fact]
+    public async Task ExcludedInstance_LosesItsSessionsAndIsMarkedExcluded()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.SetTag(id, "automirror:exclude", "TRUE");
+
+        var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Equal("detached", outcome.Outcome);
+        Assert.Empty(world.OurSessions());
+        Assert.Equal(MirrorStatus.Excluded, world.Ec2.TagsOf(id)[SessionTags.Status]);
+    }
+
+    [Fact]
+    public async Task UntaggedInstance_HasTheStatusTagRemoved()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        world.Ec2.RemoveTag(id, "automirror");
+
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.False(world.Ec2.TagsOf(id).ContainsKey(SessionTags.Status));
+    }
+
+    [Fact]
+    public async Task StatusTagOff_WritesNoInstanceTags()
+    {
+        var world = new TestWorld(n => n == "STATUS_TAG" ? "false" : TestWorld.Defaults(n));
+        var id = world.Ec2.Launch(Tagged);
+
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+
+        Assert.Single(world.OurSessions());
+        Assert.False(world.Ec2.TagsOf(id).ContainsKey(SessionTags.Status));
+        Assert.False(world.Ec2.Calls.ContainsKey("CreateTags"));
+    }
+
+    [Fact]
+    public async Task Terminated_WithAnInterfaceThatOutlivesIt_DeletesThatInterfacesSessionToo()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, interfaces: 2, survivingInterfaces: 1);
+        await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
+        Assert.Equal(2, world.OurSessions().Count);
+        world.Ec2.SetState(id, "terminated");
+        Assert.Single(world.OurSessions());
+
+        var plan = await world.Reconciler.EvaluateAsync(id, "state-terminated", new StateHint("terminated", DateTimeOffset.MaxValue), default);
+
+        Assert.Equal(AttachDecision.Detach, plan.Decision);
+        Assert.Empty(world.OurSessions());
+    }
+
+    [Fact]
+    public async Task NumberTakenByAnotherToolBetweenEvaluateAndCreate_FailsTheRun_AndTheNextRunPlansAroundIt()
+    {
+        var world = new TestWorld();
+        var id = world.Ec2.Launch(Tagged, interfaces: 2);
+        var plan = await world.Reconciler.EvaluateAsync(id, "t", null, default);
+        var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[1], "tmt-foreign", plan.Sessions[1].SessionNumber);
+
+        var e = await Assert.ThrowsAsync<AwsServiceException>(() => world.Reconciler.CreateSessionsAsync(plan, default));
+        await world.Reconciler.CleanupAsync(plan, e.ErrorCode, default);
+        Assert.Empty(world.OurSessions());
+
+        var next = await world.Reconciler.ReconcileInstanceAsync(id, "reconcile", null, true, default);
+
+        Assert.Equal("mirrored", next.Outcome);
+        Assert.Equal(2, world.OurSessions().Count);
+        Assert.DoesNotContain(world.OurSessions(), s => s.NetworkInterfaceId == foreign.NetworkInterfaceId && s.SessionNumber == foreign.SessionNumber);
+        Assert.Contains(foreign, world.Ec2.AllSessions());
     }
 
     [Fact]

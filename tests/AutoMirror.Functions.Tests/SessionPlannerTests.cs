@@ -20,18 +20,18 @@ public class SessionPlannerTests
     [Fact]
     public void Plan_WithNoSessions_CreatesOnePerSourceWithNumberOne()
     {
-        var plan = SessionPlanner.Plan([Eni1, Eni2], [], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1, Eni2], [], "lab", 5, Settings);
 
         Assert.Equal(2, plan.ToCreate.Count);
         Assert.All(plan.ToCreate, p => Assert.Equal(1, p.SessionNumber));
-        Assert.All(plan.ToCreate, p => Assert.Equal(42, p.VirtualNetworkId));
+        Assert.All(plan.ToCreate, p => Assert.Equal(5, p.VirtualNetworkId));
         Assert.Empty(plan.ToDelete);
     }
 
     [Fact]
     public void Plan_WhenOurSessionExists_CreatesNothingForThatInterface()
     {
-        var plan = SessionPlanner.Plan([Eni1, Eni2], [Ours("tms-1", "eni-1", 1)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1, Eni2], [Ours("tms-1", "eni-1", 1)], "lab", 5, Settings);
 
         Assert.Equal(["eni-2"], plan.ToCreate.Select(p => p.NetworkInterfaceId));
         Assert.Equal(["tms-1"], plan.Existing.Select(s => s.TrafficMirrorSessionId));
@@ -40,7 +40,7 @@ public class SessionPlannerTests
     [Fact]
     public void Plan_WhenEniHasThreeForeignSessions_ReportsSessionLimit()
     {
-        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 2), Foreign("c", "eni-1", 3)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 2), Foreign("c", "eni-1", 3)], "lab", 5, Settings);
 
         Assert.Empty(plan.ToCreate);
         Assert.Equal(["eni-1"], plan.SessionLimitedEniIds);
@@ -50,7 +50,7 @@ public class SessionPlannerTests
     [Fact]
     public void Plan_WithForeignSessions_TakesTheNextNumberAboveThemSoTheirTrafficIsNotStolen()
     {
-        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 7)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 7)], "lab", 5, Settings);
 
         Assert.Equal(8, Assert.Single(plan.ToCreate).SessionNumber);
     }
@@ -59,14 +59,14 @@ public class SessionPlannerTests
     public void Plan_WithPreferredNumberFree_UsesIt()
     {
         var settings = Settings with { PreferredSessionNumber = 100 };
-        Assert.Equal(100, Assert.Single(SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1)], 42, settings).ToCreate).SessionNumber);
+        Assert.Equal(100, Assert.Single(SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1)], "lab", 5, settings).ToCreate).SessionNumber);
     }
 
     [Fact]
     public void Plan_WithPreferredNumberTaken_UsesTheNextFreeOne()
     {
         var settings = Settings with { PreferredSessionNumber = 100 };
-        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 100), Foreign("b", "eni-1", 101)], 42, settings);
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 100), Foreign("b", "eni-1", 101)], "lab", 5, settings);
         Assert.Equal(102, Assert.Single(plan.ToCreate).SessionNumber);
     }
 
@@ -77,7 +77,7 @@ public class SessionPlannerTests
     [Fact]
     public void Plan_WithTwoOfOurSessionsOnOneInterface_KeepsLowestNumberDeletesOther()
     {
-        var plan = SessionPlanner.Plan([Eni1], [Ours("tms-b", "eni-1", 2), Ours("tms-a", "eni-1", 1)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1], [Ours("tms-b", "eni-1", 2), Ours("tms-a", "eni-1", 1)], "lab", 5, Settings);
 
         Assert.Equal("tms-a", Assert.Single(plan.Existing).TrafficMirrorSessionId);
         Assert.Equal("tms-b", Assert.Single(plan.ToDelete).TrafficMirrorSessionId);
@@ -87,7 +87,7 @@ public class SessionPlannerTests
     public void Plan_NeverDeletesForeignSessionsEvenWhenTaggedManagedForAnotherTarget()
     {
         var lookalike = Foreign("x", "eni-1", 1, "tmt-other", new Dictionary<string, string> { [SessionTags.Managed] = "true" });
-        var plan = SessionPlanner.Plan([Eni1], [lookalike, Foreign("y", "eni-1", 2, TestWorld.Target)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1], [lookalike, Foreign("y", "eni-1", 2, TestWorld.Target)], "lab", 5, Settings);
 
         Assert.Empty(plan.ToDelete);
         Assert.Equal(3, Assert.Single(plan.ToCreate).SessionNumber);
@@ -96,14 +96,46 @@ public class SessionPlannerTests
     [Fact]
     public void Plan_WithOurSessionOnAnInterfaceNoLongerASource_DeletesIt()
     {
-        var plan = SessionPlanner.Plan([Eni1], [Ours("tms-old", "eni-9", 1)], 42, Settings);
+        var plan = SessionPlanner.Plan([Eni1], [Ours("tms-old", "eni-9", 1)], "lab", 5, Settings);
         Assert.Equal("tms-old", Assert.Single(plan.ToDelete).TrafficMirrorSessionId);
+    }
+
+    [Fact]
+    public void Plan_WhenInstanceWasRelabelled_ReplacesOurSessionUnderAnotherNumber()
+    {
+        var plan = SessionPlanner.Plan([Eni1], [Ours("tms-old", "eni-1", 1)], "lab-new", 77, Settings);
+
+        Assert.Equal("tms-old", Assert.Single(plan.ToDelete).TrafficMirrorSessionId);
+        var replacement = Assert.Single(plan.ToCreate);
+        Assert.Equal(77, replacement.VirtualNetworkId);
+        Assert.NotEqual(1, replacement.SessionNumber);
+    }
+
+    [Fact]
+    public void Plan_WhenRelabelledInterfaceIsFull_StillReplacesBecauseTheOldSessionGoesFirst()
+    {
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 2), Ours("tms-old", "eni-1", 3)], "lab-new", 77, Settings);
+
+        Assert.Single(plan.ToDelete);
+        Assert.Equal(4, Assert.Single(plan.ToCreate).SessionNumber);
+        Assert.Empty(plan.SessionLimitedEniIds);
+    }
+
+    [Fact]
+    public void Plan_WithCurrentAndStaleSessions_KeepsTheCurrentOne()
+    {
+        var stale = Ours("tms-stale", "eni-1", 1) with { Tags = SessionTags.For("i-1", "eni-1", "lab-old") };
+        var plan = SessionPlanner.Plan([Eni1], [stale, Ours("tms-current", "eni-1", 2)], "lab", 5, Settings);
+
+        Assert.Equal("tms-current", Assert.Single(plan.Existing).TrafficMirrorSessionId);
+        Assert.Equal("tms-stale", Assert.Single(plan.ToDelete).TrafficMirrorSessionId);
+        Assert.Empty(plan.ToCreate);
     }
 
     [Fact]
     public void Plan_ClientTokenIsDerivedFromInterfaceTargetFilterAndNumber()
     {
-        var planned = Assert.Single(SessionPlanner.Plan([Eni1], [], 42, Settings).ToCreate);
+        var planned = Assert.Single(SessionPlanner.Plan([Eni1], [], "lab", 5, Settings).ToCreate);
         Assert.Equal(SessionIdentity.ClientToken("eni-1", TestWorld.Target, TestWorld.Filter, 1), planned.ClientToken);
         Assert.NotEqual(planned.ClientToken, SessionIdentity.ClientToken("eni-1", TestWorld.Target, TestWorld.Filter, 2));
         Assert.NotEqual(planned.ClientToken, SessionIdentity.ClientToken("eni-2", TestWorld.Target, TestWorld.Filter, 1));

@@ -25,6 +25,15 @@ public static class AwsErrors
             || e.ErrorCode.Contains("Unsupported", StringComparison.OrdinalIgnoreCase)
             || e.ServiceMessage.Contains("instance type", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// Another AutoMirror create won a race since the plan was made: the token was used with other parameters (the
+    /// same interface and number under another lab's VNI). A session number taken by someone else is not this: it
+    /// fails the step (InvalidParameterValue), Cleanup removes what the execution made, and the next event or
+    /// reconcile plans around the number — the Attach workflow's half-made path.
+    /// </summary>
+    public static bool IsRaceLost(AwsServiceException e) =>
+        e is not ThrottledException and not TransientServiceException && e.ErrorCode == "IdempotentParameterMismatch";
+
     /// <summary>The interface already holds 3 sessions (someone created one since we looked).</summary>
     public static bool IsSessionLimit(AwsServiceException e) =>
         e is not ThrottledException and not TransientServiceException

@@ -33,6 +33,8 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
                 return new EventResult(rejected.EventId, null, "rejected", rejected.Problem);
 
             case InstanceStateEvent { State: "running" } running:
+                // Not pre-filtered by tag: a DescribeInstances here would compete with the workflow's own in EC2's
+                // per-action bucket during a launch burst, to save an execution that ends at Evaluate anyway.
                 return await StartAttachAsync(running.EventId, running.InstanceId, "running", cancellationToken).ConfigureAwait(false);
 
             case InstanceStateEvent state when DetachStates.Contains(state.State):
@@ -43,7 +45,9 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
                 log.Write(new Decision("ignored", pending.InstanceId, "state-" + pending.State));
                 return new EventResult(pending.EventId, pending.InstanceId, "ignored", "state-" + pending.State);
 
-            case TagChangeEvent tag when !tag.ChangedTagKeys.Any(k => k == settings.MirrorTagKey || k == settings.ExcludeTagKey):
+            // The lab tag matters too, for a mirrored instance: its sessions move to the new lab's VNI.
+            case TagChangeEvent tag when !tag.ChangedTagKeys.Any(k => k == settings.MirrorTagKey || k == settings.ExcludeTagKey)
+                && !(tag.ChangedTagKeys.Contains(settings.LabTagKey) && MirrorPolicy.IsTagged(tag.Tags, settings)):
                 log.Write(new Decision("ignored", tag.InstanceId, "tag-change-not-relevant"));
                 return new EventResult(tag.EventId, tag.InstanceId, "ignored", "tag-change-not-relevant");
 

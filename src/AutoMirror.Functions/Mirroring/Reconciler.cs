@@ -71,7 +71,18 @@ public sealed class Reconciler
 
         if (!eligibility.Qualifies)
         {
-            var deleted = await DeleteAsync(sessions.Where(IsOurs), instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
+            var doomed = sessions.Where(IsOurs).ToList();
+            if (state is "shutting-down" or "terminated")
+            {
+                // A terminated instance describes no interfaces, but an ENI attached with DeleteOnTermination=false
+                // outlives it with its sessions still billing: ours are found by their instance-id tag instead.
+                doomed = doomed.Concat((await OurSessionsAsync(cancellationToken).ConfigureAwait(false))
+                        .Where(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var owner) && owner == instanceId))
+                    .DistinctBy(s => s.TrafficMirrorSessionId)
+                    .ToList();
+            }
+
+            var deleted = await DeleteAsync(doomed, instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
             await WriteStatusAsync(instance, state, eligibility.Status, cancellationToken).ConfigureAwait(false);
             var decision = deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip;
             _log.Write(new Decision(decision, instanceId, eligibility.Reason) { Lab = LabOf(instance) });
@@ -80,8 +91,8 @@ public sealed class Reconciler
 
         var lab = LabOf(instance);
         var vni = await VniForAsync(lab, cancellationToken).ConfigureAwait(false);
-        var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, vni, _settings);
-        await DeleteAsync(plan.ToDelete, instanceId, "duplicate-or-obsolete", cancellationToken).ConfigureAwait(false);
+        var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, lab, vni, _settings);
+        await DeleteAsync(plan.ToDelete, instanceId, "duplicate-obsolete-or-relabelled", cancellationToken).ConfigureAwait(false);
         foreach (var eni in plan.SessionLimitedEniIds)
         {
             _log.Write(new Decision("session-limit", instanceId, "interface already has 3 sessions") { EniId = eni, Level = "warn" });
@@ -139,19 +150,10 @@ public sealed class Reconciler
 
         foreach (var planned in plan.Sessions)
         {
-            var request = new CreateTrafficMirrorSessionRequest(
-                planned.NetworkInterfaceId,
-                _settings.MirrorTargetId,
-                _settings.MirrorFilterId,
-                planned.SessionNumber,
-                planned.VirtualNetworkId,
-                _settings.PacketLength,
-                planned.ClientToken,
-                SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
-                "AutoMirror " + plan.InstanceId);
+            var request = SessionRequest(plan.InstanceId, planned.NetworkInterfaceId, planned.SessionNumber, planned.VirtualNetworkId, plan.Lab, planned.ClientToken);
             try
             {
-                var session = await _ec2.CreateTrafficMirrorSessionAsync(request, cancellationToken).ConfigureAwait(false);
+                var session = await CreateAsync(request, cancellationToken).ConfigureAwait(false);
                 created.Add(new CreatedSession(planned.NetworkInterfaceId, session.TrafficMirrorSessionId, session.SessionNumber, planned.ClientToken));
                 _log.Write(new Decision("create-session", plan.InstanceId, "planned")
                 {
@@ -181,11 +183,11 @@ public sealed class Reconciler
                 limited.Add(planned.NetworkInterfaceId);
                 _log.Write(new Decision("session-limit", plan.InstanceId, "refused-by-aws") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
             }
-            catch (AwsServiceException e) when (e.ErrorCode == "IdempotentParameterMismatch")
+            catch (AwsServiceException e) when (AwsErrors.IsRaceLost(e))
             {
-                // The same token was used with other parameters by a concurrent invocation: its session stands,
-                // and Verify will find it (or report it missing).
-                _log.Write(new Decision("create-session", plan.InstanceId, "token-in-use") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode });
+                // A concurrent execution used the token with other parameters since Evaluate looked: Verify, reading
+                // what is there now, keeps its session or makes one for the instance's current lab.
+                _log.Write(new Decision("create-session", plan.InstanceId, "raced") { EniId = planned.NetworkInterfaceId, Error = e.ErrorCode, Level = "warn" });
             }
         }
 
@@ -193,10 +195,29 @@ public sealed class Reconciler
     }
 
     /// <summary>
+    /// A create whose ClientToken EC2 already used with other parameters (an earlier session of this interface and
+    /// number under another lab's VNI) is retried once with the token salted by the VNI, which is the same for
+    /// every caller making this exact session.
+    /// </summary>
+    private async Task<TrafficMirrorSession> CreateAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _ec2.CreateTrafficMirrorSessionAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException e) when (e.ErrorCode == "IdempotentParameterMismatch" && request.VirtualNetworkId is { } vni)
+        {
+            var salted = request with { ClientToken = SessionIdentity.RetryClientToken(request.ClientToken, "vni-" + vni.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+            return await _ec2.CreateTrafficMirrorSessionAsync(salted, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Re-reads the instance and its sessions. If the instance stopped qualifying while we created (an untag or stop
-    /// that raced us), our sessions go. Otherwise each source must have exactly one AutoMirror session: duplicates
-    /// from racing creates are deleted (lowest number kept), a session lost to a stale ClientToken is recreated,
-    /// and a planned session that is simply missing fails the step.
+    /// that raced us), our sessions go. Otherwise each source must end with exactly one AutoMirror session for the
+    /// instance's current lab: duplicates from racing creates are deleted (lowest number kept), sessions of an old
+    /// label are replaced, and a missing one is made from what is there now (a stale ClientToken included); only a
+    /// session that cannot be made live fails the step.
     /// </summary>
     public async Task<Verified> VerifyAsync(AttachPlan plan, CreatedSessions created, CancellationToken cancellationToken)
     {
@@ -235,57 +256,72 @@ public sealed class Reconciler
             return new Verified(plan.InstanceId, eligibility.Status ?? "detached", [], gone);
         }
 
-        var limited = new HashSet<string>(created.SessionLimitedEniIds ?? plan.SessionLimitedEniIds ?? [], StringComparer.Ordinal);
+        // The instance's lab now, not the plan's: a re-label while this execution ran makes the plan stale, and
+        // sessions are made for what the instance is now.
+        var lab = LabOf(instance);
+        var vni = await VniForAsync(lab, cancellationToken).ConfigureAwait(false);
+        var superseded = (plan.Lab ?? SessionTags.NoLab) != lab;
+        var limited = new List<string>();
         var kept = new List<string>();
         var toDelete = new List<TrafficMirrorSession>();
+        var missing = new List<InstanceNetworkInterface>();
         foreach (var source in eligibility.SourceInterfaces)
         {
-            var eni = source.NetworkInterfaceId;
-            var mine = ours.Where(s => s.NetworkInterfaceId == eni)
+            var mine = ours.Where(s => s.NetworkInterfaceId == source.NetworkInterfaceId).ToList();
+            var current = mine.Where(s => SessionPlanner.IsFor(s, lab, vni))
                 .OrderBy(s => s.SessionNumber)
                 .ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal)
                 .ToList();
-            if (mine.Count > 0)
+            toDelete.AddRange(mine.Where(s => !SessionPlanner.IsFor(s, lab, vni)));
+            if (current.Count > 0)
             {
-                kept.Add(mine[0].TrafficMirrorSessionId);
-                toDelete.AddRange(mine.Skip(1));
-                continue;
+                kept.Add(current[0].TrafficMirrorSessionId);
+                toDelete.AddRange(current.Skip(1));
             }
-
-            if (limited.Contains(eni))
+            else
             {
-                continue;
+                missing.Add(source);
             }
-
-            var planned = plan.Sessions.FirstOrDefault(p => p.NetworkInterfaceId == eni);
-            var made = created.Sessions?.FirstOrDefault(c => c.NetworkInterfaceId == eni);
-            if (planned is not null && made is not null)
-            {
-                kept.Add(await RecreateStaleAsync(plan, planned, made, cancellationToken).ConfigureAwait(false));
-                continue;
-            }
-
-            if (planned is null)
-            {
-                // Not part of this plan (attached after Evaluate, or its session was deleted by a concurrent detach
-                // that has since been overtaken): the next event or reconcile covers it.
-                _log.Write(new Decision("verify", plan.InstanceId, "interface-not-in-plan") { EniId = eni, Level = "warn" });
-                continue;
-            }
-
-            throw new SessionVerificationException($"instance {plan.InstanceId}: no AutoMirror session on {eni} to {_settings.MirrorTargetId} after create");
         }
 
-        var deleted = await DeleteAsync(toDelete, plan.InstanceId, "duplicate", cancellationToken).ConfigureAwait(false);
+        // Stale and duplicate sessions go first: they hold slots of the interface's three.
+        var deleted = await DeleteAsync(toDelete, plan.InstanceId, superseded ? "relabelled" : "duplicate-or-relabelled", cancellationToken).ConfigureAwait(false);
+        foreach (var source in missing)
+        {
+            var eni = source.NetworkInterfaceId;
+            var others = sessions.Where(s => s.NetworkInterfaceId == eni && !deleted.Contains(s.TrafficMirrorSessionId)).ToList();
+            if (others.Count >= SessionPlanner.MaxSessionsPerInterface)
+            {
+                limited.Add(eni);
+                continue;
+            }
+
+            // The plan's session is missing: EC2 answered a stale ClientToken, a concurrent execution or detach
+            // took it, or the instance was re-labelled. Made again from what is there now, not failed.
+            var planned = superseded ? null : plan.Sessions.FirstOrDefault(p => p.NetworkInterfaceId == eni && p.VirtualNetworkId == vni);
+            var taken = sessions.Where(s => s.NetworkInterfaceId == eni).Select(s => s.SessionNumber).ToHashSet();
+            var number = planned is not null && !others.Any(o => o.SessionNumber == planned.SessionNumber)
+                ? planned.SessionNumber
+                : SessionPlanner.ChooseSessionNumber(taken, _settings.PreferredSessionNumber);
+            var id = await EnsureSessionAsync(plan.InstanceId, eni, number, vni, lab, cancellationToken).ConfigureAwait(false);
+            if (id is null)
+            {
+                limited.Add(eni);
+                continue;
+            }
+
+            kept.Add(id);
+        }
+
         var status = limited.Count > 0 ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
         await WriteStatusAsync(instance, instance.State, status, cancellationToken).ConfigureAwait(false);
-        _log.Write(new Decision("verified", plan.InstanceId, status) { Lab = plan.Lab });
+        _log.Write(new Decision("verified", plan.InstanceId, superseded ? "relabelled-while-attaching" : status) { Lab = lab, Vni = vni });
         return new Verified(plan.InstanceId, status, kept, deleted);
     }
 
     /// <summary>
-    /// After a failure: deletes the AutoMirror sessions on the planned interfaces that were not there before this
-    /// run, so a failed attach leaves nothing half made, and marks the instance with the error status.
+    /// After a failure: deletes the sessions this plan made that were not there before this run, so a failed
+    /// attach leaves nothing half made, and marks the instance with the error status.
     /// </summary>
     public async Task<CleanupResult> CleanupAsync(AttachPlan plan, string? error, CancellationToken cancellationToken)
     {
@@ -293,8 +329,12 @@ public sealed class Reconciler
         var enis = plan.Sessions.Select(s => s.NetworkInterfaceId).Distinct(StringComparer.Ordinal).ToList();
         var sessions = await SessionsOnAsync(enis, cancellationToken).ConfigureAwait(false);
         var before = plan.ExistingSessionIds.ToHashSet(StringComparer.Ordinal);
-        var deleted = await DeleteAsync(sessions.Where(s => IsOurs(s) && !before.Contains(s.TrafficMirrorSessionId)), plan.InstanceId, "cleanup-after-failure", cancellationToken)
-            .ConfigureAwait(false);
+        // Only what this plan made: its interface, number and VNI (its ClientToken made exactly that session). A
+        // concurrent execution's session for the same interface differs in number or VNI and is left alone.
+        var madeByPlan = sessions.Where(s => IsOurs(s) && !before.Contains(s.TrafficMirrorSessionId)
+            && plan.Sessions.Any(p => p.NetworkInterfaceId == s.NetworkInterfaceId && p.SessionNumber == s.SessionNumber
+                && (s.VirtualNetworkId is null || p.VirtualNetworkId == s.VirtualNetworkId)));
+        var deleted = await DeleteAsync(madeByPlan, plan.InstanceId, "cleanup-after-failure", cancellationToken).ConfigureAwait(false);
         if (_settings.StatusTag)
         {
             await TagStatusAsync(plan.InstanceId, MirrorStatus.Error, cancellationToken).ConfigureAwait(false);
@@ -482,8 +522,9 @@ public sealed class Reconciler
                 continue;
             }
 
-            var vni = await VniForAsync(LabOf(instance), cancellationToken).ConfigureAwait(false);
-            var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, vni, _settings);
+            var lab = LabOf(instance);
+            var vni = await VniForAsync(lab, cancellationToken).ConfigureAwait(false);
+            var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, lab, vni, _settings);
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
             if (plan.ToCreate.Count > 0 || plan.ToDelete.Count > 0 || (_settings.StatusTag && currentStatus != status))
             {
@@ -620,48 +661,65 @@ public sealed class Reconciler
     }
 
     /// <summary>
-    /// The session EC2 returned for our token is gone: EC2 answered a reused token with a session made (and
-    /// deleted) in an earlier attach. Each retry salts the token with the stale session's id — the same for every
-    /// concurrent caller — and is checked, because a salted token can itself be stale after several re-attaches.
+    /// Creates the session for (interface, number) and makes sure it is live. EC2 answers a reused ClientToken with
+    /// the session it made then, even if that was deleted since, and refuses it with IdempotentParameterMismatch if
+    /// the lab's VNI differs now; each retry salts the token with what every concurrent caller sees alike (the
+    /// stale session's id, the VNI), so retries stay idempotent across them. Null when the interface is full or gone.
     /// </summary>
-    private async Task<string> RecreateStaleAsync(AttachPlan plan, PlannedSession planned, CreatedSession made, CancellationToken cancellationToken)
+    private async Task<string?> EnsureSessionAsync(string instanceId, string eni, int number, int vni, string lab, CancellationToken cancellationToken)
     {
-        const int MaxRetries = 8;
-        var token = planned.ClientToken;
-        var staleId = made.SessionId;
-        for (var retry = 0; retry < MaxRetries; retry++)
+        const int MaxAttempts = 8;
+        var token = SessionIdentity.ClientToken(eni, _settings.MirrorTargetId, _settings.MirrorFilterId, number);
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            token = SessionIdentity.RetryClientToken(token, staleId);
-            var session = await _ec2.CreateTrafficMirrorSessionAsync(
-                new CreateTrafficMirrorSessionRequest(
-                    planned.NetworkInterfaceId,
-                    _settings.MirrorTargetId,
-                    _settings.MirrorFilterId,
-                    planned.SessionNumber,
-                    planned.VirtualNetworkId,
-                    _settings.PacketLength,
-                    token,
-                    SessionTags.For(plan.InstanceId, planned.NetworkInterfaceId, plan.Lab),
-                    "AutoMirror " + plan.InstanceId),
-                cancellationToken).ConfigureAwait(false);
+            TrafficMirrorSession session;
+            try
+            {
+                session = await _ec2.CreateTrafficMirrorSessionAsync(SessionRequest(instanceId, eni, number, vni, lab, token), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AwsServiceException e) when (e.ErrorCode == "IdempotentParameterMismatch")
+            {
+                token = SessionIdentity.RetryClientToken(token, "vni-" + vni.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                continue;
+            }
+            catch (AwsServiceException e) when (AwsErrors.IsSessionLimit(e) || AwsErrors.IsInterfaceNotFound(e))
+            {
+                _log.Write(new Decision("skip-interface", instanceId, e.ErrorCode) { EniId = eni, Level = "warn" });
+                return null;
+            }
+
             var live = await _ec2.DescribeTrafficMirrorSessionsAsync([new Ec2Filter("traffic-mirror-session-id", session.TrafficMirrorSessionId)], cancellationToken)
                 .ConfigureAwait(false);
             if (live.Count > 0)
             {
-                _log.Write(new Decision("create-session", plan.InstanceId, "stale-client-token")
+                _log.Write(new Decision("create-session", instanceId, "verify-repair")
                 {
-                    EniId = planned.NetworkInterfaceId,
+                    EniId = eni,
                     SessionId = session.TrafficMirrorSessionId,
                     SessionNumber = session.SessionNumber,
+                    Vni = vni,
+                    Lab = lab,
                 });
                 return session.TrafficMirrorSessionId;
             }
 
-            staleId = session.TrafficMirrorSessionId;
+            _log.Write(new Decision("stale-client-token", instanceId, "session-already-deleted") { EniId = eni, SessionId = session.TrafficMirrorSessionId });
+            token = SessionIdentity.RetryClientToken(token, session.TrafficMirrorSessionId);
         }
 
-        throw new SessionVerificationException($"instance {plan.InstanceId}: EC2 kept answering stale sessions for {planned.NetworkInterfaceId}");
+        throw new SessionVerificationException($"instance {instanceId}: could not make a live AutoMirror session on {eni} to {_settings.MirrorTargetId}");
     }
+
+    private CreateTrafficMirrorSessionRequest SessionRequest(string instanceId, string eni, int number, int vni, string? lab, string token) => new(
+        eni,
+        _settings.MirrorTargetId,
+        _settings.MirrorFilterId,
+        number,
+        vni,
+        _settings.PacketLength,
+        token,
+        SessionTags.For(instanceId, eni, lab),
+        "AutoMirror " + instanceId);
 
     private async Task<IReadOnlyList<string>> DeleteAsync(IEnumerable<TrafficMirrorSession> sessions, string instanceId, string reason, CancellationToken cancellationToken)
     {

@@ -22,17 +22,21 @@ public static class SessionPlanner
     /// <summary>
     /// Plans the sessions of one instance. <paramref name="sessions"/> are all sessions on the instance's interfaces
     /// (foreign ones count towards AWS's limit of 3 per interface and hold their numbers; they are never touched).
-    /// Our sessions on interfaces that are no longer sources, and duplicates for one interface and target (two
-    /// racing creates with different numbers), are planned for deletion, keeping the lowest session number.
+    /// Our sessions on interfaces that are no longer sources, duplicates for one interface and target (two racing
+    /// creates with different numbers; the lowest number is kept), and sessions made for another lab or VNI (the
+    /// instance was re-labelled) are planned for deletion; a re-labelled interface gets a new session under a number
+    /// its old one did not use, so the new ClientToken cannot be answered with the deleted session.
     /// </summary>
     public static SessionPlan Plan(
         IReadOnlyList<InstanceNetworkInterface> sources,
         IReadOnlyList<TrafficMirrorSession> sessions,
+        string lab,
         int virtualNetworkId,
         AutoMirrorSettings settings)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(sessions);
+        ArgumentNullException.ThrowIfNull(lab);
         ArgumentNullException.ThrowIfNull(settings);
 
         var toCreate = new List<PlannedSession>();
@@ -48,18 +52,18 @@ public static class SessionPlanner
         foreach (var source in sources)
         {
             var onEni = sessions.Where(s => s.NetworkInterfaceId == source.NetworkInterfaceId).ToList();
-            var ours = onEni.Where(s => SessionTags.IsOurs(s, settings.MirrorTargetId))
-                .OrderBy(s => s.SessionNumber)
-                .ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal)
-                .ToList();
-            if (ours.Count > 0)
+            var ours = onEni.Where(s => SessionTags.IsOurs(s, settings.MirrorTargetId)).ToList();
+            var current = ours.Where(s => IsFor(s, lab, virtualNetworkId)).OrderBy(s => s.SessionNumber).ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal).ToList();
+            var stale = ours.Where(s => !IsFor(s, lab, virtualNetworkId)).ToList();
+            if (current.Count > 0)
             {
-                existing.Add(ours[0]);
-                toDelete.AddRange(ours.Skip(1));
+                existing.Add(current[0]);
+                toDelete.AddRange(current.Skip(1).Concat(stale));
                 continue;
             }
 
-            if (onEni.Count >= MaxSessionsPerInterface)
+            toDelete.AddRange(stale);
+            if (onEni.Count - stale.Count >= MaxSessionsPerInterface)
             {
                 limited.Add(source.NetworkInterfaceId);
                 continue;
@@ -74,6 +78,14 @@ public static class SessionPlanner
         }
 
         return new SessionPlan(toCreate, existing, toDelete, limited);
+    }
+
+    /// <summary>Made for this lab and VNI (a session with no VNI recorded is taken at its word).</summary>
+    public static bool IsFor(TrafficMirrorSession session, string lab, int virtualNetworkId)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return (session.Tags.TryGetValue(SessionTags.Lab, out var sessionLab) ? sessionLab : SessionTags.NoLab) == lab
+            && (session.VirtualNetworkId is null || session.VirtualNetworkId == virtualNetworkId);
     }
 
     /// <summary>

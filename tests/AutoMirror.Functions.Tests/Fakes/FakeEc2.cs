@@ -61,7 +61,8 @@ public sealed class FakeEc2 : IEc2Client
         string vpcId = "vpc-1",
         string subnetId = "subnet-1",
         int invisibleDescribes = 0,
-        IReadOnlyList<string>? interfaceTypes = null)
+        IReadOnlyList<string>? interfaceTypes = null,
+        int survivingInterfaces = 0)
     {
         lock (_gate)
         {
@@ -81,6 +82,7 @@ public sealed class FakeEc2 : IEc2Client
                 Interfaces = enis,
                 LaunchTime = Tick(),
                 InvisibleDescribes = invisibleDescribes,
+                SurvivingInterfaces = survivingInterfaces,
             };
             return id;
         }
@@ -129,8 +131,9 @@ public sealed class FakeEc2 : IEc2Client
             instance.State = state;
             if (state == "terminated")
             {
-                // Terminating deletes the instance's interfaces, and deleting a source interface deletes its sessions.
-                foreach (var eni in instance.Interfaces)
+                // Terminating deletes the instance's interfaces (all but those attached with DeleteOnTermination
+                // false), and deleting a source interface deletes its sessions.
+                foreach (var eni in instance.Interfaces.Take(instance.Interfaces.Count - instance.SurvivingInterfaces))
                 {
                     foreach (var session in _sessions.Values.Where(s => s.NetworkInterfaceId == eni.NetworkInterfaceId).ToList())
                     {
@@ -452,6 +455,8 @@ public sealed class FakeEc2 : IEc2Client
         public DateTimeOffset LaunchTime { get; set; }
 
         public int InvisibleDescribes { get; set; }
+
+        public int SurvivingInterfaces { get; init; }
 
         public Ec2Instance ToModel() => new(Id, Type, State, VpcId, SubnetId, Interfaces.FirstOrDefault()?.PrivateIpAddress,
             new Dictionary<string, string>(Tags, StringComparer.Ordinal), State == "terminated" ? [] : Interfaces.ToList(), LaunchTime);

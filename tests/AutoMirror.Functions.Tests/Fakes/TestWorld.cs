@@ -17,8 +17,19 @@ public sealed class TestWorld
         Settings = AutoMirrorSettings.FromVariables(name => environment?.Invoke(name) ?? Defaults(name));
         Services = new FunctionServices(Settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, Log, [TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero]);
         Steps = new AttachSteps(Services);
-        // The Attach workflow, inline: Evaluate → (gate) → CreateSessions → Verify, Catch → Cleanup.
-        StepFunctions.Runner = RunAttachWorkflowAsync;
+        // The Attach workflow, inline: Evaluate → (gate) → CreateSessions → Verify, Catch → Cleanup. A failed
+        // execution is recorded, not thrown at the event's sender, as with Step Functions.
+        StepFunctions.Runner = async input =>
+        {
+            try
+            {
+                await RunAttachWorkflowAsync(input);
+            }
+            catch (SessionVerificationException e)
+            {
+                FailedExecutions.Enqueue(e.Message);
+            }
+        };
     }
 
     public FakeEc2 Ec2 { get; }
@@ -28,6 +39,8 @@ public sealed class TestWorld
     public FakeStepFunctions StepFunctions { get; } = new();
 
     public RecordingLog Log { get; } = new();
+
+    public System.Collections.Concurrent.ConcurrentQueue<string> FailedExecutions { get; } = new();
 
     public AutoMirrorSettings Settings { get; }
 
