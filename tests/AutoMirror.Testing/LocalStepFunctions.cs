@@ -269,8 +269,8 @@ public sealed partial class LocalStepFunctions : IAsyncDisposable
         _http.Dispose();
     }
 
-    // A plain JSON 1.0 call, unsigned: the local endpoint checks no signature.
-    private async Task<JsonNode> CallAsync(string operation, JsonObject body, CancellationToken cancellationToken)
+    /// <summary>A plain JSON 1.0 call, unsigned (the local endpoint checks no signature); an AWS error answer throws with its body.</summary>
+    public async Task<JsonNode> CallAsync(string operation, JsonObject body, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint) { Content = new StringContent(body.ToJsonString(), Encoding.UTF8) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.0");
