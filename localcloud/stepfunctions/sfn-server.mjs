@@ -7,12 +7,19 @@
 //                       [--retry-pause-ms N]
 //
 // --substitute does what the template's DefinitionSubstitutions do; --retry-pause-ms shortens every Retry pause
-// (the interpreter's own override), so a test of throttling does not sleep through real backoff.
+// (the interpreter's own override), so a test of throttling does not sleep through real backoff. --port 0 binds a
+// free port; the first stdout line is JSON naming the address and the state machines.
+//
+// API: CreateStateMachine, StartExecution (AWS's name idempotency), DescribeExecution, ListExecutions,
+// ListStateMachines, GetExecutionHistory (AWS's event shapes: history.mjs). One local-only route,
+// POST /_automirror/lambda-endpoint {"endpoint": URL}, sets AWS_ENDPOINT_URL_LAMBDA after start: a harness whose
+// Lambda host must first be told this server's address can then wire both on free ports without guessing one.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { History, statesByName } from './history.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -62,12 +69,15 @@ class AwsError extends Error {
 
 const machines = new Map(); // arn -> { name, definition (object), machine }
 const executions = new Map(); // arn -> record
+const histories = new Map(); // execution arn -> History
 
 function createStateMachine({ name, definition }) {
   if (!name) throw new AwsError('ValidationException', 'name is required');
   const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
   if (machines.has(arn)) {
-    if (JSON.stringify(machines.get(arn).definition) !== JSON.stringify(JSON.parse(definition))) {
+    // AWS: the same definition again is idempotent. Compared as text, because the interpreter fills defaults into the
+    // definition object it is given.
+    if (machines.get(arn).text !== JSON.stringify(JSON.parse(definition))) {
       throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
     }
     return { stateMachineArn: arn, creationDate: machines.get(arn).created };
@@ -85,7 +95,7 @@ function createStateMachine({ name, definition }) {
     throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${e.message}`);
   }
   const created = Date.now() / 1000;
-  machines.set(arn, { name, definition: parsed, machine, created });
+  machines.set(arn, { name, definition: parsed, text: JSON.stringify(JSON.parse(definition)), machine, created, states: statesByName(parsed) });
   return { stateMachineArn: arn, creationDate: created };
 }
 
@@ -138,16 +148,21 @@ function startExecution({ stateMachineArn, name, input }, options) {
     overrides: { retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs) },
     context: { Execution: { Id: arn, Name: executionName, Input: inputValue, StartTime: new Date().toISOString() } },
   });
-  run.result.then(
-    (output) => Object.assign(record, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() / 1000 }),
+  const history = new History(entry.states);
+  histories.set(arn, history);
+  const logged = (async () => {
+    for await (const event of run.eventLogs) history.record(event);
+  })();
+  const outcome = run.result.then(
+    (output) => ({ status: 'SUCCEEDED', output: JSON.stringify(output) }),
     (error) => {
       const failure = error instanceof ExecutionError ? error.cause : error;
-      Object.assign(record, {
-        status: 'FAILED', error: failure?.name ?? 'States.Runtime', cause: failure?.message ?? String(error),
-        stopDate: Date.now() / 1000,
-      });
+      return { status: 'FAILED', error: failure?.name ?? 'States.Runtime', cause: failure?.message ?? String(error) };
     },
   );
+  // The status changes once the history is complete, as on AWS: whoever sees SUCCEEDED or FAILED and then reads the
+  // history finds the execution's last event in it.
+  Promise.allSettled([logged]).then(async () => Object.assign(record, await outcome, { stopDate: Date.now() / 1000 }));
   return { executionArn: arn, startDate: record.startDate };
 }
 
@@ -163,6 +178,49 @@ function listExecutions({ stateMachineArn, statusFilter }) {
     .map(({ executionArn, stateMachineArn: sm, name, status, startDate, stopDate }) =>
       ({ executionArn, stateMachineArn: sm, name, status, startDate, stopDate }));
   return { executions: list };
+}
+
+const HISTORY_PAGE = 1000; // AWS's largest maxResults
+
+// nextToken is opaque to clients, as on AWS; here it encodes the offset of the next page.
+function getExecutionHistory({ executionArn, maxResults, reverseOrder, nextToken, includeExecutionData }) {
+  const history = histories.get(executionArn);
+  if (!history) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+  const size = maxResults === undefined || maxResults === 0 ? HISTORY_PAGE : maxResults;
+  if (!Number.isInteger(size) || size < 0 || size > HISTORY_PAGE) {
+    throw new AwsError('ValidationException', `maxResults must be 0-${HISTORY_PAGE}, got ${maxResults}`);
+  }
+  const start = nextToken === undefined ? 0 : Number(Buffer.from(String(nextToken), 'base64url').toString('utf8'));
+  if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidToken', `Invalid Token: '${nextToken}'`);
+  const ordered = reverseOrder ? [...history.events].reverse() : history.events;
+  const page = ordered.slice(start, start + size).map((e) => (includeExecutionData === false ? withoutData(e) : e));
+  return start + size < ordered.length
+    ? { events: page, nextToken: Buffer.from(String(start + size)).toString('base64url') }
+    : { events: page };
+}
+
+// includeExecutionData=false: AWS leaves inputs and outputs out and keeps the rest (names, errors, resources).
+function withoutData(event) {
+  const copy = structuredClone(event);
+  for (const details of Object.values(copy)) {
+    if (details && typeof details === 'object') {
+      for (const field of ['input', 'inputDetails', 'output', 'outputDetails', 'parameters']) delete details[field];
+    }
+  }
+  return copy;
+}
+
+// The interpreter builds a new Lambda client for every Task, and the SDK reads AWS_ENDPOINT_URL_LAMBDA when it builds
+// one, so the endpoint set here applies from the next Task on.
+function setLambdaEndpoint({ endpoint }) {
+  let url;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new AwsError('ValidationException', `endpoint must be a URL, got '${endpoint}'`);
+  }
+  process.env.AWS_ENDPOINT_URL_LAMBDA = url.toString().replace(/\/$/, '');
+  return { endpoint: process.env.AWS_ENDPOINT_URL_LAMBDA };
 }
 
 function listStateMachines() {
@@ -184,6 +242,7 @@ const operations = {
   DescribeExecution: describeExecution,
   ListExecutions: listExecutions,
   ListStateMachines: listStateMachines,
+  GetExecutionHistory: getExecutionHistory,
 };
 
 const server = http.createServer((req, res) => {
@@ -196,7 +255,9 @@ const server = http.createServer((req, res) => {
     };
     try {
       const target = req.headers['x-amz-target'] ?? '';
-      const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
+      const operation = req.url === '/_automirror/lambda-endpoint'
+        ? setLambdaEndpoint
+        : operations[target.replace(/^AWSStepFunctions\./, '')];
       if (req.method !== 'POST' || !operation) {
         throw new AwsError('UnknownOperationException', `unsupported operation '${target}'`);
       }

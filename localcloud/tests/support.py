@@ -96,6 +96,24 @@ class LocalCloudProcess:
         return payload
 
 
+def module_cloud(*extra_args: str, env: dict[str, str] | None = None):
+    """One local cloud shared by a test module's classes, started before its first test and stopped after its last:
+
+        cloud, setUpModule, tearDownModule = module_cloud()
+
+    unittest calls a module's setUpModule/tearDownModule by name, so the module binds them at its top level.
+    """
+    cloud = LocalCloudProcess(*extra_args, env=env)
+
+    def set_up_module() -> None:
+        cloud.start()
+
+    def tear_down_module() -> None:
+        cloud.stop()
+
+    return cloud, set_up_module, tear_down_module
+
+
 class World:
     """A VPC with a subnet, a mirror filter and an ENI target: what every session test needs."""
 

@@ -8,19 +8,11 @@ import subprocess
 import unittest
 
 try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
-    from .support import CREDENTIALS, SUPPORTED_TYPE, LocalCloudProcess, World
+    from .support import CREDENTIALS, SUPPORTED_TYPE, World, module_cloud
 except ImportError:
-    from support import CREDENTIALS, SUPPORTED_TYPE, LocalCloudProcess, World
+    from support import CREDENTIALS, SUPPORTED_TYPE, World, module_cloud
 
-cloud = LocalCloudProcess()
-
-
-def setUpModule() -> None:
-    cloud.start()
-
-
-def tearDownModule() -> None:
-    cloud.stop()
+cloud, setUpModule, tearDownModule = module_cloud()
 
 
 @unittest.skipIf(shutil.which("aws") is None, "the AWS CLI is not installed")

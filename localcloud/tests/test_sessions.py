@@ -7,19 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 try:  # as tests.<module> (discover -t localcloud) or as a top-level module (discover -s localcloud/tests)
-    from .support import LocalCloudProcess, World
+    from .support import World, module_cloud
 except ImportError:
-    from support import LocalCloudProcess, World
+    from support import World, module_cloud
 
-cloud = LocalCloudProcess()
-
-
-def setUpModule() -> None:
-    cloud.start()
-
-
-def tearDownModule() -> None:
-    cloud.stop()
+cloud, setUpModule, tearDownModule = module_cloud()
 
 
 class SessionTestCase(unittest.TestCase):

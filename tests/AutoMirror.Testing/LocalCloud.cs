@@ -26,7 +26,7 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
     };
 
     private readonly TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<string> _stderr = [];
+    private readonly OutputTail _stderr = new();
     private Process? _process;
     private HttpClient? _http;
 
@@ -65,7 +65,7 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
 
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnOutput(e.Data);
-        _process.ErrorDataReceived += (_, e) => OnError(e.Data);
+        _process.ErrorDataReceived += (_, e) => _stderr.Add(e.Data);
         _process.Exited += (_, _) => _ready.TrySetException(
             new InvalidOperationException($"the local cloud exited before it was ready: {StandardError}"));
         if (!_process.Start())
@@ -184,41 +184,13 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
 
     private HttpClient Http => _http ?? throw new InvalidOperationException("the local cloud is not started; call InitializeAsync first");
 
-    private string StandardError
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return string.Join('\n', _stderr);
-            }
-        }
-    }
+    private string StandardError => _stderr.ToString();
 
     private void OnOutput(string? line)
     {
         if (line is not null && line.StartsWith(ReadyPrefix, StringComparison.Ordinal))
         {
             _ready.TrySetResult(new Uri(line[ReadyPrefix.Length..].Trim()));
-        }
-    }
-
-    private void OnError(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_stderr)
-        {
-            // Only the tail is ever reported; a long-lived fixture must not grow without bound.
-            if (_stderr.Count == 50)
-            {
-                _stderr.RemoveAt(0);
-            }
-
-            _stderr.Add(line);
         }
     }
 

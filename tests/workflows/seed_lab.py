@@ -4,13 +4,10 @@ and target group (a sensor registered), the mirror target and filter, and one ta
 Usage: python3 seed_lab.py ENDPOINT lab
        python3 seed_lab.py ENDPOINT source --subnet SUBNET [--interfaces N] [--instance-type TYPE] [--tag-value VALUE]
                                              [--lab NAME]
-       python3 seed_lab.py ENDPOINT statemachine --name NAME --definition FILE --substitutions JSON
-       python3 seed_lab.py ENDPOINT executions --state-machine ARN
 `lab` prints targetId, filterId, targetGroupArn, loadBalancerArn, vpcId, labSubnetId, sensorSubnetId, sensorInstanceId;
 `source` launches one instance tagged automirror=VALUE, lab=NAME (default lab-a) with N interfaces and prints instanceId and
-networkInterfaceIds (device order); `statemachine` creates a standard state machine from an ASL file with ${...}
-substituted (as DefinitionSubstitutions) and prints its stateMachineArn; `executions` prints the state machine's
-executions (name, status). Uses boto3 with dummy credentials against ENDPOINT only.
+networkInterfaceIds (device order). State machines live in the local Step Functions endpoint
+(localcloud/stepfunctions/sfn-server.mjs), not here. Uses boto3 with dummy credentials against ENDPOINT only.
 """
 import argparse
 import json
@@ -75,31 +72,10 @@ def seed_source(ec2, subnet, interfaces, instance_type, tag_value, lab):
     return {"instanceId": instance_id, "networkInterfaceIds": enis}
 
 
-def create_state_machine(sfn, name, definition_file, substitutions):
-    with open(definition_file, encoding="utf-8") as f:
-        text = f.read()
-    for key, value in json.loads(substitutions).items():
-        text = text.replace("${" + key + "}", str(value))
-    arn = sfn.create_state_machine(
-        name=name, definition=text, type="STANDARD",
-        roleArn="arn:aws:iam::123456789012:role/automirror-attach",
-    )["stateMachineArn"]
-    return {"stateMachineArn": arn}
-
-
-def list_executions(sfn, state_machine_arn):
-    executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
-    return {"executions": [{"name": e["name"], "status": e["status"]} for e in executions]}
-
-
 def main():
     parser = argparse.ArgumentParser(prog="seed_lab")
     parser.add_argument("endpoint")
-    parser.add_argument("what", choices=["lab", "source", "statemachine", "executions"])
-    parser.add_argument("--name")
-    parser.add_argument("--definition")
-    parser.add_argument("--substitutions", default="{}")
-    parser.add_argument("--state-machine")
+    parser.add_argument("what", choices=["lab", "source"])
     parser.add_argument("--subnet")
     parser.add_argument("--interfaces", type=int, default=1)
     parser.add_argument("--instance-type", default="m5.large")
@@ -110,10 +86,6 @@ def main():
     ec2 = client("ec2", args.endpoint)
     if args.what == "lab":
         result = seed_lab(ec2, client("elbv2", args.endpoint))
-    elif args.what == "statemachine":
-        result = create_state_machine(client("stepfunctions", args.endpoint), args.name, args.definition, args.substitutions)
-    elif args.what == "executions":
-        result = list_executions(client("stepfunctions", args.endpoint), args.state_machine)
     else:
         if not args.subnet:
             parser.error("source needs --subnet")

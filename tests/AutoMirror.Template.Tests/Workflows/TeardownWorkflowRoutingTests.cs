@@ -4,7 +4,7 @@ using AutoMirror.Aws.Ec2;
 namespace AutoMirror.Template.Tests.Workflows;
 
 /// <summary>
-/// statemachine/teardown.asl.json's routing, unchanged, over the real handlers: report touches nothing; detach deletes
+/// statemachine/teardown.asl.json's routing, unchanged, behind the local Step Functions endpoint, over the real handlers: report touches nothing; detach deletes
 /// the lab's AutoMirror sessions (Map) and then marks its running instances excluded, so the scheduled reconcile
 /// does not attach them again. (The 50-instance throttled teardown lives with the teardown handlers' tests.)
 /// </summary>

@@ -9,26 +9,17 @@ using AutoMirror.Testing;
 
 namespace AutoMirror.Template.Tests.Workflows;
 
-/// <summary>The outcome of one execution in aws-local-stepfunctions (tests/workflows/run-workflow.mjs).</summary>
-public sealed record WorkflowRun(string Status, JsonNode? Output, string? Error, string? Cause, IReadOnlyList<string> States, JsonArray Events)
-{
-    public int Entered(string state) => States.Count(s => s == state);
-
-    public IEnumerable<JsonNode> EventsOf(string type, string state) =>
-        Events.Where(e => (string?)e!["type"] == type && (string?)e["state"] == state).Select(e => e!);
-
-    public string Describe() => $"{Status} {Error}: {Cause}\nstates: {string.Join(" > ", States)}";
-}
-
 /// <summary>
 /// A local account for the workflow tests: the local cloud (moto + AutoMirror's extension) seeded with what the stack
-/// makes (sensor NLB, target group, mirror target and filter), and the local Lambda host serving template.yaml's
-/// functions against it. The ASL runs unchanged in aws-local-stepfunctions; its Lambda client reaches the host
-/// through AWS_ENDPOINT_URL_LAMBDA.
+/// makes (sensor NLB, target group, mirror target and filter), the local Step Functions endpoint running the ASL
+/// unchanged, and the local Lambda host serving template.yaml's functions against both. The interpreter reaches the
+/// host through AWS_ENDPOINT_URL_LAMBDA; the host's EventFunction starts executions through AWS_ENDPOINT_URL_SFN.
 /// </summary>
 public sealed class WorkflowLab : IAsyncLifetime
 {
     public const string FunctionArnPrefix = "arn:aws:lambda:us-east-1:123456789012:function:";
+    /// <summary>The state machine the EventFunction starts (ATTACH_STATE_MACHINE_ARN), with the stack's substitutions.</summary>
+    public const string AttachStateMachine = "AutoMirrorAttach";
     private static readonly TimeSpan ToolLimit = TimeSpan.FromMinutes(2);
     private readonly StringBuilder _hostLog = new();
     private Process? _host;
@@ -43,19 +34,22 @@ public sealed class WorkflowLab : IAsyncLifetime
 
     public string TargetId => (string)Lab["targetId"]!;
 
-    public string AttachStateMachineArn { get; private set; } = "";
+    public LocalStepFunctions StepFunctions { get; private set; } = null!;
 
     public AwsClients Aws { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        _ = ExternalTool.Node22;
         await Cloud.InitializeAsync();
         Lab = await SeedAsync("lab");
-        // A Step Functions state machine in the local cloud, made from the same ASL, for the EventHandler's
-        // StartExecution (execution-name idempotency is Step Functions' own rule).
-        AttachStateMachineArn = (string)(await SeedAsync("statemachine", "--name", "AutoMirrorAttach", "--definition", "statemachine/attach.asl.json",
-            "--substitutions", AttachSubstitutions(1, 3).ToJsonString()))["stateMachineArn"]!;
+        // The Lambda host must know this endpoint before it starts, so the interpreter learns the host's afterwards.
+        StepFunctions = await LocalStepFunctions.StartAsync(new LocalStepFunctionsOptions
+        {
+            Definitions = new Dictionary<string, string> { [AttachStateMachine] = "statemachine/attach.asl.json" },
+            Substitutions = AttachSubstitutions(1, 3),
+            // Retry pauses in ms instead of the ASL's seconds; the definition stays as deployed.
+            RetryPause = TimeSpan.FromMilliseconds(20),
+        });
         // The test's own client reads the local cloud's settings explicitly (the test process environment is not
         // touched): endpoint and region from them, dummy keys, never the instance metadata service.
         Aws = new AwsClients(AwsClientOptions.FromEnvironment(
@@ -63,6 +57,7 @@ public sealed class WorkflowLab : IAsyncLifetime
             instanceMetadataRegion: () => null,
             credentials: () => new Amazon.Runtime.BasicAWSCredentials("testing", "testing")));
         await StartHostAsync();
+        await StepFunctions.UseLambdaAsync(LambdaEndpoint);
     }
 
     public async Task DisposeAsync()
@@ -75,6 +70,11 @@ public sealed class WorkflowLab : IAsyncLifetime
 
         _host?.Dispose();
         Aws?.Dispose();
+        if (StepFunctions is not null)
+        {
+            await StepFunctions.DisposeAsync();
+        }
+
         await Cloud.DisposeAsync();
     }
 
@@ -85,7 +85,7 @@ public sealed class WorkflowLab : IAsyncLifetime
         return ((string)source["instanceId"]!, source["networkInterfaceIds"]!.AsArray().Select(e => (string)e!).ToList());
     }
 
-    public static JsonObject AttachSubstitutions(int pollSeconds, int maxAttempts) => new()
+    public static Dictionary<string, string> AttachSubstitutions(int pollSeconds, int maxAttempts) => new()
     {
         ["EvaluateFunctionArn"] = FunctionArnPrefix + "EvaluateFunction",
         ["TargetHealthFunctionArn"] = FunctionArnPrefix + "TargetHealthFunction",
@@ -97,7 +97,7 @@ public sealed class WorkflowLab : IAsyncLifetime
         ["HealthMaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    public static JsonObject TeardownSubstitutions(int mapConcurrency) => new()
+    public static Dictionary<string, string> TeardownSubstitutions(int mapConcurrency) => new()
     {
         ["ListLabSessionsFunctionArn"] = FunctionArnPrefix + "ListLabSessionsFunction",
         ["DeleteSessionFunctionArn"] = FunctionArnPrefix + "DeleteSessionFunction",
@@ -107,48 +107,32 @@ public sealed class WorkflowLab : IAsyncLifetime
     };
 
     /// <summary>One execution of the Teardown workflow for a lab, as IdleLabsFunction would start it.</summary>
-    public Task<WorkflowRun> RunTeardownAsync(string labName, string action, int mapConcurrency = 2) =>
-        RunAsync("statemachine/teardown.asl.json", TeardownSubstitutions(mapConcurrency),
-            new JsonObject { ["lab"] = labName, ["action"] = action, ["reasons"] = new JsonObject { ["status"] = "idle-running" } });
+    public async Task<WorkflowRun> RunTeardownAsync(string labName, string action, int mapConcurrency = 2)
+    {
+        // One state machine per variant of the stack's substitutions, as two stacks with other parameters would have.
+        var machine = "AutoMirrorTeardown-map" + mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await StepFunctions.CreateStateMachineAsync(machine, "statemachine/teardown.asl.json", TeardownSubstitutions(mapConcurrency));
+        return await RunAsync(machine, new JsonObject { ["lab"] = labName, ["action"] = action, ["reasons"] = new JsonObject { ["status"] = "idle-running" } });
+    }
 
     /// <summary>Starts one execution of the Attach workflow; await the task for its outcome.</summary>
-    public Task<WorkflowRun> RunAttachAsync(string instanceId, int pollSeconds = 1, int maxAttempts = 5) =>
-        RunAsync("statemachine/attach.asl.json", AttachSubstitutions(pollSeconds, maxAttempts),
-            new JsonObject { ["instanceId"] = instanceId, ["trigger"] = "tag", ["eventId"] = "test-" + instanceId });
-
-    public async Task<WorkflowRun> RunAsync(string definition, JsonObject substitutions, JsonObject input)
+    public async Task<WorkflowRun> RunAttachAsync(string instanceId, int pollSeconds = 1, int maxAttempts = 5)
     {
-        var result = await ExternalTool.RunAsync(
-            ExternalTool.Node22,
-            [
-                Path.Combine(RepositoryRoot.Path, "tests", "workflows", "run-workflow.mjs"),
-                "--definition", definition,
-                "--substitutions", substitutions.ToJsonString(),
-                "--input", input.ToJsonString(),
-                // Retry pauses in ms instead of the ASL's seconds; the definition stays as deployed.
-                "--retry-ms", "20",
-            ],
-            TimeSpan.FromMinutes(3),
-            new Dictionary<string, string>
-            {
-                ["AWS_ENDPOINT_URL_LAMBDA"] = LambdaEndpoint.ToString().TrimEnd('/'),
-                ["AWS_REGION"] = LocalCloud.Region,
-                ["AWS_ACCESS_KEY_ID"] = "testing",
-                ["AWS_SECRET_ACCESS_KEY"] = "testing",
-            });
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException("run-workflow failed: " + result.Describe() + "\nlambda host:\n" + HostLog());
-        }
+        var machine = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"AutoMirrorAttach-poll{pollSeconds}-max{maxAttempts}");
+        await StepFunctions.CreateStateMachineAsync(machine, "statemachine/attach.asl.json", AttachSubstitutions(pollSeconds, maxAttempts));
+        return await RunAsync(machine, new JsonObject { ["instanceId"] = instanceId, ["trigger"] = "tag", ["eventId"] = "test-" + instanceId });
+    }
 
-        var report = JsonNode.Parse(result.StandardOutput)!.AsObject();
-        return new WorkflowRun(
-            (string)report["status"]!,
-            report["output"]?.DeepClone(),
-            (string?)report["error"],
-            (string?)report["cause"],
-            report["states"]!.AsArray().Select(s => (string)s!).ToList(),
-            report["events"]!.AsArray());
+    private async Task<WorkflowRun> RunAsync(string stateMachine, JsonObject input)
+    {
+        try
+        {
+            return await StepFunctions.RunAsync(stateMachine, input.ToJsonString(), TimeSpan.FromMinutes(3));
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + "\nlambda host:\n" + HostLog(), e);
+        }
     }
 
     /// <summary>Every session in the account on these interfaces.</summary>
@@ -169,8 +153,8 @@ public sealed class WorkflowLab : IAsyncLifetime
         return body;
     }
 
-    public async Task<JsonArray> ExecutionsAsync() =>
-        (await SeedAsync("executions", "--state-machine", AttachStateMachineArn))["executions"]!.AsArray();
+    /// <summary>ListExecutions of the state machine the EventFunction starts.</summary>
+    public Task<IReadOnlyList<JsonNode>> ExecutionsAsync() => StepFunctions.ListExecutionsAsync(AttachStateMachine);
 
     public string HostLog()
     {
@@ -207,13 +191,13 @@ public sealed class WorkflowLab : IAsyncLifetime
             "--env", "MIRROR_FILTER_ID=" + (string)Lab["filterId"]!,
             "--env", "SENSOR_TARGET_GROUP_ARN=" + TargetGroupArn,
             "--env", "SENSOR_SUBNET_IDS=" + (string)Lab["sensorSubnetId"]!,
-            "--env", "ATTACH_STATE_MACHINE_ARN=" + AttachStateMachineArn,
+            "--env", "ATTACH_STATE_MACHINE_ARN=" + LocalStepFunctions.StateMachineArn(AttachStateMachine),
         })
         {
             start.ArgumentList.Add(argument);
         }
 
-        foreach (var (name, value) in Cloud.ClientEnvironment)
+        foreach (var (name, value) in Cloud.ClientEnvironment.Concat(StepFunctions.ClientEnvironment))
         {
             start.Environment[name] = value;
         }
