@@ -5,8 +5,16 @@ using Xunit.Abstractions;
 
 namespace AutoMirror.Aws.Tests.Integration;
 
+/// <summary>
+/// Runs alone: the burst test measures real-time token buckets on both sides, and local clouds started by tests
+/// running beside it would starve the server's process, bunching arrivals into a throttle EC2 would not see.
+/// </summary>
+[CollectionDefinition(nameof(RealTimeBuckets), DisableParallelization = true)]
+public sealed class RealTimeBuckets;
+
 /// <summary>The retry and rate-limit behaviour against the local cloud's injected throttling and 5xx answers.</summary>
 [Trait("Category", "Integration")]
+[Collection(nameof(RealTimeBuckets))]
 public sealed class FaultInjectionTests(LocalCloud cloud, ITestOutputHelper output) : IClassFixture<LocalCloud>, IAsyncLifetime
 {
     private static readonly RetryPolicy QuickRetry = new()
@@ -127,10 +135,10 @@ public sealed class FaultInjectionTests(LocalCloud cloud, ITestOutputHelper outp
             $"{throttledWithBuckets} throttled; without, {unlimitedClock.Elapsed.TotalSeconds:0.00} s and {refused} refused with RequestLimitExceeded");
 
         // Every call succeeded (any throttling would have had to be retried away), and the server throttled at most
-        // the odd call: it admits a request one network and processing delay after it left the client's bucket, and
-        // on a loaded machine that lag can outrun the client's 10% burst headroom.
+        // a few calls: it admits a request one network and processing delay after it left the client's bucket, and
+        // on a loaded machine that lag can outrun the client's 10% burst headroom. Without buckets it is dozens.
         Assert.Equal(burst, withBuckets.For("ec2", "DescribeTrafficMirrorSessions") - throttledWithBuckets);
-        Assert.InRange(throttledWithBuckets, 0, 2);
+        Assert.InRange(throttledWithBuckets, 0, 5);
         Assert.InRange(refused, 10, burst);
         Assert.Equal(refused, (await cloud.GetCallCountsAsync()).Throttled["ec2"]["DescribeTrafficMirrorSessions"]);
     }

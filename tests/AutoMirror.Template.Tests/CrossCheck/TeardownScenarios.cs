@@ -24,7 +24,7 @@ public static class TeardownScenarios
             Ec2.AddInstance("i-r1", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
             Ec2.AddInstance("i-r2", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
             Ec2.AddInstance("i-b1", "running", Tags(("lab", "blue")));
-            Ec2.AddInstance("i-g1", "running", Tags(("lab", "green")));
+            Ec2.AddInstance("i-g1", "running", Tags(("lab", "green"), (settings.MirrorTagKey, "true")));
             Ec2.AddInstance("i-p1", "running", Tags(("lab", "purple"), (TeardownSettings.AllowTerminateTagKey, "true")));
             Ec2.AddSession("tms-r1", "eni-r1", settings.MirrorTargetId, Ours("i-r1", "red"));
             Ec2.AddSession("tms-r2", "eni-r2", settings.MirrorTargetId, Ours("i-r2", "red"));
