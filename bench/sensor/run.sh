@@ -95,7 +95,7 @@ for size in 64 1400; do
 done
 
 stat() { ip netns exec "$K" cat "/sys/class/net/$1/statistics/$2"; }
-metric() { ip netns exec "$K" curl -s http://127.0.0.1:18081/metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+metric() { ip netns exec "$K" curl -s 127.0.0.1:18081/metrics | awk -v k="$1" '$1 == k { print $2 }'; }
 # CPU time (ns) of the sensor's receive threads so far.
 rx_cpu() {
     local total=0 task
@@ -123,7 +123,7 @@ start_sensor() {
         --workers "$workers" --Sensor:Tap:Persist=false --Sensor:StatsLogSeconds=3600 "${sensor_flags[@]}" > "$tmp/sensor.log" 2>&1 &
     sensor_pid=$!
     for _ in $(seq 100); do
-        [ "$(ip netns exec "$K" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18081/health)" = 200 ] && return 0
+        [ "$(ip netns exec "$K" curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:18081/health)" = 200 ] && return 0
         sleep 0.1
     done
     cat "$tmp/sensor.log" >&2; return 1

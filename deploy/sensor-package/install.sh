@@ -39,7 +39,7 @@ done
 
 [[ "$health_port" =~ ^[0-9]+$ ]] && (( health_port >= 1 && health_port <= 65535 )) \
   || die "--health-port must be a TCP port (1-65535), got '$health_port'"
-[[ "$zeek_repository" =~ ^https://[^[:space:]]+/$ ]] \
+[[ "$zeek_repository" =~ ^https:/{2}[^[:space:]]+/$ ]] \
   || die "--zeek-repository must be the https URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \

@@ -40,13 +40,13 @@ wait_for() { # seconds description command...
         sleep 0.2
     done
 }
-health() { ip netns exec "$X" curl -s -o "$work/health.body" -w '%{http_code}' "http://127.0.0.1:$health_port/health" || true; }
+health() { ip netns exec "$X" curl -s -o "$work/health.body" -w '%{http_code}' "127.0.0.1:$health_port/health" || true; }
 health_is() { [ "$(health)" = "$1" ]; }
 record_health() { # phase
     local code; code=$(health)
     printf '%s\t%s\t%s\n' "$1" "$code" "$(tr '\n\t' '  ' < "$work/health.body" 2>/dev/null)" >> "$work/health.tsv"
 }
-metric() { ip netns exec "$X" curl -s "http://127.0.0.1:$health_port/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+metric() { ip netns exec "$X" curl -s "127.0.0.1:$health_port/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 start_suricata() { # logdir
     mkdir -p "$1"
     ip netns exec "$X" suricata -k none -S /dev/null --set unix-command.enabled=no --af-packet="$tap" -l "$1" > "$1/stdout.log" 2>&1 &
@@ -77,7 +77,7 @@ ip netns exec "$X" dotnet "$sensor_dll" --tap "$tap" --health-port "$health_port
     --workers 2 --Sensor:GeneveEnabled=true --Sensor:StatsLogSeconds=5 "${extra_flags[@]}" > "$work/sensor.log" 2>&1 &
 sensor_pid=$!
 pids+=("$sensor_pid")
-wait_for 60 "sensor health endpoint" sh -c "[ \"\$(ip netns exec $X curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$health_port/health)\" != 000 ]"
+wait_for 60 "sensor health endpoint" sh -c "[ \"\$(ip netns exec $X curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$health_port/health)\" != 000 ]"
 record_health "before-downstream"
 
 ip netns exec "$X" tcpdump -i "$tap" -U -s 0 -w "$work/tap.pcap" 2> "$work/tcpdump-tap.log" &
@@ -99,9 +99,9 @@ ip netns exec "$S" /usr/bin/python3 -m http.server 8080 --bind 10.77.1.2 --direc
 pids+=($!)
 ip netns exec "$S" /usr/bin/python3 "$here/traffic.py" dns-server 10.77.1.2 &
 pids+=($!)
-wait_for 10 "http server" ip netns exec "$C" curl -s -o /dev/null http://10.77.1.2:8080/traffic.py
-ip netns exec "$C" curl -s -o /dev/null http://10.77.1.2:8080/e2e.sh
-ip netns exec "$C" curl -s -o /dev/null -A "automirror-e2e" http://10.77.1.2:8080/missing
+wait_for 10 "http server" ip netns exec "$C" curl -s -o /dev/null 10.77.1.2:8080/traffic.py
+ip netns exec "$C" curl -s -o /dev/null 10.77.1.2:8080/e2e.sh
+ip netns exec "$C" curl -s -o /dev/null -A "automirror-e2e" 10.77.1.2:8080/missing
 ip netns exec "$C" /usr/bin/python3 "$here/traffic.py" dns-client 10.77.1.2 lab1.automirror.test zeek.automirror.test www.example.test
 sleep 1
 stop_pid "$tcpdump_orig"
@@ -115,9 +115,9 @@ read -r originals foreign garbage < <(/usr/bin/python3 "$here/vxlan_wrap.py" "$w
 printf 'originals=%s\nforeign=%s\ngarbage=%s\nvni=%s\n' "$originals" "$foreign" "$garbage" "$vni" > "$work/sent.txt"
 ip netns exec "$C" tcpreplay -q -i c1 --pps 500 "$work/wrapped.pcap" > "$work/tcpreplay.log" 2>&1
 total=$((originals + foreign + garbage))
-wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X curl -s http://127.0.0.1:$health_port/metrics | awk '\$1==\"automirror_sensor_datagrams_total\"{print \$2}')\" = $total ]"
+wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X curl -s 127.0.0.1:$health_port/metrics | awk '\$1==\"automirror_sensor_datagrams_total\"{print \$2}')\" = $total ]"
 sleep 2   # let Suricata and tcpdump take the last frames off the TAP
-ip netns exec "$X" curl -s "http://127.0.0.1:$health_port/metrics" > "$work/metrics.txt"
+ip netns exec "$X" curl -s "127.0.0.1:$health_port/metrics" > "$work/metrics.txt"
 
 log "stopping suricata: health must turn 503, then 200 when it is back"
 stop_pid "$suricata_pid"
@@ -146,9 +146,9 @@ wait_for 10 "tcpdump on tap (geneve)" grep -q "listening on" "$work/tcpdump-tap-
     --vni "$vni" --src 10.77.1.1 --dst 10.77.2.2 --src-mac "$src_mac" --dst-mac "$dst_mac" --geneve-from 10.77.1.254 > /dev/null
 ip netns exec "$C" tcpreplay -q -i c1 --pps 500 "$work/wrapped-geneve.pcap" > "$work/tcpreplay-geneve.log" 2>&1
 total=$((total + originals))
-wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X curl -s http://127.0.0.1:$health_port/metrics | awk '\$1==\"automirror_sensor_datagrams_total\"{print \$2}')\" = $total ]"
+wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X curl -s 127.0.0.1:$health_port/metrics | awk '\$1==\"automirror_sensor_datagrams_total\"{print \$2}')\" = $total ]"
 sleep 1
-ip netns exec "$X" curl -s "http://127.0.0.1:$health_port/metrics" > "$work/metrics-geneve.txt"
+ip netns exec "$X" curl -s "127.0.0.1:$health_port/metrics" > "$work/metrics-geneve.txt"
 stop_pid "$tcpdump_tap"
 log "stopping sensor"
 kill -TERM "$sensor_pid"

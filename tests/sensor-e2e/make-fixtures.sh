@@ -36,7 +36,7 @@ sleep 1
 ip netns exec "$b" /usr/bin/python3 -m http.server 8080 --bind 192.168.42.2 >/dev/null 2>&1 &
 server_pid=$!
 sleep 1
-ip netns exec "$a" curl -s -o /dev/null http://192.168.42.2:8080/
+ip netns exec "$a" curl -s -o /dev/null 192.168.42.2:8080/
 ip netns exec "$a" /usr/bin/python3 -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
