@@ -93,7 +93,8 @@ public sealed class LocalLabTests(LabRun lab) : IClassFixture<LabRun>
             Assert.Equal(0, (long)vni["flowsUnexpected"]!);
             if ((string?)lab.Report["analyser"] == "suricata")
             {
-                Assert.Equal(vni["eventsExpected"]!.ToJsonString(), vni["eventsSeen"]!.ToJsonString());
+                // Event counts by type; the order Suricata first logged the types in is not part of it.
+                Assert.Equal(EventCounts(vni["eventsExpected"]!), EventCounts(vni["eventsSeen"]!));
                 Assert.True((long)vni["eventsSeen"]!["http"]! >= 3, "HTTP transactions logged");
             }
         }
@@ -131,4 +132,7 @@ public sealed class LocalLabTests(LabRun lab) : IClassFixture<LabRun>
 
     private static IEnumerable<long> VnisOf(JsonObject instance) =>
         instance["sessions"]!.AsArray().Select(s => (long)s!["vni"]!);
+
+    private static SortedDictionary<string, long> EventCounts(JsonNode counts) =>
+        new(counts.AsObject().ToDictionary(p => p.Key, p => (long)p.Value!), StringComparer.Ordinal);
 }
