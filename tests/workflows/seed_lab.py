@@ -1,5 +1,5 @@
 """Builds, in the local cloud, what the stack and a user would have made: the sensor NLB with its UDP 4789 listener
-and target group (a sensor registered), the mirror target and filter, and one tagged source instance.
+and target group (a sensor registered), the mirror target and filter with its rules, and tagged source instances.
 
 Usage: python3 seed_lab.py ENDPOINT lab
        python3 seed_lab.py ENDPOINT source --subnet SUBNET [--interfaces N] [--instance-type TYPE] [--tag-value VALUE]
@@ -11,10 +11,15 @@ networkInterfaceIds (device order). State machines live in the local Step Functi
 """
 import argparse
 import json
+import pathlib
+import sys
 
 import boto3
 
-REGION = "us-east-1"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "lab"))
+import cloud_setup  # noqa: E402  (the lab's stack builder, one place for what template.yaml creates)
+
+REGION = cloud_setup.REGION
 
 
 def client(service, endpoint):
@@ -28,31 +33,18 @@ def client(service, endpoint):
 
 
 def seed_lab(ec2, elb):
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    lab_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    sensor_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.100.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    image = ec2.describe_images()["Images"][0]["ImageId"]
-    sensor = ec2.run_instances(ImageId=image, InstanceType="c6in.large", MinCount=1, MaxCount=1, SubnetId=sensor_subnet)
-    sensor_id = sensor["Instances"][0]["InstanceId"]
-    nlb = elb.create_load_balancer(Name="automirror-sensor", Type="network", Scheme="internal", Subnets=[sensor_subnet])
-    nlb_arn = nlb["LoadBalancers"][0]["LoadBalancerArn"]
-    group = elb.create_target_group(
-        Name="automirror-sensor", Protocol="UDP", Port=4789, VpcId=vpc, TargetType="instance",
-        HealthCheckProtocol="HTTP", HealthCheckPort="8080", HealthCheckPath="/health",
-    )["TargetGroups"][0]["TargetGroupArn"]
-    elb.create_listener(LoadBalancerArn=nlb_arn, Protocol="UDP", Port=4789, DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
-    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": sensor_id}])
-    target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=nlb_arn, Description="sensor")["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
-    mirror_filter = ec2.create_traffic_mirror_filter(Description="all")["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
+    """The stack as the local lab builds it (lab/cloud_setup.py: what template.yaml creates), in the keys the
+    workflow tests read."""
+    stack = cloud_setup.create_stack(ec2, elb)
     return {
-        "targetId": target,
-        "filterId": mirror_filter,
-        "targetGroupArn": group,
-        "loadBalancerArn": nlb_arn,
-        "vpcId": vpc,
-        "labSubnetId": lab_subnet,
-        "sensorSubnetId": sensor_subnet,
-        "sensorInstanceId": sensor_id,
+        "targetId": stack["mirrorTargetId"],
+        "filterId": stack["mirrorFilterId"],
+        "targetGroupArn": stack["targetGroupArn"],
+        "loadBalancerArn": stack["loadBalancerArn"],
+        "vpcId": stack["vpcId"],
+        "labSubnetId": stack["workloadSubnetIds"][0],
+        "sensorSubnetId": stack["sensorSubnetId"],
+        "sensorInstanceId": stack["sensorInstanceId"],
     }
 
 
