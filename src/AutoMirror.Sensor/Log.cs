@@ -37,6 +37,12 @@ internal static partial class Log
         Message = "Batched writes to {Tap} are not available ({Reason}): one write() per frame, which costs more CPU per frame")]
     public static partial void TapBatchingUnavailable(ILogger logger, string tap, string reason);
 
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "AF_XDP on {Interface}: {Queues} receive queues, {Attach} XDP, {Copy} sockets; datagrams the XDP program passes still reach the UDP sockets")]
+    public static partial void XdpReceiving(ILogger logger, string @interface, int queues, string attach, string copy);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "AF_XDP on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
+    public static partial void XdpUnavailable(ILogger logger, string @interface, string reason);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Start-up failed: {Problem}")]
     public static partial void StartFailed(ILogger logger, string problem);
 }

@@ -16,6 +16,7 @@ var switches = new Dictionary<string, string>
     ["--source-networks"] = "Sensor:SourceNetworks",
     ["--downstream-process"] = "Sensor:Health:DownstreamProcess",
     ["--workers"] = "Sensor:ReceiveWorkers",
+    ["--af-xdp"] = "Sensor:AfXdp:Interface",
 };
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });

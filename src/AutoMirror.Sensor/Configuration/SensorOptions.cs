@@ -46,6 +46,8 @@ public sealed class SensorOptions
 
     public TapOptions Tap { get; set; } = new();
 
+    public AfXdpOptions AfXdp { get; set; } = new();
+
     public PcapOptions Pcap { get; set; } = new();
 
     public HealthOptions Health { get; set; } = new();
@@ -72,6 +74,32 @@ public sealed class TapOptions
     /// io_uring is unavailable (old kernel, kernel.io_uring_disabled, seccomp).
     /// </summary>
     public bool IoUring { get; set; } = true;
+}
+
+/// <summary>
+/// Receiving through AF_XDP on the interface the mirrored traffic arrives on: an XDP program hands
+/// VXLAN/GENEVE datagrams to the sensor before the kernel's IP/UDP stack and socket queues (about
+/// half the CPU per frame of the socket path, measured by bench/sensor). Jumbo datagrams that span
+/// several buffers, fragments and anything unusual still take the socket path. Off by default: it
+/// attaches a program to the interface, and some drivers (ENA in native mode) limit the MTU with XDP.
+/// </summary>
+public sealed class AfXdpOptions
+{
+    /// <summary>Interface to attach to (e.g. ens5); empty: AF_XDP off.</summary>
+    public string Interface { get; set; } = string.Empty;
+
+    /// <summary>Auto: the driver's XDP where it has one, else generic; Native or Generic force one (generic runs after the kernel built the socket buffer).</summary>
+    public XdpMode Mode { get; set; } = XdpMode.Auto;
+
+    /// <summary>4 KiB frames per receive queue (a power of two): the fill ring holds them all, the RX ring half.</summary>
+    public int Frames { get; set; } = 4096;
+}
+
+public enum XdpMode
+{
+    Auto,
+    Native,
+    Generic,
 }
 
 public sealed class PcapOptions

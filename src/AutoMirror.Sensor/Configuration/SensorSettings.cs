@@ -108,6 +108,19 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
             Range(errors, S + "Pcap:SnapLength", o.Pcap.SnapLength, 64, 262144);
         }
 
+        if (!string.IsNullOrEmpty(o.AfXdp.Interface))
+        {
+            if (o.AfXdp.Interface.Length > 15 || !o.AfXdp.Interface.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@'))
+            {
+                errors.Add(S + "AfXdp:Interface: '" + o.AfXdp.Interface + "' is not an interface name");
+            }
+
+            if (o.AfXdp.Frames is < 64 or > 65536 || !int.IsPow2(o.AfXdp.Frames))
+            {
+                errors.Add(S + "AfXdp:Frames: must be a power of two 64-65536 (got " + o.AfXdp.Frames + ")");
+            }
+        }
+
         Range(errors, S + "Health:Port", o.Health.Port, 1, 65535);
 
         if (errors.Count > 0)

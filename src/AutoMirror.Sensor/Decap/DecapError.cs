@@ -25,17 +25,21 @@ public enum DecapError
     InnerUdpInvalid,
     /// <summary>The UDP datagram inside GENEVE is not addressed to the VXLAN port.</summary>
     InnerNotVxlanPort,
+    /// <summary>AF_XDP path: the outer Ethernet/IPv4/UDP headers are not a well-formed unfragmented datagram (the kernel's IP and UDP layers would drop it).</summary>
+    OuterHeaderInvalid,
+    /// <summary>AF_XDP path: the outer IPv4 header checksum, or a non-zero UDP checksum, is wrong.</summary>
+    OuterChecksum,
 }
 
 public static class DecapErrorNames
 {
-    public const int Count = (int)DecapError.InnerNotVxlanPort + 1;
+    public const int Count = (int)DecapError.OuterChecksum + 1;
 
     private static readonly string[] Labels =
     [
         "none", "header_truncated", "vxlan_no_i_flag", "vxlan_reserved_bits", "frame_too_short", "oversized",
         "geneve_version", "geneve_oam", "geneve_protocol", "inner_ip_invalid", "inner_ip_fragment",
-        "inner_not_udp", "inner_udp_invalid", "inner_not_vxlan_port",
+        "inner_not_udp", "inner_udp_invalid", "inner_not_vxlan_port", "outer_header_invalid", "outer_checksum",
     ];
 
     public static string Label(DecapError error) => Labels[(int)error];

@@ -62,6 +62,10 @@ public sealed class FrameForwarder : IDisposable
     /// <param name="source">The sender's sockaddr as the kernel filled it.</param>
     /// <param name="truncated">The kernel cut the datagram to the buffer (MSG_TRUNC).</param>
     public void Process(Span<byte> datagram, ReadOnlySpan<byte> source, bool truncated, long unixTimeNanoseconds)
+        => Process(datagram, source, truncated, unixTimeNanoseconds, _encapsulation);
+
+    /// <summary>As above, for a receive path that sees both ports (AF_XDP) and says which encapsulation this datagram has.</summary>
+    public void Process(Span<byte> datagram, ReadOnlySpan<byte> source, bool truncated, long unixTimeNanoseconds, Encapsulation encapsulation)
     {
         var counters = Counters;
         counters.Datagrams++;
@@ -82,7 +86,7 @@ public sealed class FrameForwarder : IDisposable
 
         uint vni;
         ReadOnlySpan<byte> frame;
-        DecapError error = _encapsulation == Encapsulation.Vxlan
+        DecapError error = encapsulation == Encapsulation.Vxlan
             ? VxlanHeader.Parse(datagram, out vni, out frame)
             : GeneveHeader.Parse(datagram, _vxlanPort, out vni, out frame);
         if (error != DecapError.None)
@@ -128,6 +132,16 @@ public sealed class FrameForwarder : IDisposable
         counters.FramesForwarded++;
         counters.FrameBytes += frame.Length;
         counters.CountVni(vni, frame.Length);
+    }
+
+    /// <summary>Counts a datagram the receive path rejected before decapsulation (AF_XDP: its outer headers).</summary>
+    public void CountRejected(DecapError error, int bytes)
+    {
+        var counters = Counters;
+        counters.Datagrams++;
+        counters.DatagramBytes += bytes;
+        counters.Drops[(int)DropReason.DecapError]++;
+        counters.DecapErrors[(int)error]++;
     }
 
     /// <summary>Writes the queued frames of the batching outputs and counts every frame of the batch as forwarded or as an output error.</summary>

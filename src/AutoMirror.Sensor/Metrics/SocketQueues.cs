@@ -6,21 +6,32 @@ namespace AutoMirror.Sensor.Metrics;
 /// <summary>
 /// The receive sockets as the kernel sees them, from /proc/net/udp{,6} for the ports the workers
 /// bound: bytes queued (rx_queue column, the queue depth) and datagrams dropped because the queue was
-/// full (drops column). Read at scrape time, never on the hot path.
+/// full (drops column); plus, for AF_XDP workers, what the kernel could not put on their RX rings.
+/// Read at scrape time, never on the hot path.
 /// </summary>
 public static class SocketQueues
 {
-    public static (long QueuedBytes, long Drops) Read(IReadOnlyList<UdpReceiveWorker> workers)
+    public static (long QueuedBytes, long Drops) Read(IReadOnlyList<IReceiveWorker> workers)
     {
         var ports = new HashSet<int>();
+        long xdpDrops = 0;
         foreach (var worker in workers)
         {
-            ports.Add(worker.Port);
+            switch (worker)
+            {
+                case UdpReceiveWorker udp:
+                    ports.Add(udp.Port);
+                    break;
+                case XdpReceiveWorker xdp:
+                    // AF_XDP sockets have no /proc/net/udp line: their RX ring overflows are the kernel's socket statistics.
+                    xdpDrops += xdp.KernelDrops;
+                    break;
+            }
         }
 
         var v4 = Sum("/proc/net/udp", ports);
         var v6 = Sum("/proc/net/udp6", ports);
-        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops);
+        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops + xdpDrops);
     }
 
     private static (long QueuedBytes, long Drops) Sum(string path, HashSet<int> ports)

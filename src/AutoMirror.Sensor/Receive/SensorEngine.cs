@@ -1,5 +1,6 @@
 using AutoMirror.Sensor.Configuration;
 using AutoMirror.Sensor.Forwarding;
+using AutoMirror.Sensor.Interop;
 using AutoMirror.Sensor.Metrics;
 using AutoMirror.Sensor.Output;
 using Microsoft.Extensions.Hosting;
@@ -17,7 +18,8 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private readonly SensorSettings _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<SensorEngine> _logger;
-    private readonly List<UdpReceiveWorker> _workers = [];
+    private readonly List<IReceiveWorker> _workers = [];
+    private XdpAttachment? _xdp;
     private readonly List<IFrameOutput> _outputs = [];
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
@@ -30,7 +32,10 @@ public sealed class SensorEngine : IHostedService, IDisposable
         _logger = logger;
     }
 
-    public IReadOnlyList<UdpReceiveWorker> Workers => _workers;
+    public IReadOnlyList<IReceiveWorker> Workers => _workers;
+
+    /// <summary>Receive queues served by AF_XDP sockets (0: the UDP sockets receive everything).</summary>
+    public int XdpQueues { get; private set; }
 
     public IReadOnlyList<IFrameOutput> Outputs => _outputs;
 
@@ -60,6 +65,11 @@ public sealed class SensorEngine : IHostedService, IDisposable
         if (o.GeneveEnabled)
         {
             AddWorkers(Encapsulation.Geneve, o.GenevePort);
+        }
+
+        if (!string.IsNullOrEmpty(o.AfXdp.Interface))
+        {
+            AddXdpWorkers(o.AfXdp.Interface);
         }
 
         foreach (var worker in _workers)
@@ -102,28 +112,80 @@ public sealed class SensorEngine : IHostedService, IDisposable
             worker.Dispose();
         }
 
+        _xdp?.Dispose();
         foreach (var output in _outputs)
         {
             output.Dispose();
         }
     }
 
+    private void AddXdpWorkers(string interfaceName)
+    {
+        var o = _settings.Options;
+        var outputs = _outputs.ToArray();
+        var added = new List<XdpReceiveWorker>();
+        XdpAttachment? attachment = null;
+        try
+        {
+            attachment = XdpAttachment.Create(interfaceName);
+            for (int queue = 0; queue < attachment.Queues; queue++)
+            {
+                var socket = new XskSocket(attachment.InterfaceIndex, queue, o.AfXdp.Frames);
+                // A socket not yet in a worker is closed here if a later step fails.
+                try
+                {
+                    attachment.Register(queue, socket);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+
+                // Datagrams to either port arrive on the same queue: the worker tells the forwarder which each is.
+                var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
+                added.Add(new XdpReceiveWorker("rx-xdp-" + queue, forwarder, socket, o.BatchSize, o.ReceiveCoalesceMicroseconds, o.GeneveEnabled ? o.GenevePort : null));
+            }
+
+            attachment.Attach(o.VxlanPort, o.GeneveEnabled ? o.GenevePort : null, o.AfXdp.Mode);
+        }
+        catch (IOException e)
+        {
+            // The UDP sockets are bound and receive everything the program would have taken.
+            foreach (var worker in added)
+            {
+                worker.Dispose();
+            }
+
+            attachment?.Dispose();
+            Log.XdpUnavailable(_logger, interfaceName, e.Message);
+            return;
+        }
+
+        _xdp = attachment;
+        _workers.AddRange(added);
+        XdpQueues = attachment.Queues;
+        Log.XdpReceiving(_logger, interfaceName, attachment.Queues, attachment.AttachedMode, added.Count > 0 && added[0].ZeroCopy ? "zero-copy" : "copy");
+    }
+
     private void AddWorkers(Encapsulation encapsulation, int port)
     {
         var o = _settings.Options;
         var outputs = _outputs.ToArray();
+        UdpReceiveWorker? first = null;
         for (int i = 0; i < o.ReceiveWorkers; i++)
         {
             var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
             var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes, o.ReceiveCoalesceMicroseconds);
             _workers.Add(worker);
             worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
+            first ??= worker;
         }
 
         if (o.ReceiveWorkers > 1)
         {
             // Socket i of the reuseport group is the i-th bound; the program picks it by index.
-            _workers[^o.ReceiveWorkers].SteerByInnerAddresses(encapsulation, o.ReceiveWorkers);
+            first!.SteerByInnerAddresses(encapsulation, o.ReceiveWorkers);
         }
 
         Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);

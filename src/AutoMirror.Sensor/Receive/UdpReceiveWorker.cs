@@ -18,7 +18,7 @@ namespace AutoMirror.Sensor.Receive;
 /// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
 /// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
 /// </summary>
-public sealed unsafe class UdpReceiveWorker : IDisposable
+public sealed unsafe class UdpReceiveWorker : IReceiveWorker
 {
     private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
     private const uint VxlanHeaderLength = 8;
