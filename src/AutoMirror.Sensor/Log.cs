@@ -42,7 +42,4 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "AF_XDP on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
     public static partial void XdpUnavailable(ILogger logger, string @interface, string reason);
-
-    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Start-up failed: {Problem}")]
-    public static partial void StartFailed(ILogger logger, string problem);
 }

@@ -46,8 +46,7 @@ builder.Services.AddSingleton<HealthEvaluator>();
 builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<SensorEngine>(), settings.Options.MaxVnis));
 
 var app = builder.Build();
-var loggers = app.Services.GetRequiredService<ILoggerFactory>();
-var healthLog = loggers.CreateLogger("AutoMirror.Sensor.Health");
+var healthLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AutoMirror.Sensor.Health");
 var lastHealthy = true;
 
 IResult Health(HealthEvaluator health)
@@ -85,7 +84,14 @@ try
 }
 catch (IOException e)
 {
-    // TAP creation, socket bind: the message names the device or address that failed.
-    Log.StartFailed(loggers.CreateLogger("AutoMirror.Sensor"), e.Message);
+    // TAP creation, socket bind: the message names the device or address that failed. The host has
+    // logged it and disposed its logger factory by now, so say it on stderr (systemd's journal).
+    await Console.Error.WriteLineAsync("automirror-sensor: start-up failed: " + e.Message);
     return 1;
+}
+catch (SensorConfigurationException e)
+{
+    // A setting only checkable against the machine (an AF_XDP interface that does not exist); the host has logged it too.
+    await Console.Error.WriteLineAsync("automirror-sensor: " + e.Message);
+    return 2;
 }

@@ -100,6 +100,8 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
             Sample(sb, "automirror_sensor_worker_frames_forwarded_total", "worker", worker.Label, Volatile.Read(ref worker.Counters.FramesForwarded));
         }
 
+        Header(sb, "automirror_sensor_af_xdp_queues", "gauge", "Receive queues served by AF_XDP sockets (0: AF_XDP off or unavailable, the UDP sockets receive everything).");
+        Sample(sb, "automirror_sensor_af_xdp_queues", null, null, engine.XdpQueues);
         Header(sb, "automirror_sensor_receive_queue_bytes", "gauge", "Bytes waiting in the receive sockets' queues (the sensor's only queue).");
         Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, queuedBytes);
         Counter(sb, "automirror_sensor_receive_allocated_bytes_total", "Managed bytes allocated by the receive threads since start (hot path; should stay flat).", allocated);

@@ -35,7 +35,8 @@ public sealed class XdpAttachment : IDisposable
         int index = (int)LibC.if_nametoindex(interfaceName);
         if (index == 0)
         {
-            throw new IOException("no interface named '" + interfaceName + "'");
+            // A misspelt setting, not a kernel limitation: start-up stops (the caller does not fall back for this).
+            throw new SensorConfigurationException(["Sensor:AfXdp:Interface: no interface named '" + interfaceName + "'"]);
         }
 
         int queues = 1;
