@@ -150,11 +150,14 @@ wait_for 20 "sensor to count $total datagrams" sh -c "[ \"\$(ip netns exec $X cu
 sleep 1
 ip netns exec "$X" curl -s "127.0.0.1:$health_port/metrics" > "$work/metrics-geneve.txt"
 stop_pid "$tcpdump_tap"
+# The mirror interface's XDP attachment while the sensor runs and after it stopped (AF_XDP runs attach one).
+ip -d -n "$X" link show x0 > "$work/x0-running.txt"
 log "stopping sensor"
 kill -TERM "$sensor_pid"
 sensor_exit=0
 wait "$sensor_pid" || sensor_exit=$?
 echo "$sensor_exit" > "$work/sensor-exit.txt"
+ip -d -n "$X" link show x0 > "$work/x0-after-stop.txt"
 if ip -n "$X" link show "$tap" > /dev/null 2>&1; then echo "present" > "$work/tap-after-stop.txt"; else echo "absent" > "$work/tap-after-stop.txt"; fi
 
 log "suricata reading the original capture"
