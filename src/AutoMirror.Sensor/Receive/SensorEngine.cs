@@ -42,6 +42,12 @@ public sealed class SensorEngine : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var o = _settings.Options;
+        if (!string.IsNullOrEmpty(o.AfXdp.Interface))
+        {
+            // Before the TAP exists: a persistent TAP created for a start-up that then fails on this setting would outlive the process.
+            XdpAttachment.RequireInterface(o.AfXdp.Interface);
+        }
+
         if (o.Tap.Enabled)
         {
             var tap = TapDevice.Open(o.Tap.Name, o.Tap.Mtu, o.Tap.Persist);

@@ -29,15 +29,17 @@ public sealed class XdpAttachment : IDisposable
 
     public int Queues { get; }
 
+    /// <summary>The interface's index; a missing interface is a misspelt setting, not a kernel limitation: start-up stops (no fallback).</summary>
+    public static int RequireInterface(string interfaceName)
+    {
+        int index = (int)LibC.if_nametoindex(interfaceName);
+        return index != 0 ? index : throw new SensorConfigurationException(["Sensor:AfXdp:Interface: no interface named '" + interfaceName + "'"]);
+    }
+
     /// <summary>Finds the interface and its receive queues and creates the (empty) socket map.</summary>
     public static XdpAttachment Create(string interfaceName)
     {
-        int index = (int)LibC.if_nametoindex(interfaceName);
-        if (index == 0)
-        {
-            // A misspelt setting, not a kernel limitation: start-up stops (the caller does not fall back for this).
-            throw new SensorConfigurationException(["Sensor:AfXdp:Interface: no interface named '" + interfaceName + "'"]);
-        }
+        int index = RequireInterface(interfaceName);
 
         int queues = 1;
         string queuesDirectory = "/sys/class/net/" + interfaceName + "/queues";
