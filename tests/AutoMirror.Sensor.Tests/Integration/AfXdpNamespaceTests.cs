@@ -6,30 +6,40 @@ using AutoMirror.Sensor.Tests.Support;
 namespace AutoMirror.Sensor.Tests.Integration;
 
 /// <summary>
-/// The AF_XDP path's effect on the machine outside the sensor, with the real executable in a network
-/// namespace of its own: a misspelt interface stops start-up before anything is created, and however
-/// the sensor ends (stopped or killed) the mirror interface is left without the program, never
-/// redirecting mirrored traffic to sockets nobody reads.
+/// The real executable with AF_XDP on a veth in a network namespace of its own (x0, 10.77.3.2), its
+/// peer (y0, 10.77.3.1) in a second one: a misspelt interface stops start-up before anything is
+/// created; however the sensor ends (stopped or killed) the mirror interface is left without the
+/// program, never redirecting mirrored traffic to sockets nobody reads; and datagrams a local kernel
+/// sends with the UDP checksum left to the device are forwarded as the socket path forwards them.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(EndToEndTests.Serial)]
-public sealed class AfXdpLifecycleTests : IDisposable
+public sealed class AfXdpNamespaceTests : IDisposable
 {
-    private readonly string _namespace = "amxl" + Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
+    private const string HealthPort = "18090";
+    private readonly string _namespace = "amxn" + Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
+    private readonly string _peer;
     private readonly string _tap;
     private Process? _sensor;
 
-    public AfXdpLifecycleTests()
+    public AfXdpNamespaceTests()
     {
+        _peer = "amxp" + _namespace[4..];
         _tap = "amtap" + _namespace[4..];
         if (Prerequisites.MissingNetns() is null && Prerequisites.MissingTools("ip", "dotnet") is null)
         {
-            Ip("netns", "add", _namespace);
-            Ip("-n", _namespace, "link", "set", "lo", "up");
-            // x0 receives what its peer sends; jumbo MTU as on a mirror target (the program must accept multi-buffer packets).
-            Ip("-n", _namespace, "link", "add", "x0", "mtu", "9000", "type", "veth", "peer", "name", "y0", "mtu", "9000");
+            foreach (var ns in new[] { _namespace, _peer })
+            {
+                Ip("netns", "add", ns);
+                Ip("-n", ns, "link", "set", "lo", "up");
+            }
+
+            // Jumbo MTU as on a mirror target: the program must accept multi-buffer packets for the attach to succeed.
+            Ip("-n", _namespace, "link", "add", "x0", "mtu", "9000", "type", "veth", "peer", "name", "y0", "mtu", "9000", "netns", _peer);
+            Ip("-n", _namespace, "addr", "add", "10.77.3.2/24", "dev", "x0");
+            Ip("-n", _peer, "addr", "add", "10.77.3.1/24", "dev", "y0");
             Ip("-n", _namespace, "link", "set", "x0", "up");
-            Ip("-n", _namespace, "link", "set", "y0", "up");
+            Ip("-n", _peer, "link", "set", "y0", "up");
         }
     }
 
@@ -73,6 +83,46 @@ public sealed class AfXdpLifecycleTests : IDisposable
         Assert.DoesNotContain("xdp", LinkShow("x0"), StringComparison.Ordinal);
     }
 
+    [NetnsFact("ip", "dotnet", "curl", "python3")]
+    public async Task DatagramsFromALocalKernel_WithTheChecksumLeftToTheDevice_AreForwarded()
+    {
+        // A UDP socket on a veth leaves the checksum unfinished (CHECKSUM_PARTIAL): the kernel accepts it, the
+        // AF_XDP path must too. One datagram with a really wrong checksum must still be refused.
+        const int Datagrams = 6;
+        var stdout = new StringBuilder();
+        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
+        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
+        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+
+        // VXLAN (flags 0x08, VNI 4242) around a minimal Ethernet frame, from a plain kernel socket.
+        const string Send = """
+            import socket, sys
+            frame = bytes.fromhex("ffffffffffff02000000000108004500001c000100004011f97a0a4d01010a4d0102") + bytes(26)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range(int(sys.argv[1])):
+                s.sendto(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + frame, ("10.77.3.2", 4789))
+            """;
+        Assert.Equal(0, Run("ip", "netns", "exec", _peer, "python3", "-c", Send, Datagrams.ToString(CultureInfo.InvariantCulture)).ExitCode);
+        const string Corrupt = """
+            import sys
+            from scapy.all import Ether, IP, UDP, Raw, sendp
+            frame = bytearray(bytes(Ether(dst=sys.argv[1]) / IP(src="10.77.3.1", dst="10.77.3.2")
+                                    / UDP(sport=40000, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + bytes(60))))
+            frame[14 + 20 + 6] ^= 0x40  # the UDP checksum, computed by scapy, made wrong
+            sendp(bytes(frame), iface="y0", verbose=False)
+            """;
+        string x0Mac = LinkShow("x0").Split("link/ether ")[1].Split(' ')[0];
+        var corrupt = Run("ip", "netns", "exec", _peer, "/usr/bin/python3", "-c", Corrupt, x0Mac);
+        Assert.True(corrupt.ExitCode == 0, corrupt.Output);
+
+        Dictionary<string, long> metrics = [];
+        await WaitFor(() => (metrics = Metrics()).GetValueOrDefault("automirror_sensor_datagrams_total") >= Datagrams + 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(Datagrams + 1, metrics["automirror_sensor_datagrams_total"]);
+        Assert.Equal(Datagrams, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-xdp-0\"}"]);
+        Assert.Equal(Datagrams, metrics["automirror_sensor_frames_forwarded_total"]);
+        Assert.Equal(1, metrics["automirror_sensor_decap_errors_total{reason=\"outer_checksum\"}"]);
+    }
+
     public void Dispose()
     {
         if (_sensor is { HasExited: false })
@@ -85,6 +135,7 @@ public sealed class AfXdpLifecycleTests : IDisposable
         if (Prerequisites.MissingNetns() is null && Prerequisites.MissingTools("ip") is null)
         {
             Ip("netns", "del", _namespace);
+            Ip("netns", "del", _peer);
         }
     }
 
@@ -93,7 +144,7 @@ public sealed class AfXdpLifecycleTests : IDisposable
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
         string[] args = ["netns", "exec", _namespace, "dotnet", Path.Combine(AppContext.BaseDirectory, "AutoMirror.Sensor.dll"),
-            "--tap", _tap, "--health-port", "18090", .. flags];
+            "--tap", _tap, "--health-port", HealthPort, .. flags];
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -122,6 +173,13 @@ public sealed class AfXdpLifecycleTests : IDisposable
         return (_sensor.ExitCode, await stdout, await stderr);
     }
 
+    private Dictionary<string, long> Metrics()
+    {
+        var (code, text) = Run("ip", "netns", "exec", _namespace, "curl", "-s", "127.0.0.1:" + HealthPort + "/metrics");
+        return code != 0 ? [] : text.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => l.Split(' '))
+            .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+    }
+
     private string LinkShow(string device)
     {
         var (code, text) = Ip("-d", "-n", _namespace, "link", "show", device);
@@ -129,16 +187,18 @@ public sealed class AfXdpLifecycleTests : IDisposable
         return text;
     }
 
-    private static (int ExitCode, string Output) Ip(params string[] args)
+    private static (int ExitCode, string Output) Ip(params string[] args) => Run("ip", args);
+
+    private static (int ExitCode, string Output) Run(string program, params string[] args)
     {
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
         using var process = Process.Start(start)!;
-        // ip says little: reading one stream after the other cannot fill the other's pipe.
+        // These commands say little: reading one stream after the other cannot fill the other's pipe.
         string stdout = process.StandardOutput.ReadToEnd();
         string stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
