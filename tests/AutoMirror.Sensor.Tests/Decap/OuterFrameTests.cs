@@ -193,7 +193,7 @@ public class OuterFrameTests
         ip[0] = versionAndIhl;
         // A correct checksum, so only the header length (or version) can be the reason.
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum(ip.AsSpan(0, 20), 0));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum.Of(ip.AsSpan(0, 20)));
 
         Assert.Equal(DecapError.OuterHeaderInvalid, OuterFrame.Parse(Frame(ip), out _, out _));
     }
@@ -296,35 +296,17 @@ public class OuterFrameTests
 
     private static ushort ComputeUdpChecksum(string src, string dst, byte[] udp)
     {
-        var pseudo = new byte[12];
-        System.Net.IPAddress.Parse(src).GetAddressBytes().CopyTo(pseudo, 0);
-        System.Net.IPAddress.Parse(dst).GetAddressBytes().CopyTo(pseudo, 4);
-        pseudo[9] = 17;
-        BinaryPrimitives.WriteUInt16BigEndian(pseudo.AsSpan(10), (ushort)udp.Length);
         var withoutChecksum = (byte[])udp.Clone();
         withoutChecksum[6] = withoutChecksum[7] = 0;
-        return InternetChecksum(withoutChecksum, OnesComplementSum(pseudo, 0));
+        var pseudo = InternetChecksum.UdpPseudoHeader(System.Net.IPAddress.Parse(src).GetAddressBytes(), System.Net.IPAddress.Parse(dst).GetAddressBytes(), udp.Length);
+        return InternetChecksum.Of(withoutChecksum, pseudo);
     }
-
-    /// <summary>RFC 1071, 16 bits at a time; an odd last byte is the high half of a zero-padded word.</summary>
-    private static uint OnesComplementSum(ReadOnlySpan<byte> data, uint sum)
-    {
-        for (int i = 0; i < data.Length; i += 2)
-        {
-            sum += i + 1 < data.Length ? (uint)((data[i] << 8) | data[i + 1]) : (uint)(data[i] << 8);
-            sum = (sum & 0xFFFF) + (sum >> 16);
-        }
-
-        return sum;
-    }
-
-    private static ushort InternetChecksum(ReadOnlySpan<byte> data, uint initial) => (ushort)~OnesComplementSum(data, initial);
 
     private static void SetTotalLength(byte[] ip, int totalLength)
     {
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)totalLength);
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum(ip.AsSpan(0, 20), 0));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum.Of(ip.AsSpan(0, 20)));
     }
 
     private static ushort UdpChecksumField(byte[] frame) => BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(40));

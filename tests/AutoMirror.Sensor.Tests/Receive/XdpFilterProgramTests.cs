@@ -141,7 +141,7 @@ public class XdpFilterProgramTests
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
         ip[20] = ip[21] = ip[22] = ip[23] = 1;
         BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), HeaderChecksum(ip.AsSpan(0, 24)));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum.Of(ip.AsSpan(0, 24)));
         udp.CopyTo(ip, 24);
         Assert.Equal(Passed, Run(VxlanPort, null, Frame(ip)));
     }
@@ -190,22 +190,6 @@ public class XdpFilterProgramTests
     {
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(16), (ushort)(frame.Length - 14));
         return frame;
-    }
-
-    private static ushort HeaderChecksum(ReadOnlySpan<byte> header)
-    {
-        uint sum = 0;
-        for (int i = 0; i < header.Length; i += 2)
-        {
-            sum += BinaryPrimitives.ReadUInt16BigEndian(header[i..]);
-        }
-
-        while (sum > 0xFFFF)
-        {
-            sum = (sum & 0xFFFF) + (sum >> 16);
-        }
-
-        return (ushort)~sum;
     }
 
     /// <summary>Loads the filter into the kernel (the verifier must accept it), runs it once on the frame, and closes what it opened.</summary>
