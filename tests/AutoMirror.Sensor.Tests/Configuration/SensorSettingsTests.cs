@@ -76,7 +76,7 @@ public class SensorSettingsTests
     [InlineData("ens5", "64", "Native", XdpMode.Native)]
     [InlineData("eth0", "65536", "Generic", XdpMode.Generic)]
     [InlineData("veth-a.10", "4096", "auto", XdpMode.Auto)]
-    [InlineData("eth0@if7", "2048", "generic", XdpMode.Generic)]
+    [InlineData("enp0s31f6", "2048", "generic", XdpMode.Generic)]
     public void Load_AfXdp_ValidSettingsBind(string name, string frames, string mode, XdpMode expected)
     {
         var settings = Load(("Sensor:AfXdp:Interface", name), ("Sensor:AfXdp:Frames", frames), ("Sensor:AfXdp:Mode", mode));
