@@ -32,9 +32,14 @@
 # - The kernel decapsulates inside the generator's own send: veth hands the datagram to the receive
 #   path in the same softirq, vxlan_rcv strips the headers of the same skb and passes it up vx0. No
 #   socket, no copy, no extra thread, and its CPU cost is paid on the generator's core.
-# - The sensor needs its own core: the generator's softirq only queues the datagram on the UDP socket;
-#   the receive thread copies it out (recvmmsg) and writes the frame into the TAP (a second skb and a
-#   second copy), i.e. two skbs and two copies per frame against the kernel's one skb and none.
+# - The sensor with UDP sockets: the generator's softirq only queues the datagram on the socket; the
+#   receive thread copies it out (recvmmsg) and writes the frame into the TAP (a second skb, a second copy).
+# - The sensor with AF_XDP: the generator's softirq runs the XDP program and copies the datagram into a
+#   frame shared with the sensor (no routing, no socket queue), and on veth it first copies the sender's
+#   skb into a page-pool page because a software sender leaves less than XDP's 256-byte headroom: two
+#   copies on the generator's core where the kernel's device makes none. That is why the AF_XDP ratio
+#   is lower at 1400-byte frames (copies grow with size) than at 64 (per-packet costs dominate). A NIC
+#   driver's native XDP gives the program its own buffer with the headroom: no first copy there.
 # - On this 2-core machine the generator needs one core, so the sensor gets at most the other one,
 #   shared with whatever else runs (other builds). At max load the sensor and the generator compete;
 #   the kernel's decapsulation does not compete with anything but the generator itself.
