@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Sensor vs. the Linux kernel's own VXLAN device, same machine, same generator, same offered loads.
 #
-#   gen ns ──veth (mtu 9000)──▶ sink ns:  (a) automirror sensor: UDP 4789 → decap → TAP (batched writes, io_uring)
+#   gen ns ──veth (mtu 9000)──▶ sink ns:  (a) automirror sensor, AF_XDP receive (--af-xdp k0) → decap → TAP (io_uring)
+#                                         (a') the same sensor with UDP sockets only (its default) → decap → TAP
 #                                         (b) kernel:  ip link add vx0 type vxlan id VNI dstport 4789
+#
+# Targets "afxdp" and "sockets" are the same binary; the ratio on the last line is afxdp's (the sensor as
+# deployed for speed, Sensor:AfXdp:Interface set), and the line before it gives the sockets path's.
+# AF_XDP runs in generic XDP mode here (Sensor:AfXdp:Mode=Generic): veth's native XDP must copy every
+# packet from the sender's socket buffer into a page-pool page and, after AF_XDP's copy, frees that
+# page instead of recycling it (page_frag_free took 20% of the generator's core); generic mode recycles.
+# On a NIC driver with XDP (ENA below a 3498-byte MTU) native mode has neither copy.
 #
 # The generator is tcpreplay replaying a scapy-made pcap of AWS-shaped VXLAN datagrams (64 host pairs,
 # hashed outer source ports, UDP checksum 0 as the kernel VXLAN device sends by default) at each offered
@@ -24,9 +32,14 @@
 # - The kernel decapsulates inside the generator's own send: veth hands the datagram to the receive
 #   path in the same softirq, vxlan_rcv strips the headers of the same skb and passes it up vx0. No
 #   socket, no copy, no extra thread, and its CPU cost is paid on the generator's core.
-# - The sensor needs its own core: the generator's softirq only queues the datagram on the UDP socket;
-#   the receive thread copies it out (recvmmsg) and writes the frame into the TAP (a second skb and a
-#   second copy), i.e. two skbs and two copies per frame against the kernel's one skb and none.
+# - The sensor with UDP sockets: the generator's softirq only queues the datagram on the socket; the
+#   receive thread copies it out (recvmmsg) and writes the frame into the TAP (a second skb, a second copy).
+# - The sensor with AF_XDP: the generator's softirq runs the XDP program and copies the datagram into a
+#   frame shared with the sensor (no routing, no socket queue), and on veth it first copies the sender's
+#   skb into a page-pool page because a software sender leaves less than XDP's 256-byte headroom: two
+#   copies on the generator's core where the kernel's device makes none. That is why the AF_XDP ratio
+#   is lower at 1400-byte frames (copies grow with size) than at 64 (per-packet costs dominate). A NIC
+#   driver's native XDP gives the program its own buffer with the headroom: no first copy there.
 # - On this 2-core machine the generator needs one core, so the sensor gets at most the other one,
 #   shared with whatever else runs (other builds). At max load the sensor and the generator compete;
 #   the kernel's decapsulation does not compete with anything but the generator itself.
@@ -41,7 +54,8 @@
 # Env: BENCH_SECONDS (per load, default 2), BENCH_LOADS (default "50000 200000 max"),
 #      BENCH_WORKERS (sensor receive workers, default 1: the generator needs the other core of a 2-core box),
 #      BENCH_REPEATS (runs at max load per target, default 3), BENCH_SENSOR_FLAGS (extra sensor flags, e.g.
-#      --Sensor:Tap:IoUring=false to measure the write()-per-frame path).
+#      --Sensor:Tap:IoUring=false to measure the write()-per-frame path), BENCH_TARGETS (default
+#      "kernel afxdp sockets"; the ratio needs kernel and afxdp), BENCH_SIZES (default "64 1400").
 # Needs root, iproute2, tcpreplay, curl, dotnet, Debian python3 with scapy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +64,8 @@ seconds=${BENCH_SECONDS:-2}
 loads=${BENCH_LOADS:-"50000 200000 max"}
 workers=${BENCH_WORKERS:-1}
 repeats=${BENCH_REPEATS:-3}
+targets=${BENCH_TARGETS:-"kernel afxdp sockets"}
+sizes=${BENCH_SIZES:-"64 1400"}
 read -r -a sensor_flags <<< "${BENCH_SENSOR_FLAGS:-}"
 vni=4242
 id=$(printf '%04x' $(( ($$ + RANDOM) % 65536 )))
@@ -90,7 +106,7 @@ ip -n "$G" link set g0 mtu 9000 up; ip -n "$K" link set k0 mtu 9000 up
 src_mac=$(ip -n "$G" -br link show g0 | awk '{print $3}')
 dst_mac=$(ip -n "$K" -br link show k0 | awk '{print $3}')
 
-for size in 64 1400; do
+for size in $sizes; do
     /usr/bin/python3 "$here/make_traffic.py" "$tmp/vxlan-$size.pcap" "$size" 512 "$src_mac" "$dst_mac" 10.88.0.1 10.88.0.2 "$vni"
 done
 
@@ -118,12 +134,18 @@ start_kernel() {
     ip -n "$K" link set vx0 mtu 9000 up
 }
 stop_kernel() { ip -n "$K" link del vx0; }
-start_sensor() {
+start_sensor() { # target
+    local receive=()
+    [ "$1" = afxdp ] && receive=(--af-xdp k0 --Sensor:AfXdp:Mode=Generic)
     ip netns exec "$K" nice -n -10 "$tmp/sensor/AutoMirror.Sensor" --tap "$tap" --health-port 18081 --source-networks 10.88.0.0/16 \
-        --workers "$workers" --Sensor:Tap:Persist=false --Sensor:StatsLogSeconds=3600 "${sensor_flags[@]}" > "$tmp/sensor.log" 2>&1 &
+        --workers "$workers" --Sensor:Tap:Persist=false --Sensor:StatsLogSeconds=3600 "${receive[@]}" "${sensor_flags[@]}" > "$tmp/sensor.log" 2>&1 &
     sensor_pid=$!
     for _ in $(seq 100); do
-        [ "$(ip netns exec "$K" curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:18081/health)" = 200 ] && return 0
+        if [ "$(ip netns exec "$K" curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:18081/health)" = 200 ]; then
+            # The AF_XDP target must really receive through AF_XDP, not fall back to the sockets.
+            [ "$1" != afxdp ] || [ "$(metric automirror_sensor_af_xdp_queues)" -ge 1 ] || { cat "$tmp/sensor.log" >&2; return 1; }
+            return 0
+        fi
         sleep 0.1
     done
     cat "$tmp/sensor.log" >&2; return 1
@@ -135,17 +157,16 @@ median_of() {
     sort -n -k1,1 | awk '{ line[NR] = $0; pps[NR] = $1 } END { m = int((NR + 1) / 2); print line[m], pps[1], pps[NR] }'
 }
 
-declare -A pps loss spread cpu_per_frame
-alloc_bytes=0; alloc_frames=0
+declare -A pps loss spread cpu_per_frame alloc_bytes alloc_frames
 printf '%-6s %-8s %-9s %12s %12s %12s %8s %17s %12s\n' size target offered sent delivered delivered_pps loss_% "pps_min-max(n)" rx_cpu_ns/fr | tee "$tmp/table" >&2
-for size in 64 1400; do
+for size in $sizes; do
     pcap="$tmp/vxlan-$size.pcap"
-    for target in kernel sensor; do
-        if [ "$target" = kernel ]; then start_kernel; dev=vx0; else start_sensor; dev=$tap; fi
+    for target in $targets; do
+        if [ "$target" = kernel ]; then start_kernel; dev=vx0; else start_sensor "$target"; dev=$tap; fi
         # Warm-up (JIT tiering for the sensor, caches for both); not measured.
         replay "$pcap" 100000 > /dev/null
         sleep 0.3
-        if [ "$target" = sensor ]; then
+        if [ "$target" != kernel ]; then
             a0=$(metric automirror_sensor_receive_allocated_bytes_total); f0=$(metric automirror_sensor_frames_forwarded_total)
             rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$sensor_pid/status")
         fi
@@ -156,11 +177,11 @@ for size in 64 1400; do
             : > "$tmp/runs"
             for _ in $(seq "$runs"); do
                 before=$(stat "$dev" rx_packets)
-                c0=0; [ "$target" = sensor ] && c0=$(rx_cpu)
+                c0=0; [ "$target" != kernel ] && c0=$(rx_cpu)
                 read -r sent elapsed < <(replay "$pcap" "$load")
                 sleep 0.5 # let queues drain: what is delivered late still counts
                 delivered=$(( $(stat "$dev" rx_packets) - before ))
-                per_frame=-; [ "$target" = sensor ] && [ "$delivered" -gt 0 ] && per_frame=$(( ($(rx_cpu) - c0) / delivered ))
+                per_frame=-; [ "$target" != kernel ] && [ "$delivered" -gt 0 ] && per_frame=$(( ($(rx_cpu) - c0) / delivered ))
                 rate=$(awk -v d="$delivered" -v t="$elapsed" 'BEGIN { printf "%.0f", d / t }')
                 lost=$(awk -v d="$delivered" -v s="$sent" 'BEGIN { l = (s - d) * 100 / s; if (l < 0) l = 0; printf "%.2f", l }')
                 echo "$rate $lost $sent $delivered $per_frame" >> "$tmp/runs"
@@ -172,13 +193,13 @@ for size in 64 1400; do
         done
         dropped=$(( $(stat "$dev" rx_dropped) - dropped0 ))
         [ "$dropped" -ne 0 ] && log "$dev rx_dropped grew by $dropped: those frames were counted in rx_packets but not delivered"
-        if [ "$target" = sensor ]; then
-            alloc_bytes=$(( alloc_bytes + $(metric automirror_sensor_receive_allocated_bytes_total) - a0 ))
-            alloc_frames=$(( alloc_frames + $(metric automirror_sensor_frames_forwarded_total) - f0 ))
+        if [ "$target" != kernel ]; then
+            alloc_bytes[$target]=$(( ${alloc_bytes[$target]:-0} + $(metric automirror_sensor_receive_allocated_bytes_total) - a0 ))
+            alloc_frames[$target]=$(( ${alloc_frames[$target]:-0} + $(metric automirror_sensor_frames_forwarded_total) - f0 ))
             drops=$(metric 'automirror_sensor_drops_total{reason="receive_queue_full"}')
             rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$sensor_pid/status")
-            log "sensor ${size}B: receive_queue_full drops ${drops}; resident memory ${rss0} kB before the loads, ${rss1} kB after (overload must not grow it)"
-            grep -q "batched writes (io_uring)" "$tmp/sensor.log" && log "sensor TAP writes: batched (io_uring)" || log "sensor TAP writes: one write() per frame"
+            log "$target ${size}B: receive_queue_full drops ${drops}; resident memory ${rss0} kB before the loads, ${rss1} kB after (overload must not grow it)"
+            grep -q "batched writes (io_uring)" "$tmp/sensor.log" && log "$target TAP writes: batched (io_uring)" || log "$target TAP writes: one write() per frame"
             stop_sensor
         else
             stop_kernel
@@ -187,12 +208,17 @@ for size in 64 1400; do
 done
 
 max=${loads##* }
-ratio=$(for size in 64 1400; do awk -v s="${pps[$size,sensor,$max]}" -v k="${pps[$size,kernel,$max]}" 'BEGIN { printf "%.3f\n", (k > 0 ? s / k : 0) }'; done | sort -g | head -1)
-worst_loss=$(for size in 64 1400; do echo "${loss[$size,sensor,$max]}"; done | sort -g | tail -1)
-per_packet=$(awk -v b="$alloc_bytes" -v f="$alloc_frames" 'BEGIN { printf "%.2f", (f > 0 ? b / f : 0) }')
-for size in 64 1400; do
-    echo "ratio ${size}B at $max (medians of $repeats): sensor ${pps[$size,sensor,$max]} pps (runs ${spread[$size,sensor,$max]}) / kernel ${pps[$size,kernel,$max]} pps (runs ${spread[$size,kernel,$max]}); sensor receive thread ${cpu_per_frame[$size,sensor,$max]} ns CPU per frame" >&2
+# Ratio of medians at max load for one sensor target, worst frame size; its worst loss; its allocation per frame.
+ratio_of() { for size in $sizes; do awk -v s="${pps[$size,$1,$max]}" -v k="${pps[$size,kernel,$max]}" 'BEGIN { printf "%.3f\n", (k > 0 ? s / k : 0) }'; done | sort -g | head -1; }
+loss_of() { for size in $sizes; do echo "${loss[$size,$1,$max]}"; done | sort -g | tail -1; }
+alloc_of() { awk -v b="${alloc_bytes[$1]:-0}" -v f="${alloc_frames[$1]:-0}" 'BEGIN { printf "%.2f", (f > 0 ? b / f : 0) }'; }
+for target in $targets; do
+    [ "$target" = kernel ] && continue
+    for size in $sizes; do
+        echo "ratio $target ${size}B at $max (medians of $repeats): ${pps[$size,$target,$max]} pps (runs ${spread[$size,$target,$max]}) / kernel ${pps[$size,kernel,$max]} pps (runs ${spread[$size,kernel,$max]}); receive threads ${cpu_per_frame[$size,$target,$max]} ns CPU per frame" >&2
+    done
+    echo "$target allocation: ${alloc_bytes[$target]:-0} bytes over ${alloc_frames[$target]:-0} forwarded frames" >&2
 done
-echo "sensor allocation: $alloc_bytes bytes over $alloc_frames forwarded frames" >&2
 cat "$tmp/table"
-echo "sensor_over_kernel_pps=$ratio loss_at_max=$worst_loss alloc_bytes_per_packet=$per_packet"
+case " $targets " in *" sockets "*) echo "sockets_over_kernel_pps=$(ratio_of sockets) loss_at_max=$(loss_of sockets) alloc_bytes_per_packet=$(alloc_of sockets)" ;; esac
+echo "sensor_over_kernel_pps=$(ratio_of afxdp) loss_at_max=$(loss_of afxdp) alloc_bytes_per_packet=$(alloc_of afxdp)"

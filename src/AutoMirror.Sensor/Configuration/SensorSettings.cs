@@ -119,6 +119,12 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
             {
                 errors.Add(S + "AfXdp:Frames: must be a power of two 64-65536 (got " + o.AfXdp.Frames + ")");
             }
+
+            // The binder takes any number for an enum ("3" binds as an undefined mode, which would act as Native).
+            if (!Enum.IsDefined(o.AfXdp.Mode))
+            {
+                errors.Add(S + "AfXdp:Mode: must be Auto, Native or Generic (got " + o.AfXdp.Mode + ")");
+            }
         }
 
         Range(errors, S + "Health:Port", o.Health.Port, 1, 65535);

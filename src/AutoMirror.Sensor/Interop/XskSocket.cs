@@ -23,6 +23,11 @@ public sealed unsafe partial class XskSocket : IDisposable
     private const int XDP_STATISTICS = 7;
     private const int XDP_OPTIONS = 8;
     private const int XDP_OPTIONS_ZEROCOPY = 1;
+    private const ushort XDP_USE_SG = 1 << 4;
+    private const int EINVAL = 22;
+
+    /// <summary>Descriptor option: the packet continues in the next descriptor.</summary>
+    public const uint PacketContinues = 1;
     private const long XDP_PGOFF_RX_RING = 0;
     private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
     private const long XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000;
@@ -107,7 +112,7 @@ public sealed unsafe partial class XskSocket : IDisposable
             ((uint*)registration)[5] = 0;           // headroom
             registration[3] = 0;                    // flags, tx metadata length
             SetOption(XDP_UMEM_REG, registration, 32, "XDP_UMEM_REG");
-            int fillSize = frames, rxSize = frames / 2, completionSize = CompletionRingSize;
+            int fillSize = frames, rxSize = frames, completionSize = CompletionRingSize;
             SetOption(XDP_UMEM_FILL_RING, &fillSize, sizeof(int), "XDP_UMEM_FILL_RING");
             SetOption(XDP_UMEM_COMPLETION_RING, &completionSize, sizeof(int), "XDP_UMEM_COMPLETION_RING");
             SetOption(XDP_RX_RING, &rxSize, sizeof(int), "XDP_RX_RING");
@@ -137,8 +142,20 @@ public sealed unsafe partial class XskSocket : IDisposable
             *(ushort*)address = AF_XDP;
             *(uint*)(address + 4) = (uint)interfaceIndex;
             *(uint*)(address + 8) = (uint)queue;
-            // Flags 0: zero-copy where the driver supports it, otherwise copy mode.
-            if (LibC.bind(fd, address, 16) < 0)
+            // Zero-copy where the driver supports it, otherwise copy mode. XDP_USE_SG: a packet larger than a
+            // frame arrives as several descriptors (XDP_PKT_CONTD on all but the last); kernels before 6.6
+            // refuse the flag, and then drop such packets (counted in the socket's statistics).
+            *(ushort*)(address + 2) = XDP_USE_SG;
+            MultiBuffer = true;
+            int bound = LibC.bind(fd, address, 16);
+            if (bound < 0 && Marshal.GetLastPInvokeError() == EINVAL)
+            {
+                *(ushort*)(address + 2) = 0;
+                MultiBuffer = false;
+                bound = LibC.bind(fd, address, 16);
+            }
+
+            if (bound < 0)
             {
                 throw new IOException("bind AF_XDP to interface " + interfaceIndex + " queue " + queue + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
             }
@@ -157,6 +174,9 @@ public sealed unsafe partial class XskSocket : IDisposable
     public int FileDescriptor => _fd;
 
     public bool ZeroCopy { get; }
+
+    /// <summary>Packets larger than a frame arrive as several descriptors (XDP_USE_SG); false on kernels before 6.6, which drop them.</summary>
+    public bool MultiBuffer { get; }
 
     /// <summary>Received descriptors ready to read, up to <paramref name="max"/>; their index starts at <paramref name="first"/>.</summary>
     public uint Peek(uint max, out uint first)

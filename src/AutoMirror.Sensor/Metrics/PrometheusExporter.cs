@@ -102,6 +102,27 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
 
         Header(sb, "automirror_sensor_af_xdp_queues", "gauge", "Receive queues served by AF_XDP sockets (0: AF_XDP off or unavailable, the UDP sockets receive everything).");
         Sample(sb, "automirror_sensor_af_xdp_queues", null, null, engine.XdpQueues);
+        if (engine.XdpQueues > 0)
+        {
+            ulong dropped = 0, ringFull = 0, fillEmpty = 0;
+            foreach (var worker in workers)
+            {
+                if (worker is XdpReceiveWorker xdp)
+                {
+                    var s = xdp.Statistics;
+                    dropped += s.RxDropped;
+                    ringFull += s.RxRingFull;
+                    fillEmpty += s.RxFillRingEmpty;
+                }
+            }
+
+            // The detail behind receive_queue_full on the AF_XDP path (the kernel's XDP_STATISTICS).
+            Header(sb, "automirror_sensor_af_xdp_kernel_total", "counter", "AF_XDP sockets' kernel counters: rx_ring_full and dropped are lost datagrams; fill_ring_empty counts times no free frame was there.");
+            Sample(sb, "automirror_sensor_af_xdp_kernel_total", "counter", "rx_ring_full", (long)ringFull);
+            Sample(sb, "automirror_sensor_af_xdp_kernel_total", "counter", "dropped", (long)dropped);
+            Sample(sb, "automirror_sensor_af_xdp_kernel_total", "counter", "fill_ring_empty", (long)fillEmpty);
+        }
+
         Header(sb, "automirror_sensor_receive_queue_bytes", "gauge", "Bytes waiting in the receive sockets' queues (the sensor's only queue).");
         Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, queuedBytes);
         Counter(sb, "automirror_sensor_receive_allocated_bytes_total", "Managed bytes allocated by the receive threads since start (hot path; should stay flat).", allocated);

@@ -3,16 +3,18 @@ using AutoMirror.Sensor.Interop;
 namespace AutoMirror.Sensor.Receive;
 
 /// <summary>
-/// The XDP program of the AF_XDP receive path, as eBPF instructions. It takes only what user space
-/// can handle from one buffer and passes everything else, unchanged, to the kernel's stack (where
-/// the UDP sockets still receive it): an IPv4 frame without IP options, not a fragment, UDP to the
-/// VXLAN (or GENEVE) port, wholly in the first buffer (jumbo frames spread over several buffers go
-/// the socket way). Those are redirected to the AF_XDP socket of the receive queue they arrived on;
-/// if that queue has none, the redirect falls back to <c>missVerdict</c> (XDP_PASS in service).
+/// The XDP program of the AF_XDP receive path, as eBPF instructions. It takes IPv4 frames without IP
+/// options, not fragments, UDP to the VXLAN (or GENEVE) port, whose headers are in the first buffer,
+/// and redirects them to the AF_XDP socket of the receive queue they arrived on (if that queue has
+/// none, the redirect falls back to <c>missVerdict</c>: XDP_PASS in service). Everything else passes,
+/// unchanged, to the kernel's stack, where the UDP sockets still receive what is theirs (fragments are
+/// reassembled there). Packets larger than one AF_XDP frame arrive as several descriptors (the sockets
+/// are bound with XDP_USE_SG). The program does no arithmetic with a packet length: the kernel allows
+/// variable packet offsets only to programs loaded with CAP_PERFMON, which the sensor does not need to hold.
 /// </summary>
 public static class XdpFilterProgram
 {
-    private const int PassLabel = 31;
+    private const int PassLabel = 25;
 
     public static Bpf.Instruction[] Build(int xskMapFd, int vxlanPort, int? genevePort, int missVerdict = Bpf.XdpPass)
     {
@@ -40,20 +42,14 @@ public static class XdpFilterProgram
             new(0x15, 5, 0, 2, vxlan),                  // 16: VXLAN port → 19
             new(0x15, 5, 0, 1, geneve),                 // 17: GENEVE port → 19
             new(0x05, 0, 0, PassLabel - 19, 0),         // 18: another port → pass
-            Load(Half, 5, 2, 16),                       // 19: IP total length
-            new(0xDC, 5, 0, 0, 16),                     // 20: to host order
-            Mov(4, 2),                                  // 21: r4 = data
-            new(0x0F, 4, 5, 0, 0),                      // 22: r4 += total length
-            AddImmediate(4, 14),                        // 23: r4 += Ethernet header
-            JumpIfGreater(4, 3, 24, PassLabel),         // 24: packet continues past the first buffer → pass
-            Load(Word, 2, 6, 16),                       // 25: r2 = ctx->rx_queue_index (the map key)
-            new(0x18, 1, 1, 0, xskMapFd),               // 26: r1 = the XSKMAP (64-bit load of a map fd, two slots)
-            new(0x00, 0, 0, 0, 0),                      // 27
-            new(0xB7, 3, 0, 0, missVerdict),            // 28: r3 = verdict when the queue has no socket
-            new(0x85, 0, 0, 0, 51),                     // 29: bpf_redirect_map(map, queue, miss)
-            new(0x95, 0, 0, 0, 0),                      // 30: return its verdict
-            new(0xB7, 0, 0, 0, Bpf.XdpPass),            // 31: pass: r0 = XDP_PASS
-            new(0x95, 0, 0, 0, 0),                      // 32: return
+            Load(Word, 2, 6, 16),                       // 19: r2 = ctx->rx_queue_index (the map key)
+            new(0x18, 1, 1, 0, xskMapFd),               // 20: r1 = the XSKMAP (64-bit load of a map fd, two slots)
+            new(0x00, 0, 0, 0, 0),                      // 21
+            new(0xB7, 3, 0, 0, missVerdict),            // 22: r3 = verdict when the queue has no socket
+            new(0x85, 0, 0, 0, 51),                     // 23: bpf_redirect_map(map, queue, miss)
+            new(0x95, 0, 0, 0, 0),                      // 24: return its verdict
+            new(0xB7, 0, 0, 0, Bpf.XdpPass),            // 25: pass: r0 = XDP_PASS
+            new(0x95, 0, 0, 0, 0),                      // 26: return
         ];
         return program;
     }

@@ -17,6 +17,8 @@ namespace AutoMirror.Sensor.Receive;
 /// </summary>
 public sealed unsafe class XdpReceiveWorker : IReceiveWorker
 {
+    private const int AssemblySlots = 16;
+    private const int AssemblySlotBytes = 16 * 1024;   // > the largest mirrored datagram (8500 + headers, jumbo MTU 9001)
     private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
     private readonly FrameForwarder _forwarder;
@@ -25,6 +27,8 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
     private readonly long _coalesceNanoseconds;
     private readonly int _genevePort;
     private readonly byte* _sockaddr;
+    private readonly byte* _assembly;
+    private int _assembled;
     private int _disposed;
     private volatile bool _stopping;
     private volatile string? _problem = "not started";
@@ -42,6 +46,9 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
         // The source filter takes a sockaddr, as recvmmsg fills it: build one sockaddr_in per datagram here.
         _sockaddr = (byte*)NativeMemory.AllocZeroed(16);
         *(ushort*)_sockaddr = LibC.AF_INET;
+        // Packets spread over several frames are copied together here, one slot per packet of a batch
+        // (the batch's frames are written after it, so a slot is not reused before EndBatch).
+        _assembly = (byte*)NativeMemory.Alloc((nuint)(AssemblySlots * AssemblySlotBytes));
     }
 
     public string Label { get; }
@@ -52,7 +59,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
 
     public bool ZeroCopy => _socket.ZeroCopy;
 
-    /// <summary>Datagrams the kernel could not hand over (RX ring full, fill ring empty, too large).</summary>
+    /// <summary>Datagrams the kernel could not hand over (RX ring full, no free frame, too large): they are lost.</summary>
     public long KernelDrops
     {
         get
@@ -61,6 +68,9 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
             return (long)(s.RxDropped + s.RxRingFull);
         }
     }
+
+    /// <summary>The kernel's counters of this socket, read at scrape time.</summary>
+    public XskSocket.Statistics Statistics => _socket.ReadStatistics();
 
     public void Start()
     {
@@ -96,6 +106,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
 
         _socket.Dispose();
         NativeMemory.Free(_sockaddr);
+        NativeMemory.Free(_assembly);
     }
 
     private void Run()
@@ -132,10 +143,34 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                 emptyPauses = 0;
 
                 long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
-                for (uint i = 0; i < received; i++)
+                uint taken = 0;
+                while (taken < received)
                 {
-                    ref var descriptor = ref _socket.RxAt(first + i);
-                    var frame = new Span<byte>(_socket.Frame(descriptor.Address), (int)descriptor.Length);
+                    ref var descriptor = ref _socket.RxAt(first + taken);
+                    Span<byte> frame;
+                    uint descriptors = 1;
+                    if ((descriptor.Options & XskSocket.PacketContinues) == 0)
+                    {
+                        // The common case: the packet is in one frame, processed where the kernel put it.
+                        frame = new Span<byte>(_socket.Frame(descriptor.Address), (int)descriptor.Length);
+                    }
+                    else
+                    {
+                        descriptors = Gather(first + taken, received - taken, out frame);
+                        if (descriptors == 0)
+                        {
+                            // The packet's last descriptor is not in this batch yet: leave it for the next one.
+                            break;
+                        }
+                    }
+
+                    taken += descriptors;
+                    if (frame.IsEmpty)
+                    {
+                        _forwarder.CountRejected(DecapError.Oversized, 0);
+                        continue;
+                    }
+
                     var error = OuterFrame.Parse(frame, out var payload, out uint sourceAddress);
                     if (error != DecapError.None)
                     {
@@ -148,8 +183,17 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                     _forwarder.Process(frame[payload], source, truncated: false, now, encapsulation);
                 }
 
-                // The batch's frames are written before their UMEM frames go back to the kernel.
+                if (taken == 0)
+                {
+                    // Only the start of a packet is there; its remaining descriptors follow within microseconds.
+                    Thread.Yield();
+                    continue;
+                }
+
+                received = taken;
+                // The batch's frames are written before their UMEM frames (and the assembly slots) are reused.
                 _forwarder.EndBatch();
+                _assembled = 0;
                 _socket.Release(first, received);
 
                 if (_coalesceNanoseconds > 0 && received < _batchSize / 2)
@@ -170,5 +214,58 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
         {
             _forwarder.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Copies a packet that spans descriptors (XDP_PKT_CONTD) into an assembly slot. Returns how many
+    /// descriptors it used, 0 when its last descriptor is not among the <paramref name="available"/>
+    /// ones yet; <paramref name="frame"/> is empty when the packet does not fit a slot (counted as oversized).
+    /// </summary>
+    private uint Gather(uint index, uint available, out Span<byte> frame)
+    {
+        uint count = 0;
+        bool complete = false;
+        while (count < available)
+        {
+            bool continues = (_socket.RxAt(index + count).Options & XskSocket.PacketContinues) != 0;
+            count++;
+            if (!continues)
+            {
+                complete = true;
+                break;
+            }
+        }
+
+        if (!complete)
+        {
+            frame = default;
+            return 0;
+        }
+
+        if (_assembled == AssemblySlots)
+        {
+            // All slots hold frames queued for this batch's write: write them now.
+            _forwarder.EndBatch();
+            _assembled = 0;
+        }
+
+        var slot = new Span<byte>(_assembly + ((long)_assembled * AssemblySlotBytes), AssemblySlotBytes);
+        int length = 0;
+        for (uint i = 0; i < count; i++)
+        {
+            ref var part = ref _socket.RxAt(index + i);
+            if (length + (int)part.Length > slot.Length)
+            {
+                frame = default;
+                return count;
+            }
+
+            new ReadOnlySpan<byte>(_socket.Frame(part.Address), (int)part.Length).CopyTo(slot[length..]);
+            length += (int)part.Length;
+        }
+
+        _assembled++;
+        frame = slot[..length];
+        return count;
     }
 }

@@ -63,6 +63,54 @@ public class SensorSettingsTests
         => Assert.Contains(named, Problem((key, value)), StringComparison.Ordinal);
 
     [Fact]
+    public void Load_AfXdp_IsOffByDefault()
+    {
+        var settings = Load();
+
+        Assert.Equal(string.Empty, settings.Options.AfXdp.Interface);
+        Assert.Equal(XdpMode.Auto, settings.Options.AfXdp.Mode);
+        Assert.True(int.IsPow2(settings.Options.AfXdp.Frames));
+    }
+
+    [Theory]
+    [InlineData("ens5", "64", "Native", XdpMode.Native)]
+    [InlineData("eth0", "65536", "Generic", XdpMode.Generic)]
+    [InlineData("veth-a.10", "4096", "auto", XdpMode.Auto)]
+    [InlineData("enp0s31f6", "2048", "generic", XdpMode.Generic)]
+    public void Load_AfXdp_ValidSettingsBind(string name, string frames, string mode, XdpMode expected)
+    {
+        var settings = Load(("Sensor:AfXdp:Interface", name), ("Sensor:AfXdp:Frames", frames), ("Sensor:AfXdp:Mode", mode));
+
+        Assert.Equal(name, settings.Options.AfXdp.Interface);
+        Assert.Equal(int.Parse(frames, System.Globalization.CultureInfo.InvariantCulture), settings.Options.AfXdp.Frames);
+        Assert.Equal(expected, settings.Options.AfXdp.Mode);
+    }
+
+    [Theory]
+    [InlineData("100")]    // not a power of two
+    [InlineData("4095")]
+    [InlineData("32")]     // a power of two below the range
+    [InlineData("131072")] // and above it
+    [InlineData("0")]
+    [InlineData("-64")]
+    public void Load_AfXdpFramesOutOfRangeOrNotAPowerOfTwo_FailsNamingIt(string frames)
+        => Assert.Contains("Sensor:AfXdp:Frames", Problem(("Sensor:AfXdp:Interface", "ens5"), ("Sensor:AfXdp:Frames", frames)), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("a-name-longer-than-15")]
+    [InlineData("eth 0")]
+    [InlineData("eth/0")]
+    [InlineData("ens5;reboot")]
+    public void Load_AfXdpBadInterfaceName_FailsNamingIt(string name)
+        => Assert.Contains("Sensor:AfXdp:Interface", Problem(("Sensor:AfXdp:Interface", name)), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("fast")]
+    [InlineData("3")]
+    public void Load_AfXdpUnknownMode_FailsNamingIt(string mode)
+        => Assert.Contains("Sensor:AfXdp:Mode", Problem(("Sensor:AfXdp:Interface", "ens5"), ("Sensor:AfXdp:Mode", mode)), StringComparison.Ordinal);
+
+    [Fact]
     public void Load_ValueOfWrongType_FailsNamingTheKey()
         => Assert.Contains("Sensor:Tap:Mtu", Problem(("Sensor:Tap:Mtu", "big")), StringComparison.Ordinal);
 
