@@ -77,6 +77,8 @@ app.MapGet("/health", Health);
 app.MapGet("/", Health);
 app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
 
+// Taken now: once RunAsync has failed the host is disposed and its services cannot be resolved.
+var stopping = app.Lifetime.ApplicationStopping;
 try
 {
     await app.RunAsync();
@@ -94,4 +96,10 @@ catch (SensorConfigurationException e)
     // A setting only checkable against the machine (an AF_XDP interface that does not exist); the host has logged it too.
     await Console.Error.WriteLineAsync("automirror-sensor: " + e.Message);
     return 2;
+}
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // SIGTERM while the host was still starting (Kestrel binding the health port) cancels the start:
+    // that is a stop like any other, not a crash; the host has disposed the engine (TAP, AF_XDP link).
+    return 0;
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using AutoMirror.Sensor.Tests.Support;
 
@@ -9,14 +10,17 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// The real executable with AF_XDP on a veth in a network namespace of its own (x0, 10.77.3.2), its
 /// peer (y0, 10.77.3.1) in a second one: a misspelt interface stops start-up before anything is
 /// created; however the sensor ends (stopped or killed) the mirror interface is left without the
-/// program, never redirecting mirrored traffic to sockets nobody reads; and datagrams a local kernel
-/// sends with the UDP checksum left to the device are forwarded as the socket path forwards them.
+/// program, never redirecting mirrored traffic to sockets nobody reads; datagrams a local kernel
+/// sends with the UDP checksum left to the device are forwarded as the socket path forwards them;
+/// and what the program passes (fragments, IP options) still reaches the UDP sockets.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(EndToEndTests.Serial)]
 public sealed class AfXdpNamespaceTests : IDisposable
 {
     private const string HealthPort = "18090";
+    private const int SigKill = 9;
+    private const int SigTerm = 15;
     private readonly string _namespace = "amxn" + Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
     private readonly string _peer;
     private readonly string _tap;
@@ -58,26 +62,48 @@ public sealed class AfXdpNamespaceTests : IDisposable
     }
 
     [NetnsFact("ip", "dotnet")]
-    public Task StoppedSensor_LeavesNoProgramOnTheInterface() => EndSensorAndCheckTheInterface("TERM");
+    public Task StoppedSensor_LeavesNoProgramOnTheInterface() => EndSensorAndCheckTheInterface(SigTerm, "Application started");
+
+    /// <summary>
+    /// SIGTERM the moment the program is attached, sent as the log line is read: it lands while the host
+    /// is still starting (Kestrel binding the health port), which cancels the start. Still a clean stop,
+    /// exit 0, program gone (the sensor aborted with 134, an unhandled TaskCanceledException, before).
+    /// </summary>
+    [NetnsFact("ip", "dotnet")]
+    public Task SensorStoppedWhileStarting_ExitsCleanlyAndLeavesNoProgram() => EndSensorAndCheckTheInterface(SigTerm, "AF_XDP on x0:");
 
     [NetnsFact("ip", "dotnet")]
-    public Task KilledSensor_LeavesNoProgramOnTheInterface() => EndSensorAndCheckTheInterface("KILL");
+    public Task KilledSensor_LeavesNoProgramOnTheInterface() => EndSensorAndCheckTheInterface(SigKill, "Application started");
 
-    private async Task EndSensorAndCheckTheInterface(string signal)
+    /// <param name="signalOn">The log line on which the signal is sent, from the reader of the sensor's output (no delay).</param>
+    private async Task EndSensorAndCheckTheInterface(int signal, string signalOn)
     {
         var stdout = new StringBuilder();
-        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false");
-        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
-        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
-        Assert.Contains("prog/xdp", LinkShow("x0"), StringComparison.Ordinal);
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool attachedBeforeSignal = false;
+        _sensor = StartSensor(stdout, line =>
+        {
+            if (line.Contains(signalOn, StringComparison.Ordinal) && !signalled.Task.IsCompleted)
+            {
+                // Where the test can afford the look (the host has started), the program must be there before the signal.
+                attachedBeforeSignal = signalOn == "AF_XDP on x0:" || LinkShow("x0").Contains("prog/xdp", StringComparison.Ordinal);
+                kill(_sensor!.Id, signal);
+                signalled.TrySetResult();
+            }
+        }, "--af-xdp", "x0", "--Sensor:Tap:Persist=false");
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await Task.WhenAny(signalled.Task, _sensor.WaitForExitAsync(timeout.Token));
+        }
 
-        using (Process.Start("kill", ["-" + signal, _sensor.Id.ToString(CultureInfo.InvariantCulture)])) { }
+        Assert.True(signalled.Task.IsCompleted, "the sensor did not log '" + signalOn + "':\n" + Text(stdout));
+        Assert.True(attachedBeforeSignal, "no XDP program on x0 while the sensor ran");
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
             await _sensor.WaitForExitAsync(timeout.Token);
         }
 
-        Assert.Equal(signal == "TERM" ? 0 : 128 + 9, _sensor.ExitCode);
+        Assert.True(_sensor.ExitCode == (signal == SigTerm ? 0 : 128 + SigKill), "exit code " + _sensor.ExitCode + "\n" + Text(stdout));
         // The kernel releases the bpf_link when its last descriptor closes; allow it a moment after the exit.
         await WaitFor(() => !LinkShow("x0").Contains("xdp", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
         Assert.DoesNotContain("xdp", LinkShow("x0"), StringComparison.Ordinal);
@@ -94,12 +120,13 @@ public sealed class AfXdpNamespaceTests : IDisposable
         await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
         Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
 
-        // VXLAN (flags 0x08, VNI 4242) around a minimal Ethernet frame, from a plain kernel socket.
+        // VXLAN (flags 0x08, VNI 4242) around Ethernet frames, from a plain kernel socket: half of them
+        // jumbo (several AF_XDP descriptors, the checksum still unfinished over the whole datagram).
         const string Send = """
             import socket, sys
-            frame = bytes.fromhex("ffffffffffff02000000000108004500001c000100004011f97a0a4d01010a4d0102") + bytes(26)
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for i in range(int(sys.argv[1])):
+                frame = bytes.fromhex("ffffffffffff0200000000010800") + bytes(46 if i % 2 == 0 else 7986)
                 s.sendto(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + frame, ("10.77.3.2", 4789))
             """;
         Assert.Equal(0, Run("ip", "netns", "exec", _peer, "python3", "-c", Send, Datagrams.ToString(CultureInfo.InvariantCulture)).ExitCode);
@@ -121,6 +148,38 @@ public sealed class AfXdpNamespaceTests : IDisposable
         Assert.Equal(Datagrams, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-xdp-0\"}"]);
         Assert.Equal(Datagrams, metrics["automirror_sensor_frames_forwarded_total"]);
         Assert.Equal(1, metrics["automirror_sensor_decap_errors_total{reason=\"outer_checksum\"}"]);
+    }
+
+    [NetnsFact("ip", "dotnet", "curl", "python3")]
+    public async Task DatagramsTheProgramPasses_FragmentsAndIpOptions_StillReachTheUdpSockets()
+    {
+        var stdout = new StringBuilder();
+        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
+        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
+        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+
+        // Two plain VXLAN datagrams (a small and a jumbo one) for the AF_XDP socket; for the kernel: one
+        // with IP options (NOPs) and one 3000-byte datagram in three fragments, which the kernel reassembles.
+        const string Send = """
+            import sys
+            from scapy.all import Ether, IP, IPOption_NOP, IPOption_EOL, UDP, Raw, fragment, sendp
+            def vxlan(size, **ip):
+                inner = bytes.fromhex("ffffffffffff0200000000010800") + bytes(size - 14)
+                return IP(src="10.77.3.1", dst="10.77.3.2", **ip) / UDP(sport=40000, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + inner)
+            packets = [vxlan(60), vxlan(8000), vxlan(60, options=[IPOption_NOP(), IPOption_NOP(), IPOption_NOP(), IPOption_EOL()])]
+            packets += fragment(vxlan(3000), fragsize=1400)
+            sendp([Ether(dst=sys.argv[1]) / p for p in packets], iface="y0", verbose=False)
+            """;
+        string x0Mac = LinkShow("x0").Split("link/ether ")[1].Split(' ')[0];
+        var sent = Run("ip", "netns", "exec", _peer, "/usr/bin/python3", "-c", Send, x0Mac);
+        Assert.True(sent.ExitCode == 0, sent.Output);
+
+        Dictionary<string, long> metrics = [];
+        await WaitFor(() => (metrics = Metrics()).GetValueOrDefault("automirror_sensor_frames_forwarded_total") >= 4, TimeSpan.FromSeconds(10));
+        Assert.Equal(4, metrics["automirror_sensor_frames_forwarded_total"]);
+        Assert.Equal(2, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-xdp-0\"}"]);
+        Assert.Equal(2, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-4789-0\"}"]);
+        Assert.Equal(4, metrics["automirror_sensor_datagrams_total"]);
     }
 
     public void Dispose()
@@ -153,10 +212,23 @@ public sealed class AfXdpNamespaceTests : IDisposable
         return start;
     }
 
-    private Process StartSensor(StringBuilder stdout, params string[] flags)
+    private Process StartSensor(StringBuilder stdout, params string[] flags) => StartSensor(stdout, _ => { }, flags);
+
+    private Process StartSensor(StringBuilder stdout, Action<string> onLine, params string[] flags)
     {
         var process = Process.Start(SensorCommand(flags))!;
-        process.OutputDataReceived += (_, e) => { lock (stdout) { stdout.AppendLine(e.Data); } };
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (stdout)
+            {
+                stdout.AppendLine(e.Data);
+            }
+
+            if (e.Data is not null)
+            {
+                onLine(e.Data);
+            }
+        };
         process.ErrorDataReceived += (_, e) => { lock (stdout) { stdout.AppendLine(e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -204,6 +276,9 @@ public sealed class AfXdpNamespaceTests : IDisposable
         process.WaitForExit();
         return (process.ExitCode, stdout + stderr);
     }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     private static bool Contains(StringBuilder text, string value) => Text(text).Contains(value, StringComparison.Ordinal);
 
