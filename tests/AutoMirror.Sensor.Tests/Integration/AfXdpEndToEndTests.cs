@@ -12,11 +12,40 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// TAP, in Suricata and in the drop counters must not change. What still takes the UDP sockets
 /// (fragments, IP options) is in <see cref="AfXdpNamespaceTests"/>. Failing (not skipping)
 /// when the kernel refuses the program is deliberate: a verifier rejection is exactly the regression
-/// that would otherwise pass silently as the socket fallback.
+/// that would otherwise pass silently as the socket fallback. Run twice: Auto (veth's driver XDP)
+/// and Generic, the mode an ENA mirror target with a 9001-byte MTU ends up in.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(EndToEndTests.Serial)]
-public sealed class AfXdpEndToEndTests(ITestOutputHelper output, AfXdpEndToEndTests.XdpRun fixture) : IClassFixture<AfXdpEndToEndTests.XdpRun>
+public sealed class AfXdpEndToEndTests(ITestOutputHelper output, AfXdpEndToEndTests.XdpRun fixture)
+    : AfXdpEndToEndAssertions(output, fixture, "native"), IClassFixture<AfXdpEndToEndTests.XdpRun>
+{
+    public sealed class XdpRun : EndToEndTests.Run
+    {
+        public XdpRun()
+            : base(["--af-xdp", "x0"])
+        {
+        }
+    }
+}
+
+/// <summary>The same with Sensor:AfXdp:Mode=Generic: the program runs after the kernel built the socket buffer.</summary>
+[Trait("Category", "Integration")]
+[Collection(EndToEndTests.Serial)]
+public sealed class AfXdpGenericEndToEndTests(ITestOutputHelper output, AfXdpGenericEndToEndTests.GenericRun fixture)
+    : AfXdpEndToEndAssertions(output, fixture, "generic"), IClassFixture<AfXdpGenericEndToEndTests.GenericRun>
+{
+    public sealed class GenericRun : EndToEndTests.Run
+    {
+        public GenericRun()
+            : base(["--af-xdp", "x0", "--Sensor:AfXdp:Mode=Generic"])
+        {
+        }
+    }
+}
+
+/// <summary>What either AF_XDP run must show; <paramref name="mode"/> is how the program must have been attached.</summary>
+public abstract class AfXdpEndToEndAssertions(ITestOutputHelper output, EndToEndTests.Run fixture, string mode)
 {
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Log_SaysAfXdpIsOnForTheMirrorInterface() => WithRun(run =>
@@ -25,7 +54,7 @@ public sealed class AfXdpEndToEndTests(ITestOutputHelper output, AfXdpEndToEndTe
         var metrics = EndToEndTests.Metrics(Path.Combine(run.Work, "metrics.txt"));
 
         Assert.DoesNotContain("is not available", log, StringComparison.Ordinal);
-        Assert.Matches(@"AF_XDP on x0: [1-9][0-9]* receive queues, (native|generic) XDP", log);
+        Assert.Matches(@"AF_XDP on x0: [1-9][0-9]* receive queues, " + mode + " XDP", log);
         Assert.True(metrics["automirror_sensor_af_xdp_queues"] >= 1, "af_xdp_queues gauge: " + metrics["automirror_sensor_af_xdp_queues"]);
     });
 
@@ -123,12 +152,4 @@ public sealed class AfXdpEndToEndTests(ITestOutputHelper output, AfXdpEndToEndTe
             .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
 
     private void WithRun(Action<EndToEndTests.Run> assertions) => EndToEndTests.WithRun(output, fixture, assertions);
-
-    public sealed class XdpRun : EndToEndTests.Run
-    {
-        public XdpRun()
-            : base(["--af-xdp", "x0"])
-        {
-        }
-    }
 }
