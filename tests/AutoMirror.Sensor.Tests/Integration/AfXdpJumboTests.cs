@@ -1,0 +1,93 @@
+using AutoMirror.Sensor.Tests.Support;
+using Xunit.Abstractions;
+
+namespace AutoMirror.Sensor.Tests.Integration;
+
+/// <summary>
+/// Mirrored packets up to the jumbo MTU on AF_XDP, in native and generic XDP. A 4 KiB frame holds
+/// 3840 bytes of packet (the kernel keeps 256 bytes of headroom), so an outer packet above 3840 bytes
+/// arrives as two descriptors and above 7680 as three; the worker reassembles them. Sizes just below,
+/// at and just above both boundaries, up to the largest a 9000-byte MTU carries, must all come out of
+/// the AF_XDP worker unchanged and in order, with nothing lost in the kernel.
+/// </summary>
+[Trait("Category", "Integration")]
+[Collection(EndToEndTests.Serial)]
+public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Mtu = 9000;
+    private const int Copies = 3;
+    private const int FrameData = 4096 - 256;
+
+    /// <summary>Outer (Ethernet/IPv4/UDP/VXLAN) bytes around an inner frame.</summary>
+    private const int Outer = 14 + 20 + 8 + 8;
+
+    private static readonly int[] InnerSizes =
+    [
+        60, 1514, 3700,
+        FrameData - Outer - 1, FrameData - Outer, FrameData - Outer + 1,                   // outer 3839, 3840, 3841 bytes
+        4096,
+        (2 * FrameData) - Outer - 1, (2 * FrameData) - Outer, (2 * FrameData) - Outer + 1, // outer 7679, 7680, 7681 bytes
+        8000, 8900,
+        Mtu + 14 - Outer,                                                                   // outer 9014: an IP packet of the full MTU
+    ];
+
+    private readonly AfXdpVethPair _net = Prerequisites.MissingNetns() is null ? new AfXdpVethPair(receiveQueues: 1, Mtu) : null!;
+
+    [NetnsFact("ip", "tcpreplay", "curl", "dotnet")]
+    public Task NativeXdp_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Native", "native");
+
+    [NetnsFact("ip", "tcpreplay", "curl", "dotnet")]
+    public Task GenericXdp_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Generic", "generic");
+
+    public void Dispose() => _net?.Dispose();
+
+    /// <summary>A frame of <paramref name="size"/> bytes whose payload is a pattern starting at its number, so no two are alike.</summary>
+    internal static byte[] InnerFrame(int number, int size)
+    {
+        var payload = new byte[size - 14];
+        for (int i = 0; i < payload.Length; i++)
+        {
+            payload[i] = (byte)((number * 31) + i);
+        }
+
+        // IEEE 802 local experimental EtherType: a frame the sensor forwards without looking inside.
+        return Packets.Ethernet("02:00:00:00:00:02", "02:00:00:00:00:01", 0x88B5, payload);
+    }
+
+    private async Task Run(string mode, string attached)
+    {
+        try
+        {
+            _net.StartSensor([], "--Sensor:AfXdp:Mode=" + mode);
+            string log = await _net.WaitForXdpDecision();
+            Assert.Contains("AF_XDP on x0: 1 receive queues, " + attached + " XDP", log, StringComparison.Ordinal);
+
+            // Sizes interleaved, so one-, two- and three-descriptor packets share receive batches.
+            var inner = Enumerable.Range(0, Copies * InnerSizes.Length).Select(i => InnerFrame(i, InnerSizes[i % InnerSizes.Length])).ToList();
+            _net.Send(inner);
+            var metrics = await _net.MetricsAfterForwarding(inner.Count);
+
+            Assert.Equal(inner.Count, metrics["automirror_sensor_datagrams_total"]);
+            Assert.Equal(inner.Count, metrics["automirror_sensor_frames_forwarded_total"]);
+            Assert.Equal(inner.Count, AfXdpVethPair.ForwardedBy(metrics, "rx-xdp-"));
+            Assert.Equal(0, AfXdpVethPair.ForwardedBy(metrics, "rx-4789-"));
+            Assert.Equal(0, metrics["automirror_sensor_af_xdp_kernel_total{counter=\"rx_ring_full\"}"]);
+            Assert.Equal(0, metrics["automirror_sensor_af_xdp_kernel_total{counter=\"dropped\"}"]);
+            Assert.Equal(0, await _net.StopSensor());
+
+            var written = _net.PcapFrames();
+            for (int i = 0; i < Math.Min(inner.Count, written.Count); i++)
+            {
+                Assert.True(inner[i].AsSpan().SequenceEqual(written[i]),
+                    "pcap frame " + i + " (" + written[i].Length + " bytes) is not inner frame " + i + " (" + inner[i].Length + " bytes)");
+            }
+
+            Assert.Equal(inner.Count, written.Count);
+        }
+        catch
+        {
+            output.WriteLine("sensor output:\n" + _net.Log);
+            throw;
+        }
+    }
+}
