@@ -39,6 +39,13 @@ public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
     [NetnsFact("ip", "tcpreplay", "curl", "dotnet")]
     public Task GenericXdp_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Generic", "generic");
 
+    /// <summary>
+    /// A receive batch of one datagram (Sensor:BatchSize=1, the lowest allowed, for the least latency) must
+    /// still take packets that span several descriptors: the batch counts datagrams, not descriptors.
+    /// </summary>
+    [NetnsFact("ip", "tcpreplay", "curl", "dotnet")]
+    public Task BatchOfOneDatagram_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Native", "native", "--Sensor:BatchSize=1");
+
     public void Dispose() => _net?.Dispose();
 
     /// <summary>A frame of <paramref name="size"/> bytes whose payload is a pattern starting at its number, so no two are alike.</summary>
@@ -54,11 +61,11 @@ public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
         return Packets.Ethernet("02:00:00:00:00:02", "02:00:00:00:00:01", 0x88B5, payload);
     }
 
-    private async Task Run(string mode, string attached)
+    private async Task Run(string mode, string attached, params string[] flags)
     {
         try
         {
-            _net.StartSensor([], "--Sensor:AfXdp:Mode=" + mode);
+            _net.StartSensor([], ["--Sensor:AfXdp:Mode=" + mode, .. flags]);
             string log = await _net.WaitForXdpDecision();
             Assert.Contains("AF_XDP on x0: 1 receive queues, " + attached + " XDP", log, StringComparison.Ordinal);
 
