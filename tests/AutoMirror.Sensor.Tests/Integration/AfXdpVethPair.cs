@@ -11,8 +11,9 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// The sensor's own network namespace with the mirror interface x0 (10.77.6.2), and a peer namespace
 /// on the other end of the veth (y0, 10.77.6.1) that sends mirrored VXLAN with tcpreplay, so the
 /// datagrams arrive on x0 as they come off a NIC: the XDP program sees them, and what it passes reaches
-/// the sensor's UDP sockets. The sensor writes to the pcap output (no TAP: /dev/net/tun is root-only on
-/// some machines, and the unprivileged runs must not need it). Both namespaces are deleted on Dispose.
+/// the sensor's UDP sockets. The sensor writes the pcap output, and the TAP only when asked (/dev/net/tun
+/// is root's alone on some machines: the unprivileged runs must not need it). Both namespaces are
+/// deleted on Dispose.
 /// </summary>
 internal sealed class AfXdpVethPair : IDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class AfXdpVethPair : IDisposable
 
     private readonly StringBuilder _log = new();
     private Process? _sensor;
+    private Process? _tcpdump;
 
     /// <param name="receiveQueues">x0's receive queues: one AF_XDP socket (and its pinned frames) each.</param>
     public AfXdpVethPair(int receiveQueues, int mtu = 9000)
@@ -33,6 +35,7 @@ internal sealed class AfXdpVethPair : IDisposable
         string id = Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
         Namespace = "amxs" + id;
         Peer = "amxq" + id;
+        Tap = "amtap" + id;
         Work = Directory.CreateTempSubdirectory("automirror-xdp-").FullName;
         try
         {
@@ -68,6 +71,9 @@ internal sealed class AfXdpVethPair : IDisposable
 
     public string Work { get; }
 
+    /// <summary>The TAP the sensor writes to when started with one.</summary>
+    public string Tap { get; }
+
     public string PcapDirectory => Path.Combine(Work, "pcap");
 
     /// <summary>What the sensor wrote to stdout and stderr so far.</summary>
@@ -86,10 +92,12 @@ internal sealed class AfXdpVethPair : IDisposable
 
     /// <summary>
     /// Starts the sensor on x0 with AF_XDP; <paramref name="launcher"/> (setpriv, prlimit …) runs inside
-    /// the namespace and execs the next word, so the process started is the sensor itself.
+    /// the namespace and execs the next word, so the process started is the sensor itself. It writes the
+    /// pcap output and, with <paramref name="tap"/>, the TAP too (needs root: /dev/net/tun).
     /// </summary>
-    public void StartSensor(IEnumerable<string> launcher, params string[] flags)
+    public void StartSensor(IEnumerable<string> launcher, bool tap, params string[] flags)
     {
+        string[] tapFlags = tap ? ["--tap", Tap, "--Sensor:Tap:Persist=false"] : ["--Sensor:Tap:Enabled=false"];
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
         string[] args =
         [
@@ -97,7 +105,7 @@ internal sealed class AfXdpVethPair : IDisposable
             // An unprivileged user has no home the runtime could write to.
             "env", "HOME=/tmp", "dotnet", Path.Combine(AppContext.BaseDirectory, "AutoMirror.Sensor.dll"),
             "--af-xdp", "x0", "--health-port", HealthPort, "--source-networks", SourceNetwork,
-            "--Sensor:Tap:Enabled=false", "--Sensor:Pcap:Enabled=true", "--Sensor:Pcap:Directory=" + PcapDirectory,
+            .. tapFlags, "--Sensor:Pcap:Enabled=true", "--Sensor:Pcap:Directory=" + PcapDirectory,
             // One socket worker: the frames the sockets forward stay in order too.
             "--workers", "1", .. flags,
         ];
@@ -122,8 +130,12 @@ internal sealed class AfXdpVethPair : IDisposable
         return Log;
     }
 
-    /// <summary>Sends each inner frame, in order, wrapped in VXLAN from the peer (one outer datagram per frame).</summary>
-    public void Send(IReadOnlyList<byte[]> innerFrames)
+    /// <summary>
+    /// Sends each inner frame, in order, wrapped in VXLAN from the peer (one outer datagram per frame):
+    /// paced by default (the test is about what arrives), or as fast as tcpreplay can (<paramref name="burst"/>),
+    /// so the kernel queues many datagrams before the worker looks and its batches are full.
+    /// </summary>
+    public void Send(IReadOnlyList<byte[]> innerFrames, bool burst = false)
     {
         string file = Path.Combine(Work, "sent.pcap");
         using (var pcap = File.Create(file))
@@ -147,8 +159,7 @@ internal sealed class AfXdpVethPair : IDisposable
             }
         }
 
-        // Paced: the test is about what arrives, not about bursts (bench/sensor measures those).
-        var (code, text) = Run(TimeSpan.FromSeconds(60), "ip", "netns", "exec", Peer, "tcpreplay", "-q", "-i", "y0", "--pps", "500", file);
+        var (code, text) = Run(TimeSpan.FromSeconds(60), "ip", "netns", "exec", Peer, "tcpreplay", "-q", "-i", "y0", burst ? "--topspeed" : "--pps=500", file);
         Assert.True(code == 0, "tcpreplay failed: " + text);
     }
 
@@ -195,6 +206,56 @@ internal sealed class AfXdpVethPair : IDisposable
         return _sensor.ExitCode;
     }
 
+    /// <summary>Starts tcpdump on the sensor's TAP; returns once it listens.</summary>
+    public async Task StartTapCapture()
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "netns", "exec", Namespace, "tcpdump", "-i", Tap, "--immediate-mode", "-B", "65536", "-U", "-s", "0", "-w", Path.Combine(Work, "tap.pcap") })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var listening = new TaskCompletionSource();
+        _tcpdump = Process.Start(start)!;
+        _tcpdump.ErrorDataReceived += (_, e) =>
+        {
+            Append("tcpdump: " + e.Data);
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+            {
+                listening.TrySetResult();
+            }
+        };
+        _tcpdump.BeginErrorReadLine();
+        _tcpdump.BeginOutputReadLine();
+        await listening.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// Stops tcpdump and returns the frames it took off the TAP. It reads every packet as it comes
+    /// (--immediate-mode: otherwise packets wait up to a second in the capture buffer, and are lost when
+    /// tcpdump stops) and writes it at once (-U); its 64 MiB buffer (-B) holds a burst of jumbo frames
+    /// while this busy machine has not scheduled it (the default 2 MiB lost some). A capture that still
+    /// lost frames fails here, not as a sensor that lost them.
+    /// </summary>
+    public async Task<List<byte[]>> StopTapCapture()
+    {
+        using (Process.Start("kill", ["-TERM", _tcpdump!.Id.ToString(CultureInfo.InvariantCulture)])) { }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _tcpdump.WaitForExitAsync(timeout.Token);
+        Assert.True(Log.Contains("tcpdump: 0 packets dropped by kernel", StringComparison.Ordinal), "tcpdump lost frames on the TAP:\n" + Log);
+        var (linkType, records) = PcapFile.Read(Path.Combine(Work, "tap.pcap"));
+        Assert.Equal(1, linkType);
+        return records.Select(r => r.Data).ToList();
+    }
+
+    /// <summary>A counter of the TAP's kernel side (rx_packets: frames the sensor wrote that the kernel took; rx_dropped).</summary>
+    public long TapStatistic(string name)
+    {
+        var (code, text) = Run(TimeSpan.FromSeconds(10), "ip", "netns", "exec", Namespace, "cat", "/sys/class/net/" + Tap + "/statistics/" + name);
+        Assert.True(code == 0, text);
+        return long.Parse(text.Trim(), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Every frame in the sensor's pcap files, oldest file first.</summary>
     public List<byte[]> PcapFrames()
     {
@@ -211,6 +272,13 @@ internal sealed class AfXdpVethPair : IDisposable
 
     public void Dispose()
     {
+        if (_tcpdump is { HasExited: false })
+        {
+            _tcpdump.Kill();
+            _tcpdump.WaitForExit(10_000);
+        }
+
+        _tcpdump?.Dispose();
         if (_sensor is { HasExited: false })
         {
             _sensor.Kill();
