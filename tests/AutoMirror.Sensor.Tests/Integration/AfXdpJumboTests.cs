@@ -50,6 +50,9 @@ public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
     [NetnsFact("ip", "tcpreplay", "tcpdump", "curl", "dotnet")]
     public Task GenericXdp_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Generic", "generic");
 
+    [NetnsFact("ip", "tcpreplay", "tcpdump", "curl", "dotnet")]
+    public Task GenericXdp_JumboPacketsBackToBack_AreForwardedWholeByTheXdpWorker() => Run("Generic", "generic", copies: 10, burst: true);
+
     /// <summary>
     /// A receive batch of one datagram (Sensor:BatchSize=1, the lowest allowed, for the least latency) must
     /// still take packets that span several descriptors: the batch counts datagrams, not descriptors.
