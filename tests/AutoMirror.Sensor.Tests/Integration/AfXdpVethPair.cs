@@ -30,7 +30,8 @@ internal sealed class AfXdpVethPair : IDisposable
     private Process? _tcpdump;
 
     /// <param name="receiveQueues">x0's receive queues: one AF_XDP socket (and its pinned frames) each.</param>
-    public AfXdpVethPair(int receiveQueues, int mtu = 9000)
+    /// <param name="peerTransmitQueues">y0's transmit queues: veth delivers what y0 sends on its queue N to x0's receive queue N.</param>
+    public AfXdpVethPair(int receiveQueues, int mtu = 9000, int peerTransmitQueues = 1)
     {
         string id = Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
         Namespace = "amxs" + id;
@@ -49,10 +50,11 @@ internal sealed class AfXdpVethPair : IDisposable
             }
 
             string m = mtu.ToString(CultureInfo.InvariantCulture);
-            // y0 has one transmit queue: veth delivers everything on x0's receive queue 0.
+            // Both queue counts on both ends: given only y0's numtxqueues, veth left y0 one real transmit queue.
             Must("ip", "-n", Namespace, "link", "add", "x0", "address", SensorMac, "mtu", m,
-                "numrxqueues", receiveQueues.ToString(CultureInfo.InvariantCulture),
-                "type", "veth", "peer", "name", "y0", "address", PeerMac, "mtu", m, "netns", Peer);
+                "numrxqueues", receiveQueues.ToString(CultureInfo.InvariantCulture), "numtxqueues", "1",
+                "type", "veth", "peer", "name", "y0", "address", PeerMac, "mtu", m,
+                "numtxqueues", peerTransmitQueues.ToString(CultureInfo.InvariantCulture), "numrxqueues", "1", "netns", Peer);
             Must("ip", "-n", Namespace, "addr", "add", SensorAddress + "/24", "dev", "x0");
             Must("ip", "-n", Peer, "addr", "add", PeerAddress + "/24", "dev", "y0");
             Must("ip", "-n", Namespace, "link", "set", "x0", "up");
