@@ -60,6 +60,40 @@ public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
     [NetnsFact("ip", "tcpreplay", "tcpdump", "curl", "dotnet")]
     public Task BatchOfOneDatagram_JumboPacketsAcrossFrameBoundaries_AreForwardedWholeByTheXdpWorker() => Run("Native", "native", flags: ["--Sensor:BatchSize=1"]);
 
+    /// <summary>
+    /// A packet larger than a reassembly slot (16 KiB; AWS mirrors at most 9001-byte MTU packets, but a
+    /// link can carry more) is a counted drop, labelled as the socket path labels a datagram too large for
+    /// its buffer, and the worker goes on with the next ones.
+    /// </summary>
+    [NetnsFact("ip", "tcpreplay", "curl", "dotnet")]
+    public async Task PacketLargerThanAReassemblySlot_IsCountedOversized_AndTheNextAreForwarded()
+    {
+        try
+        {
+            _net.SetMtu(20000);
+            _net.StartSensor([], tap: false, "--Sensor:AfXdp:Mode=Native");
+            Assert.Contains("AF_XDP on x0: 1 receive queues, native XDP", await _net.WaitForXdpDecision(), StringComparison.Ordinal);
+
+            var sent = new List<byte[]> { InnerFrame(0, 60), InnerFrame(1, 17000), InnerFrame(2, 1514), InnerFrame(3, 8000) };
+            _net.Send(sent);
+            var metrics = await _net.MetricsAfterForwarding(3);
+
+            Assert.Equal(4, metrics["automirror_sensor_datagrams_total"]);
+            Assert.Equal(3, AfXdpVethPair.ForwardedBy(metrics, "rx-xdp-"));
+            Assert.Equal(0, AfXdpVethPair.ForwardedBy(metrics, "rx-4789-"));
+            Assert.Equal(1, metrics["automirror_sensor_drops_total{reason=\"oversized\"}"]);
+            Assert.Equal(1, metrics["automirror_sensor_decap_errors_total{reason=\"oversized\"}"]);
+            Assert.Equal("200", _net.Health());
+            Assert.Equal(0, await _net.StopSensor());
+            AssertSameInOrder([sent[0], sent[2], sent[3]], _net.PcapFrames(), "pcap");
+        }
+        catch
+        {
+            output.WriteLine("sensor output:\n" + _net.Log);
+            throw;
+        }
+    }
+
     public void Dispose() => _net?.Dispose();
 
     /// <summary>A frame of <paramref name="size"/> bytes whose payload is a pattern starting at its number, so no two are alike.</summary>

@@ -69,6 +69,13 @@ internal sealed class AfXdpVethPair : IDisposable
 
     public string Namespace { get; }
 
+    /// <summary>Sets the MTU of both ends (before the sensor starts: the program is attached for the MTU it finds).</summary>
+    public void SetMtu(int mtu)
+    {
+        Must("ip", "-n", Namespace, "link", "set", "x0", "mtu", mtu.ToString(CultureInfo.InvariantCulture));
+        Must("ip", "-n", Peer, "link", "set", "y0", "mtu", mtu.ToString(CultureInfo.InvariantCulture));
+    }
+
     public string Peer { get; }
 
     public string Work { get; }
