@@ -93,16 +93,22 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
         return data;
     }
 
+    /// <summary>
+    /// Least privilege: without any one of them AF_XDP is not available. The first fact is the control (with
+    /// all of them it is), so the fallback here is that capability's doing; the warning names the step that
+    /// failed (CAP_NET_RAW: socket(AF_XDP); CAP_BPF: the map; CAP_IPC_LOCK: XDP_UMEM_REG over the memlock limit).
+    /// </summary>
     [NetnsTheory("ip", "curl", "setpriv", "prlimit", "dotnet")]
     [MemberData(nameof(CapabilitiesTheDropInAdds))]
     public async Task EachCapabilityTheDropInAdds_IsNeeded(string capability) => await Diagnosed(async () =>
     {
         var caps = WithDropIn;
-        var without = caps.Ambient.Where(c => c != capability).ToList();
-        StartUnprivileged(without, caps.Bounding.Where(c => c != capability).ToList());
+        var ambient = caps.Ambient.Where(c => c != capability).ToList();
+        var bounding = caps.Bounding.Where(c => c != capability).ToList();
+        StartUnprivileged(ambient, bounding);
 
         string log = await _net.WaitForXdpDecision();
-        AssertRunsAs(without, caps.Bounding.Where(c => c != capability).ToList());
+        AssertRunsAs(ambient, bounding);
         Assert.True(log.Contains("AF_XDP on x0 is not available (", StringComparison.Ordinal),
             "AF_XDP worked without " + capability + ": the drop-in grants more than it needs");
         Assert.Equal("200", _net.Health());
