@@ -145,6 +145,10 @@ internal sealed class AfXdpVethPair : IDisposable
     /// so the kernel queues many datagrams before the worker looks and its batches are full.
     /// </summary>
     public void Send(IReadOnlyList<byte[]> innerFrames, bool burst = false)
+        => SendFrames(innerFrames.Select((f, i) => OuterFrame(f, (ushort)(49152 + (i % 4096)))).ToList(), burst);
+
+    /// <summary>Sends Ethernet frames from y0 as they are (to x0's address: see <see cref="OuterFrame"/>).</summary>
+    public void SendFrames(IReadOnlyList<byte[]> frames, bool burst = false)
     {
         string file = Path.Combine(Work, "sent.pcap");
         using (var pcap = File.Create(file))
@@ -157,9 +161,9 @@ internal sealed class AfXdpVethPair : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(header[16..], 65535);
             BinaryPrimitives.WriteUInt32LittleEndian(header[20..], 1);
             pcap.Write(header);
-            for (int i = 0; i < innerFrames.Count; i++)
+            for (int i = 0; i < frames.Count; i++)
             {
-                var frame = OuterFrame(innerFrames[i], (ushort)(49152 + (i % 4096)));
+                var frame = frames[i];
                 BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)i);
                 BinaryPrimitives.WriteUInt32LittleEndian(record[8..], (uint)frame.Length);
                 BinaryPrimitives.WriteUInt32LittleEndian(record[12..], (uint)frame.Length);
@@ -174,13 +178,20 @@ internal sealed class AfXdpVethPair : IDisposable
 
     /// <summary>Ethernet/IPv4/UDP to 4789/VXLAN around <paramref name="inner"/>, with the UDP checksum a NIC would have filled in.</summary>
     public static byte[] OuterFrame(byte[] inner, ushort sourcePort)
+        => Ethernet(Packets.Ipv4(PeerAddress, SensorAddress, 17, VxlanDatagram(inner, sourcePort)));
+
+    /// <summary>The UDP datagram (header and VXLAN payload) carrying <paramref name="inner"/> from the peer to x0, checksum filled in.</summary>
+    public static byte[] VxlanDatagram(byte[] inner, ushort sourcePort)
     {
         var udp = Packets.Udp(sourcePort, 4789, Packets.Vxlan(Vni, inner));
         uint pseudo = InternetChecksum.UdpPseudoHeader(IPAddress.Parse(PeerAddress).GetAddressBytes(), IPAddress.Parse(SensorAddress).GetAddressBytes(), udp.Length);
         ushort sum = InternetChecksum.Of(udp, pseudo);
         BinaryPrimitives.WriteUInt16BigEndian(udp.AsSpan(6), sum == 0 ? (ushort)0xFFFF : sum);
-        return Packets.Ethernet(SensorMac, PeerMac, 0x0800, Packets.Ipv4(PeerAddress, SensorAddress, 17, udp));
+        return udp;
     }
+
+    /// <summary>An IP packet from y0 to x0 in its Ethernet frame.</summary>
+    public static byte[] Ethernet(byte[] ipPacket) => Packets.Ethernet(SensorMac, PeerMac, 0x0800, ipPacket);
 
     /// <summary>The /metrics samples once <paramref name="forwarded"/> frames are counted (or the wait ran out), after a moment for stragglers.</summary>
     public async Task<Dictionary<string, long>> MetricsAfterForwarding(long forwarded)
