@@ -140,7 +140,8 @@ public sealed class FrameForwarder : IDisposable
         var counters = Counters;
         counters.Datagrams++;
         counters.DatagramBytes += bytes;
-        counters.Drops[(int)DropReason.DecapError]++;
+        // Too large for the receive path is its own drop reason, as when a socket truncates the datagram.
+        counters.Drops[(int)(error == DecapError.Oversized ? DropReason.Oversized : DropReason.DecapError)]++;
         counters.DecapErrors[(int)error]++;
     }
 

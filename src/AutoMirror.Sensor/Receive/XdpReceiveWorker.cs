@@ -122,7 +122,10 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
         {
             while (!_stopping)
             {
-                uint received = _socket.Peek(_batchSize, out uint first);
+                // Every descriptor the kernel has produced: the batch is bounded in datagrams below, as on the socket
+                // path, so a datagram spanning more descriptors than Sensor:BatchSize (1 or 2, with a jumbo packet)
+                // still completes instead of being waited for forever.
+                uint received = _socket.Peek(uint.MaxValue, out uint first);
                 if (received == 0)
                 {
                     if (emptyPauses < pausesBeforeBlocking)
@@ -144,7 +147,8 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
 
                 long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
                 uint taken = 0;
-                while (taken < received)
+                uint datagrams = 0;
+                while (taken < received && datagrams < _batchSize)
                 {
                     ref var descriptor = ref _socket.RxAt(first + taken);
                     Span<byte> frame;
@@ -165,6 +169,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                     }
 
                     taken += descriptors;
+                    datagrams++;
                     if (frame.IsEmpty)
                     {
                         _forwarder.CountRejected(DecapError.Oversized, 0);
@@ -196,7 +201,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                 _assembled = 0;
                 _socket.Release(first, received);
 
-                if (_coalesceNanoseconds > 0 && received < _batchSize / 2)
+                if (_coalesceNanoseconds > 0 && datagrams < _batchSize / 2)
                 {
                     // As on the socket path: below full load, let a batch accumulate instead of waking per datagram.
                     LibC.nanosleep(&pause, null);
