@@ -150,7 +150,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
 
                 // Datagrams to either port arrive on the same queue: the worker tells the forwarder which each is.
                 var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
-                added.Add(new XdpReceiveWorker("rx-xdp-" + queue, forwarder, socket, o.BatchSize, o.ReceiveCoalesceMicroseconds, o.GeneveEnabled ? o.GenevePort : null));
+                added.Add(new XdpReceiveWorker("rx-xdp-" + queue, forwarder, socket, o.BatchSize, o.ReceiveCoalesceMicroseconds, o.GeneveEnabled ? o.GenevePort : null, o.MaxDatagramBytes));
             }
 
             attachment.Attach(o.VxlanPort, o.GeneveEnabled ? o.GenevePort : null, o.AfXdp.Mode);

@@ -26,6 +26,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
     private readonly uint _batchSize;
     private readonly long _coalesceNanoseconds;
     private readonly int _genevePort;
+    private readonly int _maxDatagramBytes;
     private readonly byte* _sockaddr;
     private readonly byte* _assembly;
     private int _assembled;
@@ -35,8 +36,10 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
     private Thread? _thread;
 
     /// <param name="genevePort">Datagrams to this UDP port are GENEVE, the rest VXLAN (the filter program passes no other port); null: GENEVE off.</param>
-    public XdpReceiveWorker(string label, FrameForwarder forwarder, XskSocket socket, int batchSize, int coalesceMicroseconds, int? genevePort)
+    /// <param name="maxDatagramBytes">Sensor:MaxDatagramBytes: a larger UDP payload is counted oversized, as the socket path's receive buffer would.</param>
+    public XdpReceiveWorker(string label, FrameForwarder forwarder, XskSocket socket, int batchSize, int coalesceMicroseconds, int? genevePort, int maxDatagramBytes)
     {
+        _maxDatagramBytes = maxDatagramBytes;
         _genevePort = genevePort ?? -1;
         Label = label;
         _forwarder = forwarder;
@@ -180,6 +183,12 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                     if (error != DecapError.None)
                     {
                         _forwarder.CountRejected(error, frame.Length);
+                        continue;
+                    }
+
+                    if (payload.End.Value - payload.Start.Value > _maxDatagramBytes)
+                    {
+                        _forwarder.CountRejected(DecapError.Oversized, frame.Length);
                         continue;
                     }
 

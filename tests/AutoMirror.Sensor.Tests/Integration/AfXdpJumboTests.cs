@@ -94,6 +94,35 @@ public sealed class AfXdpJumboTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [NetnsFact("ip", "tcpreplay", "tcpdump", "curl", "dotnet")]
+    public async Task DatagramOverMaxDatagramBytes_IsCountedOversized_AsOnTheSocketPath()
+    {
+        try
+        {
+            // The socket path's receive buffer is MaxDatagramBytes: a larger datagram is cut (MSG_TRUNC) and
+            // counted oversized. AF_XDP reassembles up to 16 KiB, so it must apply the same setting itself.
+            _net.SetMtu(9000);
+            _net.StartSensor([], tap: false, "--Sensor:AfXdp:Mode=Generic", "--Sensor:MaxDatagramBytes=4000");
+            Assert.Contains("AF_XDP on x0: 1 receive queues, generic XDP", await _net.WaitForXdpDecision(), StringComparison.Ordinal);
+
+            // 3992 bytes of payload (8 VXLAN + 3984 frame) fit; 4001 and 8008 do not.
+            var sent = new List<byte[]> { InnerFrame(0, 3984), InnerFrame(1, 3993), InnerFrame(2, 60), InnerFrame(3, 8000) };
+            _net.Send(sent);
+            var metrics = await _net.MetricsAfterForwarding(2);
+
+            Assert.Equal(4, metrics["automirror_sensor_datagrams_total"]);
+            Assert.Equal(2, AfXdpVethPair.ForwardedBy(metrics, "rx-xdp-"));
+            Assert.Equal(2, metrics["automirror_sensor_drops_total{reason=\"oversized\"}"]);
+            Assert.Equal(0, await _net.StopSensor());
+            AssertSameInOrder([sent[0], sent[2]], _net.PcapFrames(), "pcap");
+        }
+        catch
+        {
+            output.WriteLine("sensor output:\n" + _net.Log);
+            throw;
+        }
+    }
+
     public void Dispose() => _net?.Dispose();
 
     /// <summary>A frame of <paramref name="size"/> bytes whose payload is a pattern starting at its number, so no two are alike.</summary>
