@@ -25,6 +25,7 @@ public sealed unsafe partial class XskSocket : IDisposable
     private const int XDP_OPTIONS_ZEROCOPY = 1;
     private const ushort XDP_USE_SG = 1 << 4;
     private const int EINVAL = 22;
+    private const int SO_ERROR = 4;
 
     /// <summary>Descriptor option: the packet continues in the next descriptor.</summary>
     public const uint PacketContinues = 1;
@@ -207,11 +208,23 @@ public sealed unsafe partial class XskSocket : IDisposable
         Volatile.Write(ref *_rx.Consumer, first + count);
     }
 
-    /// <summary>Blocks until the RX ring has something or the timeout passes.</summary>
-    public void Wait(int timeoutMilliseconds)
+    /// <summary>
+    /// Blocks until the RX ring has something or the timeout passes. Returns null, or why the socket can
+    /// no longer receive (its interface was unregistered: the kernel unbinds the socket and reports ENETDOWN).
+    /// </summary>
+    public string? Wait(int timeoutMilliseconds)
     {
-        var request = new PollFd { Fd = _fd, Events = 1 };
-        _ = poll(&request, 1, timeoutMilliseconds);
+        const short PollIn = 0x1;
+        var request = new PollFd { Fd = _fd, Events = PollIn };
+        if (poll(&request, 1, timeoutMilliseconds) > 0 && (request.Returned & PollIn) != 0)
+        {
+            return null;
+        }
+
+        // An unbound AF_XDP socket does not say so through poll(): the kernel only sets the socket's error.
+        int error = 0;
+        uint length = sizeof(int);
+        return getsockopt(_fd, LibC.SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0 ? LibC.Describe(error) : null;
     }
 
     public Statistics ReadStatistics()

@@ -142,7 +142,14 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
                     }
 
                     // Idle: sleep in poll() until the kernel fills the RX ring (bounded, to notice shutdown).
-                    _socket.Wait(200);
+                    if (_socket.Wait(200) is { } lost)
+                    {
+                        // The interface is gone (deleted, driver unloaded): nothing will arrive here again, and the
+                        // NLB must stop sending to this sensor, so health says why.
+                        _problem = "cannot receive: " + lost;
+                        return;
+                    }
+
                     continue;
                 }
 

@@ -109,6 +109,33 @@ public sealed class AfXdpNamespaceTests : IDisposable
         Assert.DoesNotContain("xdp", LinkShow("x0"), StringComparison.Ordinal);
     }
 
+    [NetnsFact("ip", "dotnet", "curl")]
+    public async Task InterfaceDeleted_HealthTurns503SayingTheAfXdpWorkerCannotReceive()
+    {
+        // The kernel unbinds an AF_XDP socket whose interface is unregistered, and poll() does not say so:
+        // without the worker asking for the socket's error, /health stayed 200 and the NLB kept sending.
+        var stdout = new StringBuilder();
+        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
+        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
+        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+        await WaitFor(() => Health().Code == "200", TimeSpan.FromSeconds(10));
+        Assert.Equal("200", Health().Code);
+
+        Ip("-n", _namespace, "link", "del", "x0");
+        await WaitFor(() => Health().Code == "503", TimeSpan.FromSeconds(10));
+        var (code, body) = Health();
+        Assert.Equal("503", code);
+        Assert.Contains("rx-xdp-0: cannot receive: Network is down", body, StringComparison.Ordinal);
+        Assert.False(_sensor.HasExited, "the sensor must stay up and say why it is unhealthy");
+    }
+
+    private (string Code, string Body) Health()
+    {
+        var (_, text) = Run("ip", "netns", "exec", _namespace, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", "127.0.0.1:" + HealthPort + "/health");
+        int split = text.TrimEnd().LastIndexOf('\n');
+        return split < 0 ? (text.Trim(), string.Empty) : (text.TrimEnd()[(split + 1)..], text[..split]);
+    }
+
     [NetnsFact("ip", "dotnet", "curl", "python3")]
     public async Task DatagramsFromALocalKernel_WithTheChecksumLeftToTheDevice_AreForwarded()
     {
