@@ -3,7 +3,10 @@
 # unzips the package built by deploy/sensor-package/Makefile and runs this script from it as root.
 #
 #   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
-#              [--root DIR] [--dry-run]
+#              [--receive sockets|af-xdp] [--mirror-interface NAME] [--root DIR] [--dry-run]
+#
+# --receive af-xdp: the sensor receives through AF_XDP on the mirror interface (default: the one the default
+# route leaves by, i.e. the ENI the NLB sends to); its unit gets the drop-in af-xdp.conf with the capabilities.
 #
 # The package carries the sensor's own deploy folder (src/AutoMirror.Sensor/deploy, as sensor-deploy/): its systemd
 # unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
@@ -20,6 +23,8 @@ health_port=""
 zeek_repository=""
 source_networks=""
 tap="automirror0"
+receive="sockets"
+mirror_interface=""
 root=""
 dry_run=0
 
@@ -31,6 +36,8 @@ while [[ $# -gt 0 ]]; do
     --zeek-repository) zeek_repository="${2:-}"; shift 2 ;;
     --source-networks) source_networks="${2:-}"; shift 2 ;;
     --tap) tap="${2:-}"; shift 2 ;;
+    --receive) receive="${2:-}"; shift 2 ;;
+    --mirror-interface) mirror_interface="${2:-}"; shift 2 ;;
     --root) root="${2:-}"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     *) die "unknown argument '$1'" ;;
@@ -44,6 +51,14 @@ done
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
+[[ "$receive" == sockets || "$receive" == af-xdp ]] || die "--receive must be sockets or af-xdp, got '$receive'"
+if [[ "$receive" == af-xdp && -z "$mirror_interface" ]]; then
+  # The ENI the NLB sends to is the one the default route leaves by.
+  mirror_interface="$(ip -o -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')"
+  [[ -n "$mirror_interface" ]] || die "--receive af-xdp: no default route to find the mirror interface by; give --mirror-interface"
+fi
+[[ -z "$mirror_interface" || "$mirror_interface" =~ ^[A-Za-z0-9_.@-]{1,15}$ ]] \
+  || die "--mirror-interface must be an interface name (at most 15 characters), got '$mirror_interface'"
 
 package="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 shipped="$package/sensor-deploy"
@@ -53,6 +68,7 @@ units=("$shipped"/*.service)
 shopt -u nullglob
 [[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
 [[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
+[[ "$receive" != af-xdp || -f "$shipped/af-xdp.conf" ]] || die "--receive af-xdp: the unit's drop-in af-xdp.conf is missing from $shipped"
 
 run() {
   if (( dry_run )); then
@@ -94,7 +110,16 @@ done
   # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
   echo "Sensor__Health__DownstreamProcess=zeek"
   if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
+  if [[ "$receive" == af-xdp ]]; then echo "Sensor__AfXdp__Interface=$mirror_interface"; fi
 } > "$root$environment_file"
+# AF_XDP needs more than the unit's CAP_NET_ADMIN: the sensor's own drop-in says what, and only then is it installed.
+dropin_dir="$root/etc/systemd/system/$sensor_unit.d"
+if [[ "$receive" == af-xdp ]]; then
+  mkdir -p "$dropin_dir"
+  install -m 0644 "$shipped/af-xdp.conf" "$dropin_dir/af-xdp.conf"
+else
+  rm -f "$dropin_dir/af-xdp.conf"
+fi
 
 # 2. Zeek from Zeek's repository.
 mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"

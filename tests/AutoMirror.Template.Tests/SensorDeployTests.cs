@@ -46,7 +46,7 @@ public sealed partial class SensorDeployTests : IDisposable
         var call = userData.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n').Single(l => l.Contains("install.sh", StringComparison.Ordinal));
         var used = Regex.Matches(call, @"(--[a-z-]+)").Select(m => m.Groups[1].Value).ToList();
 
-        Assert.Equal(["--health-port", "--source-networks", "--zeek-repository"], used.Order());
+        Assert.Equal(["--health-port", "--receive", "--source-networks", "--zeek-repository"], used.Order());
         Assert.All(used, option => Assert.Contains(option, accepted));
         // The layer version the instance fetches is this stack's sensor package.
         Assert.Contains("get_layer_version_by_arn(Arn=\"${SensorPackage}\")", userData, StringComparison.Ordinal);
@@ -107,6 +107,8 @@ public sealed partial class SensorDeployTests : IDisposable
     [InlineData("--health-port", "http", "--health-port")]
     [InlineData("--zeek-repository", "http://packages.example/zeek/", "--zeek-repository")]
     [InlineData("--source-networks", "10.0.0.0/16; rm -rf /", "--source-networks")]
+    [InlineData("--receive", "xdp", "--receive")]
+    [InlineData("--mirror-interface", "ens5; reboot", "--mirror-interface")]
     public async Task Installer_RejectsABadSetting_NamingIt(string option, string value, string named)
     {
         var package = Package();
@@ -123,6 +125,47 @@ public sealed partial class SensorDeployTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(named, result.StandardError, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_scratch, "root", "opt")), "nothing may be installed after a bad setting");
+    }
+
+    [Fact]
+    public async Task Installer_ReceiveAfXdp_SetsTheMirrorInterface_AndInstallsTheUnitsAfXdpDropIn_WhichSocketsRemoves()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        string[] common = ["--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/"];
+        var dropIn = Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d/af-xdp.conf");
+        var settings = Path.Combine(root, "etc/automirror/sensor.env");
+
+        var result = await RunInstallerAsync(package, root, [.. common, "--receive", "af-xdp", "--mirror-interface", "ens5"]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains("Sensor__AfXdp__Interface=ens5", await File.ReadAllLinesAsync(settings));
+        // The sensor's own drop-in, unchanged: the capabilities AF_XDP needs are stated (and tested) there.
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(package, "sensor-deploy", "af-xdp.conf")), await File.ReadAllTextAsync(dropIn));
+
+        // Back to sockets (a stack update re-runs the installer on a new instance, or by hand): no AF_XDP left.
+        result = await RunInstallerAsync(package, root, [.. common, "--receive", "sockets"]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.DoesNotContain(await File.ReadAllLinesAsync(settings), l => l.StartsWith("Sensor__AfXdp__", StringComparison.Ordinal));
+        Assert.False(File.Exists(dropIn), "the AF_XDP drop-in must go with --receive sockets");
+    }
+
+    [Fact]
+    public async Task Template_SensorReceiveValues_AreTheInstallersAndDefaultToSockets()
+    {
+        var template = SamTemplate.Load();
+        var parameter = template.Root["Parameters"]!["SensorReceive"]!;
+        var allowed = parameter["AllowedValues"]!.AsArray().Select(v => (string)v!).ToList();
+
+        Assert.Equal("sockets", (string)parameter["Default"]!);
+        Assert.Equal(["af-xdp", "sockets"], allowed.Order());
+        foreach (var value in allowed)
+        {
+            var result = await RunInstallerAsync(Package(value), Path.Combine(_scratch, "root-" + value),
+                "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--receive", value, "--mirror-interface", "ens5");
+            Assert.True(result.ExitCode == 0, value + ": " + result.Describe());
+        }
     }
 
     [Fact]
@@ -145,9 +188,9 @@ public sealed partial class SensorDeployTests : IDisposable
 
     /// <summary>The layout the Makefile produces: a stand-in sensor binary, the sensor's real deploy folder
     /// (its unit, env example, Zeek files), the installer.</summary>
-    private string Package()
+    private string Package(string name = "package")
     {
-        var package = Path.Combine(_scratch, "package");
+        var package = Path.Combine(_scratch, name);
         Directory.CreateDirectory(Path.Combine(package, "sensor"));
         File.Copy(Installer, Path.Combine(package, "install.sh"));
         var binary = Path.Combine(package, "sensor", "AutoMirror.Sensor");
