@@ -38,7 +38,6 @@ public sealed unsafe partial class XskSocket : IDisposable
     private const int MAP_POPULATE = 0x8000;
     private const int CompletionRingSize = 64;
 
-    private readonly int _frames;
     private readonly byte* _umem;
     private readonly Ring _rx;
     private readonly Ring _fill;
@@ -80,6 +79,9 @@ public sealed unsafe partial class XskSocket : IDisposable
         public ulong RxRingFull;
         public ulong RxFillRingEmpty;
         public ulong TxRingEmpty;
+
+        /// <summary>Datagrams the kernel could not hand over (RX ring full, or dropped: no free frame, too large).</summary>
+        public readonly long Lost => (long)(RxDropped + RxRingFull);
     }
 
     private readonly struct Ring(byte* map, nuint mapLength, uint* producer, uint* consumer, byte* descriptors, uint size)
@@ -95,7 +97,6 @@ public sealed unsafe partial class XskSocket : IDisposable
     /// <param name="frames">UMEM frames (power of two): the fill ring holds all of them, the RX ring half.</param>
     public XskSocket(int interfaceIndex, int queue, int frames)
     {
-        _frames = frames;
         int fd = LibC.socket(AF_XDP, SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {

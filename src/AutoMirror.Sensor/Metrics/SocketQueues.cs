@@ -24,7 +24,7 @@ public static class SocketQueues
                     break;
                 case XdpReceiveWorker xdp:
                     // AF_XDP sockets have no /proc/net/udp line: their RX ring overflows are the kernel's socket statistics.
-                    xdpDrops += xdp.KernelDrops;
+                    xdpDrops += xdp.Statistics.Lost;
                     break;
             }
         }

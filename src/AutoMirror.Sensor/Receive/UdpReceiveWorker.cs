@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AutoMirror.Sensor.Forwarding;
 using AutoMirror.Sensor.Interop;
-using AutoMirror.Sensor.Metrics;
 
 namespace AutoMirror.Sensor.Receive;
 
@@ -18,34 +17,23 @@ namespace AutoMirror.Sensor.Receive;
 /// and what overflows it is counted by the kernel per socket (the drops column of /proc/net/udp,
 /// read at scrape time rather than as a per-datagram SO_RXQ_OVFL control message) as receive_queue_full.
 /// </summary>
-public sealed unsafe class UdpReceiveWorker : IReceiveWorker
+public sealed unsafe class UdpReceiveWorker : ReceiveWorker
 {
     private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
     private const uint VxlanHeaderLength = 8;
-    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
-    private readonly FrameForwarder _forwarder;
-    private readonly int _batchSize;
     private readonly int _slotBytes;
-    private readonly long _coalesceNanoseconds;
     private readonly byte* _buffers;
     private readonly byte* _names;
     private readonly LibC.IoVec* _iovecs;
     private readonly LibC.MMsgHdr* _messages;
     private int _fd = -1;
-    private int _disposed;
-    private volatile bool _stopping;
-    private volatile string? _problem = "not started";
-    private Thread? _thread;
 
     /// <param name="coalesceMicroseconds">Pause after a batch less than half full, so the next one fills (0: none).</param>
     public UdpReceiveWorker(string label, FrameForwarder forwarder, int batchSize, int slotBytes, int coalesceMicroseconds = 0)
+        : base(label, forwarder, batchSize, coalesceMicroseconds)
     {
-        Label = label;
-        _forwarder = forwarder;
-        _batchSize = batchSize;
         _slotBytes = slotBytes;
-        _coalesceNanoseconds = coalesceMicroseconds * 1000L;
         _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)(batchSize * slotBytes), 64);
         _names = (byte*)NativeMemory.AllocZeroed((nuint)(batchSize * NameSlot));
         _iovecs = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(batchSize * sizeof(LibC.IoVec)));
@@ -60,14 +48,7 @@ public sealed unsafe class UdpReceiveWorker : IReceiveWorker
         }
     }
 
-    public string Label { get; }
-
     public int Port { get; private set; }
-
-    public ForwarderCounters Counters => _forwarder.Counters;
-
-    /// <summary>Null while the socket is bound and the thread is receiving; otherwise why not.</summary>
-    public string? Problem => _problem;
 
     /// <summary>Creates and binds the socket; throws with the address and errno when that fails.</summary>
     public void Bind(IPAddress address, int port, int receiveBufferBytes)
@@ -214,119 +195,62 @@ public sealed unsafe class UdpReceiveWorker : IReceiveWorker
         ];
     }
 
-    public void Start()
+    protected override void CloseReceiver()
     {
-        _problem = null;
-        _thread = new Thread(Run) { IsBackground = true, Name = Label };
-        _thread.Start();
-    }
-
-    public void Stop(TimeSpan wait)
-    {
-        _stopping = true;
-        _thread?.Join(wait);
-        _problem = "stopped";
-    }
-
-    public void Dispose()
-    {
-        // The host disposes the engine twice (as singleton and as the hosted service's factory result).
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {
             LibC.close(fd);
         }
+    }
 
-        if (_thread is { IsAlive: true })
-        {
-            // The thread may still be inside recvmmsg on these buffers; leaking them at exit beats a crash.
-            return;
-        }
-
-        if (_thread is null)
-        {
-            // Never started (start-up failed after it was built): its batch writers were never used.
-            _forwarder.Dispose();
-        }
-
+    protected override void FreeNative()
+    {
         NativeMemory.AlignedFree(_buffers);
         NativeMemory.Free(_names);
         NativeMemory.Free(_iovecs);
         NativeMemory.Free(_messages);
     }
 
-    private void Run()
+    protected override string? Receive()
     {
-        var counters = _forwarder.Counters;
-        long allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
-        try
+        while (!Stopping)
         {
-            while (!_stopping)
+            ResetHeaders();
+            int received = LibC.recvmmsg(_fd, _messages, (uint)BatchSize, LibC.MSG_WAITFORONE, null);
+            if (received < 0)
             {
-                ResetHeaders();
-                int received = LibC.recvmmsg(_fd, _messages, (uint)_batchSize, LibC.MSG_WAITFORONE, null);
-                if (received < 0)
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is LibC.EAGAIN or LibC.EINTR)
                 {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno is LibC.EAGAIN or LibC.EINTR)
-                    {
-                        continue;
-                    }
-
-                    _problem = Label + " recvmmsg failed: " + LibC.Describe(errno);
-                    return;
+                    continue;
                 }
 
-                // One clock read per batch: the datagrams of a batch arrived within microseconds.
-                long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
-                for (int i = 0; i < received; i++)
-                {
-                    ref var header = ref _messages[i].Header;
-                    int length = (int)_messages[i].Length;
-                    bool truncated = (header.Flags & LibC.MSG_TRUNC) != 0;
-                    var datagram = new Span<byte>(_buffers + ((long)i * _slotBytes), Math.Min(length, _slotBytes));
-                    var source = new ReadOnlySpan<byte>(header.Name, (int)header.NameLength);
-                    _forwarder.Process(datagram, source, truncated, now);
-                }
-
-                // Batched outputs write the whole batch now, while the slots still hold the datagrams.
-                _forwarder.EndBatch();
-
-                if (_coalesceNanoseconds > 0 && received < _batchSize / 2)
-                {
-                    // The socket is (nearly) empty. Blocking in recvmmsg now would mean a wakeup, a
-                    // context switch and a syscall for nearly every datagram below full load (measured:
-                    // 2-2.6 us of CPU per frame at 200 000 pps, against 0.8 us in full batches); a short
-                    // pause lets a batch accumulate in the socket buffer instead. It adds at most the
-                    // pause (plus timer slack) of latency, nothing at full load (batches are full).
-                    var pause = new LibC.TimeSpec { Seconds = 0, Nanoseconds = _coalesceNanoseconds };
-                    LibC.nanosleep(&pause, null);
-                }
-
-                counters.Batches++;
-                counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+                return Label + " recvmmsg failed: " + LibC.Describe(errno);
             }
+
+            long now = NowUnixNanoseconds();
+            for (int i = 0; i < received; i++)
+            {
+                ref var header = ref _messages[i].Header;
+                int length = (int)_messages[i].Length;
+                bool truncated = (header.Flags & LibC.MSG_TRUNC) != 0;
+                var datagram = new Span<byte>(_buffers + ((long)i * _slotBytes), Math.Min(length, _slotBytes));
+                var source = new ReadOnlySpan<byte>(header.Name, (int)header.NameLength);
+                Forwarder.Process(datagram, source, truncated, now);
+            }
+
+            // Batched outputs write the whole batch now, while the slots still hold the datagrams.
+            Forwarder.EndBatch();
+            BatchDone(received);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Never reached by bad input (the forwarder does not throw on data); this is a defect, made visible to health.
-            _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
-        }
-        finally
-        {
-            // The batch writers (io_uring) belong to this thread; closing them also releases their TAP reference.
-            _forwarder.Dispose();
-        }
+
+        return null;
     }
 
     private void ResetHeaders()
     {
-        for (int i = 0; i < _batchSize; i++)
+        for (int i = 0; i < BatchSize; i++)
         {
             _messages[i].Header.NameLength = NameSlot;
             _messages[i].Header.Flags = 0;

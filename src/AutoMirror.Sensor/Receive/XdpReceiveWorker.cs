@@ -1,8 +1,8 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using AutoMirror.Sensor.Decap;
 using AutoMirror.Sensor.Forwarding;
 using AutoMirror.Sensor.Interop;
-using AutoMirror.Sensor.Metrics;
 
 namespace AutoMirror.Sensor.Receive;
 
@@ -15,37 +15,26 @@ namespace AutoMirror.Sensor.Receive;
 /// the fill ring after the batch is written. What the kernel could not place (RX ring full, no free
 /// frame) it counts; the sensor reports that as receive_queue_full.
 /// </summary>
-public sealed unsafe class XdpReceiveWorker : IReceiveWorker
+public sealed unsafe class XdpReceiveWorker : ReceiveWorker
 {
     private const int AssemblySlots = 16;
     private const int AssemblySlotBytes = 16 * 1024;   // > the largest mirrored datagram (8500 + headers, jumbo MTU 9001)
-    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
-    private readonly FrameForwarder _forwarder;
     private readonly XskSocket _socket;
-    private readonly uint _batchSize;
-    private readonly long _coalesceNanoseconds;
     private readonly int _genevePort;
     private readonly int _maxDatagramBytes;
     private readonly byte* _sockaddr;
     private readonly byte* _assembly;
     private int _assembled;
-    private int _disposed;
-    private volatile bool _stopping;
-    private volatile string? _problem = "not started";
-    private Thread? _thread;
 
     /// <param name="genevePort">Datagrams to this UDP port are GENEVE, the rest VXLAN (the filter program passes no other port); null: GENEVE off.</param>
     /// <param name="maxDatagramBytes">Sensor:MaxDatagramBytes: a larger UDP payload is counted oversized, as the socket path's receive buffer would.</param>
     public XdpReceiveWorker(string label, FrameForwarder forwarder, XskSocket socket, int batchSize, int coalesceMicroseconds, int? genevePort, int maxDatagramBytes)
+        : base(label, forwarder, batchSize, coalesceMicroseconds)
     {
         _maxDatagramBytes = maxDatagramBytes;
         _genevePort = genevePort ?? -1;
-        Label = label;
-        _forwarder = forwarder;
         _socket = socket;
-        _batchSize = (uint)batchSize;
-        _coalesceNanoseconds = coalesceMicroseconds * 1000L;
         // The source filter takes a sockaddr, as recvmmsg fills it: build one sockaddr_in per datagram here.
         _sockaddr = (byte*)NativeMemory.AllocZeroed(16);
         *(ushort*)_sockaddr = LibC.AF_INET;
@@ -54,187 +43,119 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
         _assembly = (byte*)NativeMemory.Alloc((nuint)(AssemblySlots * AssemblySlotBytes));
     }
 
-    public string Label { get; }
-
-    public ForwarderCounters Counters => _forwarder.Counters;
-
-    public string? Problem => _problem;
-
     public bool ZeroCopy => _socket.ZeroCopy;
-
-    /// <summary>Datagrams the kernel could not hand over (RX ring full, no free frame, too large): they are lost.</summary>
-    public long KernelDrops
-    {
-        get
-        {
-            var s = _socket.ReadStatistics();
-            return (long)(s.RxDropped + s.RxRingFull);
-        }
-    }
 
     /// <summary>The kernel's counters of this socket, read at scrape time.</summary>
     public XskSocket.Statistics Statistics => _socket.ReadStatistics();
 
-    public void Start()
+    protected override void FreeNative()
     {
-        _problem = null;
-        _thread = new Thread(Run) { IsBackground = true, Name = Label };
-        _thread.Start();
-    }
-
-    public void Stop(TimeSpan wait)
-    {
-        _stopping = true;
-        _thread?.Join(wait);
-        _problem = "stopped";
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        if (_thread is { IsAlive: true })
-        {
-            // Still reading the rings: leaking them at exit beats a crash.
-            return;
-        }
-
-        if (_thread is null)
-        {
-            _forwarder.Dispose();
-        }
-
         _socket.Dispose();
         NativeMemory.Free(_sockaddr);
         NativeMemory.Free(_assembly);
     }
 
-    private void Run()
+    protected override string? Receive()
     {
-        var counters = _forwarder.Counters;
-        long allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
         var source = new ReadOnlySpan<byte>(_sockaddr, 16);
-        var pause = new LibC.TimeSpec { Seconds = 0, Nanoseconds = _coalesceNanoseconds };
         // Empty looks at the ring (each after a pause) before the thread blocks in poll(): about a millisecond.
-        int pausesBeforeBlocking = _coalesceNanoseconds > 0 ? (int)Math.Max(1, 1_000_000 / _coalesceNanoseconds) : 0;
+        int pausesBeforeBlocking = Coalescing ? (int)Math.Max(1, 1_000_000 / CoalesceNanoseconds) : 0;
         int emptyPauses = 0;
-        try
+        while (!Stopping)
         {
-            while (!_stopping)
+            // Every descriptor the kernel has produced: the batch is bounded in datagrams below, as on the socket
+            // path, so a datagram spanning more descriptors than Sensor:BatchSize (1 or 2, with a jumbo packet)
+            // still completes instead of being waited for forever.
+            uint received = _socket.Peek(uint.MaxValue, out uint first);
+            if (received == 0)
             {
-                // Every descriptor the kernel has produced: the batch is bounded in datagrams below, as on the socket
-                // path, so a datagram spanning more descriptors than Sensor:BatchSize (1 or 2, with a jumbo packet)
-                // still completes instead of being waited for forever.
-                uint received = _socket.Peek(uint.MaxValue, out uint first);
-                if (received == 0)
+                if (emptyPauses < pausesBeforeBlocking)
                 {
-                    if (emptyPauses < pausesBeforeBlocking)
-                    {
-                        // A thread blocked in poll() must be woken by the kernel for the next datagram, and that
-                        // wake-up is paid in the softirq that delivers it, once per datagram (measured: 11% of the
-                        // delivering core at 1 M datagrams/s). While traffic flows, look again after a pause instead.
-                        emptyPauses++;
-                        LibC.nanosleep(&pause, null);
-                        continue;
-                    }
-
-                    // Idle: sleep in poll() until the kernel fills the RX ring (bounded, to notice shutdown).
-                    if (_socket.Wait(200) is { } lost)
-                    {
-                        // The interface is gone (deleted, driver unloaded): nothing will arrive here again, and the
-                        // NLB must stop sending to this sensor, so health says why.
-                        _problem = "cannot receive: " + lost;
-                        return;
-                    }
-
+                    // A thread blocked in poll() must be woken by the kernel for the next datagram, and that
+                    // wake-up is paid in the softirq that delivers it, once per datagram (measured: 11% of the
+                    // delivering core at 1 M datagrams/s). While traffic flows, look again after a pause instead.
+                    emptyPauses++;
+                    Pause();
                     continue;
                 }
 
-                emptyPauses = 0;
-
-                long now = (DateTime.UtcNow.Ticks - UnixEpochTicks) * 100;
-                uint taken = 0;
-                uint datagrams = 0;
-                while (taken < received && datagrams < _batchSize)
+                // Idle: sleep in poll() until the kernel fills the RX ring (bounded, to notice shutdown).
+                if (_socket.Wait(200) is { } lost)
                 {
-                    ref var descriptor = ref _socket.RxAt(first + taken);
-                    Span<byte> frame;
-                    uint descriptors = 1;
-                    if ((descriptor.Options & XskSocket.PacketContinues) == 0)
-                    {
-                        // The common case: the packet is in one frame, processed where the kernel put it.
-                        frame = new Span<byte>(_socket.Frame(descriptor.Address), (int)descriptor.Length);
-                    }
-                    else
-                    {
-                        descriptors = Gather(first + taken, received - taken, out frame);
-                        if (descriptors == 0)
-                        {
-                            // The packet's last descriptor is not in this batch yet: leave it for the next one.
-                            break;
-                        }
-                    }
-
-                    taken += descriptors;
-                    datagrams++;
-                    if (frame.IsEmpty)
-                    {
-                        _forwarder.CountRejected(DecapError.Oversized, 0);
-                        continue;
-                    }
-
-                    var error = OuterFrame.Parse(frame, out var payload, out uint sourceAddress);
-                    if (error != DecapError.None)
-                    {
-                        _forwarder.CountRejected(error, frame.Length);
-                        continue;
-                    }
-
-                    if (payload.End.Value - payload.Start.Value > _maxDatagramBytes)
-                    {
-                        _forwarder.CountRejected(DecapError.Oversized, frame.Length);
-                        continue;
-                    }
-
-                    *(uint*)(_sockaddr + 4) = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sourceAddress);
-                    var encapsulation = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[36..]) == _genevePort ? Encapsulation.Geneve : Encapsulation.Vxlan;
-                    _forwarder.Process(frame[payload], source, truncated: false, now, encapsulation);
+                    // The interface is gone (deleted, driver unloaded): nothing will arrive here again, and the
+                    // NLB must stop sending to this sensor, so health says why.
+                    return "cannot receive: " + lost;
                 }
 
-                if (taken == 0)
-                {
-                    // Only the start of a packet is there; its remaining descriptors follow within microseconds.
-                    Thread.Yield();
-                    continue;
-                }
-
-                received = taken;
-                // The batch's frames are written before their UMEM frames (and the assembly slots) are reused.
-                _forwarder.EndBatch();
-                _assembled = 0;
-                _socket.Release(first, received);
-
-                if (_coalesceNanoseconds > 0 && datagrams < _batchSize / 2)
-                {
-                    // As on the socket path: below full load, let a batch accumulate instead of waking per datagram.
-                    LibC.nanosleep(&pause, null);
-                }
-
-                counters.Batches++;
-                counters.ReceiveAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+                continue;
             }
+
+            emptyPauses = 0;
+
+            long now = NowUnixNanoseconds();
+            uint taken = 0;
+            uint datagrams = 0;
+            while (taken < received && datagrams < BatchSize)
+            {
+                ref var descriptor = ref _socket.RxAt(first + taken);
+                Span<byte> frame;
+                uint descriptors = 1;
+                if ((descriptor.Options & XskSocket.PacketContinues) == 0)
+                {
+                    // The common case: the packet is in one frame, processed where the kernel put it.
+                    frame = new Span<byte>(_socket.Frame(descriptor.Address), (int)descriptor.Length);
+                }
+                else
+                {
+                    descriptors = Gather(first + taken, received - taken, out frame);
+                    if (descriptors == 0)
+                    {
+                        // The packet's last descriptor is not in this batch yet: leave it for the next one.
+                        break;
+                    }
+                }
+
+                taken += descriptors;
+                datagrams++;
+                if (frame.IsEmpty)
+                {
+                    Forwarder.CountRejected(DecapError.Oversized, 0);
+                    continue;
+                }
+
+                var error = OuterFrame.Parse(frame, out var payload, out uint sourceAddress);
+                if (error != DecapError.None)
+                {
+                    Forwarder.CountRejected(error, frame.Length);
+                    continue;
+                }
+
+                if (payload.End.Value - payload.Start.Value > _maxDatagramBytes)
+                {
+                    Forwarder.CountRejected(DecapError.Oversized, frame.Length);
+                    continue;
+                }
+
+                *(uint*)(_sockaddr + 4) = BinaryPrimitives.ReverseEndianness(sourceAddress);
+                var encapsulation = BinaryPrimitives.ReadUInt16BigEndian(frame[36..]) == _genevePort ? Encapsulation.Geneve : Encapsulation.Vxlan;
+                Forwarder.Process(frame[payload], source, truncated: false, now, encapsulation);
+            }
+
+            if (taken == 0)
+            {
+                // Only the start of a packet is there; its remaining descriptors follow within microseconds.
+                Thread.Yield();
+                continue;
+            }
+
+            // The batch's frames are written before their UMEM frames (and the assembly slots) are reused.
+            Forwarder.EndBatch();
+            _assembled = 0;
+            _socket.Release(first, taken);
+            BatchDone((int)datagrams);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _problem = Label + " stopped: " + e.GetType().Name + ": " + e.Message;
-        }
-        finally
-        {
-            _forwarder.Dispose();
-        }
+
+        return null;
     }
 
     /// <summary>
@@ -266,7 +187,7 @@ public sealed unsafe class XdpReceiveWorker : IReceiveWorker
         if (_assembled == AssemblySlots)
         {
             // All slots hold frames queued for this batch's write: write them now.
-            _forwarder.EndBatch();
+            Forwarder.EndBatch();
             _assembled = 0;
         }
 
