@@ -137,6 +137,7 @@ stop_kernel() { ip -n "$K" link del vx0; }
 start_sensor() { # target
     local receive=()
     [ "$1" = afxdp ] && receive=(--af-xdp k0 --Sensor:AfXdp:Mode=Generic)
+    [ "$1" = ring ] && receive=(--packet-ring k0)
     ip netns exec "$K" nice -n -10 "$tmp/sensor/AutoMirror.Sensor" --tap "$tap" --health-port 18081 --source-networks 10.88.0.0/16 \
         --workers "$workers" --Sensor:Tap:Persist=false --Sensor:StatsLogSeconds=3600 "${receive[@]}" "${sensor_flags[@]}" > "$tmp/sensor.log" 2>&1 &
     sensor_pid=$!
@@ -144,6 +145,7 @@ start_sensor() { # target
         if [ "$(ip netns exec "$K" curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:18081/health)" = 200 ]; then
             # The AF_XDP target must really receive through AF_XDP, not fall back to the sockets.
             [ "$1" != afxdp ] || [ "$(metric automirror_sensor_af_xdp_queues)" -ge 1 ] || { cat "$tmp/sensor.log" >&2; return 1; }
+            [ "$1" != ring ] || [ "$(metric automirror_sensor_packet_ring_workers)" -ge 1 ] || { cat "$tmp/sensor.log" >&2; return 1; }
             return 0
         fi
         sleep 0.1

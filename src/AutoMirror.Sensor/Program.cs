@@ -17,6 +17,7 @@ var switches = new Dictionary<string, string>
     ["--downstream-process"] = "Sensor:Health:DownstreamProcess",
     ["--workers"] = "Sensor:ReceiveWorkers",
     ["--af-xdp"] = "Sensor:AfXdp:Interface",
+    ["--packet-ring"] = "Sensor:PacketRing:Interface",
 };
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });

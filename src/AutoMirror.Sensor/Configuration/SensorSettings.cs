@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Net;
+using System.Numerics;
+using AutoMirror.Sensor.Decap;
 using AutoMirror.Sensor.Forwarding;
+using AutoMirror.Sensor.Interop;
 using Microsoft.Extensions.Configuration;
 
 namespace AutoMirror.Sensor.Configuration;
@@ -110,10 +113,7 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
 
         if (!string.IsNullOrEmpty(o.AfXdp.Interface))
         {
-            if (o.AfXdp.Interface.Length > 15 || !o.AfXdp.Interface.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@'))
-            {
-                errors.Add(S + "AfXdp:Interface: '" + o.AfXdp.Interface + "' is not an interface name");
-            }
+            InterfaceName(errors, S + "AfXdp:Interface", o.AfXdp.Interface);
 
             if (o.AfXdp.Frames is < 64 or > 65536 || !int.IsPow2(o.AfXdp.Frames))
             {
@@ -127,6 +127,23 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
             }
         }
 
+        if (!string.IsNullOrEmpty(o.PacketRing.Interface))
+        {
+            InterfaceName(errors, S + "PacketRing:Interface", o.PacketRing.Interface);
+            if (!string.IsNullOrEmpty(o.AfXdp.Interface))
+            {
+                errors.Add(S + "PacketRing:Interface: not together with Sensor:AfXdp:Interface (each would take the datagrams the other receives)");
+            }
+
+            Range(errors, S + "PacketRing:Blocks", o.PacketRing.Blocks, 2, 4096);
+            // A block must hold the largest datagram accepted, with its Ethernet/IP/UDP headers and the ring's own header.
+            int smallest = (int)Math.Max(16, BitOperations.RoundUpToPowerOf2((uint)(o.MaxDatagramBytes + OuterFrame.HeadersLength + PacketRing.PacketOverhead + 1023) / 1024));
+            if (o.PacketRing.BlockKilobytes is < 16 or > 4096 || !int.IsPow2(o.PacketRing.BlockKilobytes) || o.PacketRing.BlockKilobytes < smallest)
+            {
+                errors.Add(S + "PacketRing:BlockKilobytes: must be a power of two " + smallest + "-4096, holding a Sensor:MaxDatagramBytes datagram (got " + o.PacketRing.BlockKilobytes + ")");
+            }
+        }
+
         Range(errors, S + "Health:Port", o.Health.Port, 1, 65535);
 
         if (errors.Count > 0)
@@ -135,6 +152,14 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
         }
 
         return new SensorSettings(o, bind!, sources, new VlanMap(vlans));
+    }
+
+    private static void InterfaceName(List<string> errors, string setting, string name)
+    {
+        if (name.Length > 15 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@'))
+        {
+            errors.Add(setting + ": '" + name + "' is not an interface name");
+        }
     }
 
     private static void Range(List<string> errors, string name, int value, int min, int max)

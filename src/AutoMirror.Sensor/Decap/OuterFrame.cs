@@ -3,8 +3,8 @@ using System.Buffers.Binary;
 namespace AutoMirror.Sensor.Decap;
 
 /// <summary>
-/// The outer Ethernet/IPv4/UDP headers of a datagram taken off the wire by the AF_XDP receive path,
-/// where the kernel's IP and UDP layers have not run: this does their checks (the ones that decide
+/// The outer Ethernet/IPv4/UDP headers of a datagram taken off the wire by the AF_XDP or packet-ring
+/// receive path, where the kernel's IP and UDP layers have not run: this does their checks (the ones that decide
 /// whether a datagram is real) before the encapsulation is looked at. IP header checksum, lengths
 /// (Ethernet padding and trailing bytes beyond the IP length are cut off, as the kernel does), and
 /// the UDP checksum when the sender set one (0 means none over IPv4, as the kernel's VXLAN device sends).
@@ -15,7 +15,11 @@ public static class OuterFrame
 
     /// <param name="payload">The UDP payload (the VXLAN or GENEVE datagram).</param>
     /// <param name="sourceAddress">The outer IPv4 source in host order (the mirror source's ENI address).</param>
-    public static DecapError Parse(ReadOnlySpan<byte> frame, out Range payload, out uint sourceAddress)
+    /// <param name="udpChecksumSettled">
+    /// The kernel has said the UDP checksum needs no check here (the packet ring's status: verified by the
+    /// device, or still to be computed by it for a sender on this host), as the UDP layer would skip it.
+    /// </param>
+    public static DecapError Parse(ReadOnlySpan<byte> frame, out Range payload, out uint sourceAddress, bool udpChecksumSettled = false)
     {
         payload = default;
         sourceAddress = 0;
@@ -45,7 +49,7 @@ public static class OuterFrame
         }
 
         udp = udp[..udpLength];
-        if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0)
+        if (!udpChecksumSettled && BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0)
         {
             // Pseudo-header: source, destination, protocol, UDP length.
             ulong pseudo = (ulong)BinaryPrimitives.ReadUInt32BigEndian(ip[12..]) + BinaryPrimitives.ReadUInt32BigEndian(ip[16..]) + 17u + (uint)udpLength;

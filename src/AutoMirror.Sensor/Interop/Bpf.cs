@@ -3,16 +3,22 @@ using System.Runtime.InteropServices;
 namespace AutoMirror.Sensor.Interop;
 
 /// <summary>
-/// The bpf(2) commands the AF_XDP receive path needs (no libbpf: the sensor ships as one .NET
-/// program): an XSKMAP, an XDP program loaded from instructions built in <see cref="Receive.XdpFilterProgram"/>,
-/// a bpf_link that attaches it to an interface for as long as the link's descriptor is open (so a
-/// crashed sensor leaves no program behind), and BPF_PROG_TEST_RUN for tests.
+/// The bpf(2) commands the AF_XDP and packet-ring receive paths need (no libbpf: the sensor ships as
+/// one .NET program): an XSKMAP, programs loaded from instructions built in C# (<see cref="Receive.XdpFilterProgram"/>,
+/// <see cref="Receive.PacketRingPrograms"/>), bpf_links that attach them to an interface (XDP, or tcx
+/// ingress) for as long as the link's descriptor is open (so a crashed sensor leaves no program
+/// behind), and BPF_PROG_TEST_RUN for tests.
 /// </summary>
 public static unsafe partial class Bpf
 {
     public const int MapTypeXskMap = 17;
     public const int ProgTypeXdp = 6;
+    public const int ProgTypeSchedCls = 3;
     public const int AttachTypeXdp = 37;
+    public const int AttachTypeTcxIngress = 46;
+    /// <summary>tcx verdicts: run the next program (and then the stack), or drop.</summary>
+    public const int TcxNext = -1;
+    public const int TcxDrop = 2;
     /// <summary>The program copes with multi-buffer packets (it reads only the first buffer); veth and others refuse jumbo MTUs without it.</summary>
     public const uint ProgFlagXdpHasFrags = 1u << 5;
     public const int XdpPass = 2;
@@ -67,6 +73,13 @@ public static unsafe partial class Bpf
 
     /// <summary>Loads an XDP program; on a verifier rejection the exception carries the verifier's log.</summary>
     public static int LoadXdpProgram(ReadOnlySpan<Instruction> program, string name)
+        => LoadProgram(program, name, ProgTypeXdp, AttachTypeXdp, ProgFlagXdpHasFrags);
+
+    /// <summary>Loads a tc classifier for tcx ingress (kernel 6.6+).</summary>
+    public static int LoadTcxIngressProgram(ReadOnlySpan<Instruction> program, string name)
+        => LoadProgram(program, name, ProgTypeSchedCls, AttachTypeTcxIngress, 0);
+
+    private static int LoadProgram(ReadOnlySpan<Instruction> program, string name, int type, int expectedAttachType, uint flags)
     {
         const int LogSize = 64 * 1024;
         byte* log = (byte*)NativeMemory.AllocZeroed(LogSize);
@@ -78,17 +91,17 @@ public static unsafe partial class Bpf
             fixed (Instruction* instructions = program)
             fixed (byte* licenseText = license)
             {
-                ((uint*)attr)[0] = ProgTypeXdp;
+                ((uint*)attr)[0] = (uint)type;
                 ((uint*)attr)[1] = (uint)program.Length;
                 *(ulong*)(attr + 8) = (ulong)instructions;
                 *(ulong*)(attr + 16) = (ulong)licenseText;
                 *(uint*)(attr + 24) = 1;              // log level: only filled when the load fails
                 *(uint*)(attr + 28) = LogSize;
                 *(ulong*)(attr + 32) = (ulong)log;
-                *(uint*)(attr + 44) = ProgFlagXdpHasFrags;
+                *(uint*)(attr + 44) = flags;
                 var nameBytes = new Span<byte>(attr + 48, 16);
                 System.Text.Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), nameBytes);
-                *(uint*)(attr + 68) = AttachTypeXdp;  // expected attach type
+                *(uint*)(attr + 68) = (uint)expectedAttachType;
                 long fd = Call(CmdProgLoad, attr);
                 if (fd < 0)
                 {
@@ -116,6 +129,17 @@ public static unsafe partial class Bpf
         ((uint*)attr)[2] = AttachTypeXdp;
         ((uint*)attr)[3] = flags;
         return Check(Call(CmdLinkCreate, attr), "BPF_LINK_CREATE (XDP)");
+    }
+
+    /// <summary>Attaches a tc classifier to the interface's ingress (tcx, ahead of any tc filters) until the returned link is closed.</summary>
+    public static int AttachTcxIngress(int programFd, int interfaceIndex)
+    {
+        var attr = stackalloc byte[AttrSize];
+        new Span<byte>(attr, AttrSize).Clear();
+        ((uint*)attr)[0] = (uint)programFd;
+        ((uint*)attr)[1] = (uint)interfaceIndex;
+        ((uint*)attr)[2] = AttachTypeTcxIngress;
+        return Check(Call(CmdLinkCreate, attr), "BPF_LINK_CREATE (tcx ingress)");
     }
 
     /// <summary>Runs the program once on a packet in the kernel (BPF_PROG_TEST_RUN) and returns its verdict.</summary>

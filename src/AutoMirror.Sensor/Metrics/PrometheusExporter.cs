@@ -123,6 +123,27 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
             Sample(sb, "automirror_sensor_af_xdp_kernel_total", "counter", "fill_ring_empty", (long)fillEmpty);
         }
 
+        Header(sb, "automirror_sensor_packet_ring_workers", "gauge", "Receive threads on the packet ring (0: the packet ring off or unavailable, the UDP sockets receive everything).");
+        Sample(sb, "automirror_sensor_packet_ring_workers", null, null, engine.PacketRingWorkers);
+        if (engine.PacketRingWorkers > 0)
+        {
+            long dropped = 0, frozen = 0;
+            foreach (var worker in workers)
+            {
+                if (worker is PacketRingReceiveWorker ring)
+                {
+                    var s = ring.Statistics;
+                    dropped += s.Dropped;
+                    frozen += s.Frozen;
+                }
+            }
+
+            // The detail behind receive_queue_full on the packet-ring path (the kernel's PACKET_STATISTICS).
+            Header(sb, "automirror_sensor_packet_ring_kernel_total", "counter", "Packet ring's kernel counters: dropped are lost datagrams (no room in the ring); frozen counts times the ring was full.");
+            Sample(sb, "automirror_sensor_packet_ring_kernel_total", "counter", "dropped", dropped);
+            Sample(sb, "automirror_sensor_packet_ring_kernel_total", "counter", "frozen", frozen);
+        }
+
         Header(sb, "automirror_sensor_receive_queue_bytes", "gauge", "Bytes waiting in the receive sockets' queues (the sensor's only queue).");
         Sample(sb, "automirror_sensor_receive_queue_bytes", null, null, queuedBytes);
         Counter(sb, "automirror_sensor_receive_allocated_bytes_total", "Managed bytes allocated by the receive threads since start (hot path; should stay flat).", allocated);

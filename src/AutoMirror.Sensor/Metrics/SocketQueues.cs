@@ -6,7 +6,7 @@ namespace AutoMirror.Sensor.Metrics;
 /// <summary>
 /// The receive sockets as the kernel sees them, from /proc/net/udp{,6} for the ports the workers
 /// bound: bytes queued (rx_queue column, the queue depth) and datagrams dropped because the queue was
-/// full (drops column); plus, for AF_XDP workers, what the kernel could not put on their RX rings.
+/// full (drops column); plus, for AF_XDP and packet-ring workers, what the kernel could not put in their rings.
 /// Read at scrape time, never on the hot path.
 /// </summary>
 public static class SocketQueues
@@ -14,7 +14,7 @@ public static class SocketQueues
     public static (long QueuedBytes, long Drops) Read(IReadOnlyList<IReceiveWorker> workers)
     {
         var ports = new HashSet<int>();
-        long xdpDrops = 0;
+        long ringDrops = 0;
         foreach (var worker in workers)
         {
             switch (worker)
@@ -24,14 +24,18 @@ public static class SocketQueues
                     break;
                 case XdpReceiveWorker xdp:
                     // AF_XDP sockets have no /proc/net/udp line: their RX ring overflows are the kernel's socket statistics.
-                    xdpDrops += xdp.Statistics.Lost;
+                    ringDrops += xdp.Statistics.Lost;
+                    break;
+                case PacketRingReceiveWorker ring:
+                    // Nor has the packet ring: what found no room in it the kernel counts per socket.
+                    ringDrops += ring.Statistics.Dropped;
                     break;
             }
         }
 
         var v4 = Sum("/proc/net/udp", ports);
         var v6 = Sum("/proc/net/udp6", ports);
-        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops + xdpDrops);
+        return (v4.QueuedBytes + v6.QueuedBytes, v4.Drops + v6.Drops + ringDrops);
     }
 
     private static (long QueuedBytes, long Drops) Sum(string path, HashSet<int> ports)

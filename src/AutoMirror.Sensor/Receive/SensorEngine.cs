@@ -20,6 +20,8 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private readonly ILogger<SensorEngine> _logger;
     private readonly List<IReceiveWorker> _workers = [];
     private XdpAttachment? _xdp;
+    private int _ringLink = -1;
+    private int _ringProgram = -1;
     private readonly List<IFrameOutput> _outputs = [];
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
@@ -37,6 +39,9 @@ public sealed class SensorEngine : IHostedService, IDisposable
     /// <summary>Receive queues served by AF_XDP sockets (0: the UDP sockets receive everything).</summary>
     public int XdpQueues { get; private set; }
 
+    /// <summary>Receive threads on the packet ring (0: off or unavailable, the UDP sockets receive everything).</summary>
+    public int PacketRingWorkers { get; private set; }
+
     public IReadOnlyList<IFrameOutput> Outputs => _outputs;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -45,7 +50,12 @@ public sealed class SensorEngine : IHostedService, IDisposable
         if (!string.IsNullOrEmpty(o.AfXdp.Interface))
         {
             // Before the TAP exists: a persistent TAP created for a start-up that then fails on this setting would outlive the process.
-            XdpAttachment.RequireInterface(o.AfXdp.Interface);
+            XdpAttachment.RequireInterface(o.AfXdp.Interface, "Sensor:AfXdp:Interface");
+        }
+
+        if (!string.IsNullOrEmpty(o.PacketRing.Interface))
+        {
+            XdpAttachment.RequireInterface(o.PacketRing.Interface, "Sensor:PacketRing:Interface");
         }
 
         if (o.Tap.Enabled)
@@ -76,6 +86,11 @@ public sealed class SensorEngine : IHostedService, IDisposable
         if (!string.IsNullOrEmpty(o.AfXdp.Interface))
         {
             AddXdpWorkers(o.AfXdp.Interface);
+        }
+
+        if (!string.IsNullOrEmpty(o.PacketRing.Interface))
+        {
+            AddPacketRingWorker(o.PacketRing.Interface);
         }
 
         foreach (var worker in _workers)
@@ -119,6 +134,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
         }
 
         _xdp?.Dispose();
+        CloseRingDrop();
         foreach (var output in _outputs)
         {
             output.Dispose();
@@ -172,6 +188,54 @@ public sealed class SensorEngine : IHostedService, IDisposable
         _workers.AddRange(added);
         XdpQueues = attachment.Queues;
         Log.XdpReceiving(_logger, interfaceName, attachment.Queues, attachment.AttachedMode, added.Count > 0 && added[0].ZeroCopy ? "zero-copy" : "copy");
+    }
+
+    /// <summary>
+    /// The packet ring and its tcx drop. The drop is attached before the ring is bound: a datagram arriving in
+    /// the microseconds between the two is dropped rather than forwarded twice (by the ring and the UDP sockets).
+    /// </summary>
+    private void AddPacketRingWorker(string interfaceName)
+    {
+        var o = _settings.Options;
+        int? geneve = o.GeneveEnabled ? o.GenevePort : null;
+        int index = XdpAttachment.RequireInterface(interfaceName, "Sensor:PacketRing:Interface");
+        PacketRing? ring = null;
+        try
+        {
+            ring = new PacketRing(o.PacketRing.Blocks, o.PacketRing.BlockKilobytes * 1024, PacketRingPrograms.RingFilter(o.VxlanPort, geneve));
+            _ringProgram = Bpf.LoadTcxIngressProgram(PacketRingPrograms.IngressDrop(o.VxlanPort, geneve), "automirror_ring");
+            _ringLink = Bpf.AttachTcxIngress(_ringProgram, index);
+            ring.Bind(index);
+        }
+        catch (IOException e)
+        {
+            // Without the drop (no tcx before kernel 6.6, no CAP_BPF) or the ring (no CAP_NET_RAW) the UDP sockets receive everything.
+            CloseRingDrop();
+            ring?.Dispose();
+            Log.PacketRingUnavailable(_logger, interfaceName, e.Message);
+            return;
+        }
+
+        var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, _outputs.ToArray(), o.MaxVnis, OpenBatches(_outputs.ToArray()));
+        _workers.Add(new PacketRingReceiveWorker("rx-ring-0", forwarder, ring, index, interfaceName, o.BatchSize, geneve, o.MaxDatagramBytes));
+        PacketRingWorkers = 1;
+        Log.PacketRingReceiving(_logger, interfaceName, o.PacketRing.Blocks, o.PacketRing.BlockKilobytes);
+    }
+
+    /// <summary>The link first: the stack gets the datagrams back before the ring goes.</summary>
+    private void CloseRingDrop()
+    {
+        int link = Interlocked.Exchange(ref _ringLink, -1);
+        if (link >= 0)
+        {
+            LibC.close(link);
+        }
+
+        int program = Interlocked.Exchange(ref _ringProgram, -1);
+        if (program >= 0)
+        {
+            LibC.close(program);
+        }
     }
 
     private void AddWorkers(Encapsulation encapsulation, int port)

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using AutoMirror.Sensor.Decap;
 using AutoMirror.Sensor.Forwarding;
@@ -15,29 +14,19 @@ namespace AutoMirror.Sensor.Receive;
 /// the fill ring after the batch is written. What the kernel could not place (RX ring full, no free
 /// frame) it counts; the sensor reports that as receive_queue_full.
 /// </summary>
-public sealed unsafe class XdpReceiveWorker : ReceiveWorker
+public sealed unsafe class XdpReceiveWorker : FrameReceiveWorker
 {
     private const int AssemblySlots = 16;
     private const int AssemblySlotBytes = 16 * 1024;   // > the largest mirrored datagram (8500 + headers, jumbo MTU 9001)
 
     private readonly XskSocket _socket;
-    private readonly int _genevePort;
-    private readonly int _maxDatagramBytes;
-    private readonly byte* _sockaddr;
     private readonly byte* _assembly;
     private int _assembled;
 
-    /// <param name="genevePort">Datagrams to this UDP port are GENEVE, the rest VXLAN (the filter program passes no other port); null: GENEVE off.</param>
-    /// <param name="maxDatagramBytes">Sensor:MaxDatagramBytes: a larger UDP payload is counted oversized, as the socket path's receive buffer would.</param>
     public XdpReceiveWorker(string label, FrameForwarder forwarder, XskSocket socket, int batchSize, int coalesceMicroseconds, int? genevePort, int maxDatagramBytes)
-        : base(label, forwarder, batchSize, coalesceMicroseconds)
+        : base(label, forwarder, batchSize, coalesceMicroseconds, genevePort, maxDatagramBytes)
     {
-        _maxDatagramBytes = maxDatagramBytes;
-        _genevePort = genevePort ?? -1;
         _socket = socket;
-        // The source filter takes a sockaddr, as recvmmsg fills it: build one sockaddr_in per datagram here.
-        _sockaddr = (byte*)NativeMemory.AllocZeroed(16);
-        *(ushort*)_sockaddr = LibC.AF_INET;
         // Packets spread over several frames are copied together here, one slot per packet of a batch
         // (the batch's frames are written after it, so a slot is not reused before EndBatch).
         _assembly = (byte*)NativeMemory.Alloc((nuint)(AssemblySlots * AssemblySlotBytes));
@@ -51,13 +40,12 @@ public sealed unsafe class XdpReceiveWorker : ReceiveWorker
     protected override void FreeNative()
     {
         _socket.Dispose();
-        NativeMemory.Free(_sockaddr);
         NativeMemory.Free(_assembly);
+        base.FreeNative();
     }
 
     protected override string? Receive()
     {
-        var source = new ReadOnlySpan<byte>(_sockaddr, 16);
         // Empty looks at the ring (each after a pause) before the thread blocks in poll(): about a millisecond.
         int pausesBeforeBlocking = Coalescing ? (int)Math.Max(1, 1_000_000 / CoalesceNanoseconds) : 0;
         int emptyPauses = 0;
@@ -123,22 +111,7 @@ public sealed unsafe class XdpReceiveWorker : ReceiveWorker
                     continue;
                 }
 
-                var error = OuterFrame.Parse(frame, out var payload, out uint sourceAddress);
-                if (error != DecapError.None)
-                {
-                    Forwarder.CountRejected(error, frame.Length);
-                    continue;
-                }
-
-                if (payload.End.Value - payload.Start.Value > _maxDatagramBytes)
-                {
-                    Forwarder.CountRejected(DecapError.Oversized, frame.Length);
-                    continue;
-                }
-
-                *(uint*)(_sockaddr + 4) = BinaryPrimitives.ReverseEndianness(sourceAddress);
-                var encapsulation = BinaryPrimitives.ReadUInt16BigEndian(frame[36..]) == _genevePort ? Encapsulation.Geneve : Encapsulation.Vxlan;
-                Forwarder.Process(frame[payload], source, truncated: false, now, encapsulation);
+                ForwardFrame(frame, now);
             }
 
             if (taken == 0)
