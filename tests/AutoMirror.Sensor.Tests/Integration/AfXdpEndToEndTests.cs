@@ -10,7 +10,7 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// (x0 in e2e.sh): the XDP program takes every mirrored datagram before the kernel's IP/UDP stack,
 /// the jumbo GSO frames of the capture too (several descriptors each), and what a user sees on the
 /// TAP, in Suricata and in the drop counters must not change. What still takes the UDP sockets
-/// (fragments, IP options) is in <see cref="AfXdpNamespaceTests"/>. Failing (not skipping)
+/// (fragments, IP options) is in <see cref="FrameReceiveNamespaceTests"/>. Failing (not skipping)
 /// when the kernel refuses the program is deliberate: a verifier rejection is exactly the regression
 /// that would otherwise pass silently as the socket fallback. Run twice: Auto (veth's driver XDP)
 /// and Generic, the mode an ENA mirror target with a 9001-byte MTU ends up in.

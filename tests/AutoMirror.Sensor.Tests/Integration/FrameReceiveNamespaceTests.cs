@@ -7,16 +7,17 @@ using AutoMirror.Sensor.Tests.Support;
 namespace AutoMirror.Sensor.Tests.Integration;
 
 /// <summary>
-/// The real executable with AF_XDP on a veth in a network namespace of its own (x0, 10.77.3.2), its
-/// peer (y0, 10.77.3.1) in a second one: a misspelt interface stops start-up before anything is
-/// created; however the sensor ends (stopped or killed) the mirror interface is left without the
-/// program, never redirecting mirrored traffic to sockets nobody reads; datagrams a local kernel
-/// sends with the UDP checksum left to the device are forwarded as the socket path forwards them;
-/// and what the program passes (fragments, IP options) still reaches the UDP sockets.
+/// The real executable with AF_XDP, or the packet ring, on a veth in a network namespace of its own
+/// (x0, 10.77.3.2), its peer (y0, 10.77.3.1) in a second one: a misspelt interface stops start-up
+/// before anything is created; however the sensor ends (stopped or killed) the mirror interface is left
+/// without its program, never redirecting (or dropping) mirrored traffic nobody reads; datagrams a local
+/// kernel sends with the UDP checksum left to the device are forwarded as the socket path forwards them;
+/// and what the kernel-side program leaves alone (fragments, IP options) still reaches the UDP sockets,
+/// each datagram exactly once.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(EndToEndTests.Serial)]
-public sealed class AfXdpNamespaceTests : IDisposable
+public sealed class FrameReceiveNamespaceTests : IDisposable
 {
     private const string HealthPort = "18090";
     private const int SigKill = 9;
@@ -26,7 +27,7 @@ public sealed class AfXdpNamespaceTests : IDisposable
     private readonly string _tap;
     private Process? _sensor;
 
-    public AfXdpNamespaceTests()
+    public FrameReceiveNamespaceTests()
     {
         _peer = "amxp" + _namespace[4..];
         _tap = "amtap" + _namespace[4..];
@@ -47,14 +48,23 @@ public sealed class AfXdpNamespaceTests : IDisposable
         }
     }
 
-    [NetnsFact("ip", "dotnet")]
-    public async Task MissingInterface_StopsWithExitCode2NamingTheSetting_AndLeavesNoTap()
+    /// <summary>The receive paths that take whole frames off x0: AF_XDP and the packet ring.</summary>
+    public static TheoryData<string> FramePaths => ["af-xdp", "packet-ring"];
+
+    /// <summary>How each path is switched on, what it logs when on, its worker, and its setting.</summary>
+    private static (string Flag, string On, string Worker, string Setting) FramePath(string path) => path == "af-xdp"
+        ? ("--af-xdp", "AF_XDP on x0:", "rx-xdp-0", "Sensor:AfXdp:Interface")
+        : ("--packet-ring", "Packet ring on x0:", "rx-ring-0", "Sensor:PacketRing:Interface");
+
+    [NetnsTheory("ip", "dotnet")]
+    [MemberData(nameof(FramePaths))]
+    public async Task MissingInterface_StopsWithExitCode2NamingTheSetting_AndLeavesNoTap(string path)
     {
         // Tap:Persist is left at the deploy's default (true): a TAP created before the check would outlive the process.
-        var (code, stdout, stderr) = await RunSensor("--af-xdp", "nosuch0");
+        var (code, stdout, stderr) = await RunSensor(FramePath(path).Flag, "nosuch0");
 
         Assert.True(code == 2, "exit code " + code + "\n" + stderr + stdout);
-        Assert.Contains("Sensor:AfXdp:Interface", stderr, StringComparison.Ordinal);
+        Assert.Contains(FramePath(path).Setting, stderr, StringComparison.Ordinal);
         Assert.Contains("nosuch0", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
         var (tapShown, _) = Ip("-n", _namespace, "link", "show", _tap);
@@ -109,15 +119,15 @@ public sealed class AfXdpNamespaceTests : IDisposable
         Assert.DoesNotContain("xdp", LinkShow("x0"), StringComparison.Ordinal);
     }
 
-    [NetnsFact("ip", "dotnet", "curl")]
-    public async Task InterfaceDeleted_HealthTurns503SayingTheAfXdpWorkerCannotReceive()
+    [NetnsTheory("ip", "dotnet", "curl")]
+    [MemberData(nameof(FramePaths))]
+    public async Task InterfaceDeleted_HealthTurns503SayingTheWorkerCannotReceive(string path)
     {
         // The kernel unbinds an AF_XDP socket whose interface is unregistered, and poll() does not say so:
         // without the worker asking for the socket's error, /health stayed 200 and the NLB kept sending.
+        // A packet socket is told (ENETDOWN), for an interface going down as well as for one going away.
         var stdout = new StringBuilder();
-        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
-        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
-        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+        _sensor = await StartOn(path, stdout);
         await WaitFor(() => Health().Code == "200", TimeSpan.FromSeconds(10));
         Assert.Equal("200", Health().Code);
 
@@ -125,7 +135,8 @@ public sealed class AfXdpNamespaceTests : IDisposable
         await WaitFor(() => Health().Code == "503", TimeSpan.FromSeconds(10));
         var (code, body) = Health();
         Assert.Equal("503", code);
-        Assert.Contains("rx-xdp-0: cannot receive: Network is down", body, StringComparison.Ordinal);
+        Assert.Contains(FramePath(path).Worker + ": cannot receive: ", body, StringComparison.Ordinal);
+        Assert.Contains("Network is down", body, StringComparison.Ordinal);
         Assert.False(_sensor.HasExited, "the sensor must stay up and say why it is unhealthy");
     }
 
@@ -136,16 +147,15 @@ public sealed class AfXdpNamespaceTests : IDisposable
         return split < 0 ? (text.Trim(), string.Empty) : (text.TrimEnd()[(split + 1)..], text[..split]);
     }
 
-    [NetnsFact("ip", "dotnet", "curl", "python3")]
-    public async Task DatagramsFromALocalKernel_WithTheChecksumLeftToTheDevice_AreForwarded()
+    [NetnsTheory("ip", "dotnet", "curl", "python3")]
+    [MemberData(nameof(FramePaths))]
+    public async Task DatagramsFromALocalKernel_WithTheChecksumLeftToTheDevice_AreForwarded(string path)
     {
         // A UDP socket on a veth leaves the checksum unfinished (CHECKSUM_PARTIAL): the kernel accepts it, the
-        // AF_XDP path must too. One datagram with a really wrong checksum must still be refused.
+        // AF_XDP and packet-ring paths must too. One datagram with a really wrong checksum must still be refused.
         const int Datagrams = 6;
         var stdout = new StringBuilder();
-        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
-        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
-        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+        _sensor = await StartOn(path, stdout);
 
         // VXLAN (flags 0x08, VNI 4242) around Ethernet frames, from a plain kernel socket: half of them
         // jumbo (several AF_XDP descriptors, the checksum still unfinished over the whole datagram).
@@ -172,21 +182,21 @@ public sealed class AfXdpNamespaceTests : IDisposable
         Dictionary<string, long> metrics = [];
         await WaitFor(() => (metrics = Metrics()).GetValueOrDefault("automirror_sensor_datagrams_total") >= Datagrams + 1, TimeSpan.FromSeconds(10));
         Assert.Equal(Datagrams + 1, metrics["automirror_sensor_datagrams_total"]);
-        Assert.Equal(Datagrams, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-xdp-0\"}"]);
+        Assert.Equal(Datagrams, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"" + FramePath(path).Worker + "\"}"]);
         Assert.Equal(Datagrams, metrics["automirror_sensor_frames_forwarded_total"]);
         Assert.Equal(1, metrics["automirror_sensor_decap_errors_total{reason=\"outer_checksum\"}"]);
     }
 
-    [NetnsFact("ip", "dotnet", "curl", "python3")]
-    public async Task DatagramsTheProgramPasses_FragmentsAndIpOptions_StillReachTheUdpSockets()
+    [NetnsTheory("ip", "dotnet", "curl", "python3")]
+    [MemberData(nameof(FramePaths))]
+    public async Task DatagramsTheProgramPasses_FragmentsAndIpOptions_StillReachTheUdpSockets(string path)
     {
         var stdout = new StringBuilder();
-        _sensor = StartSensor(stdout, "--af-xdp", "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
-        await WaitFor(() => Contains(stdout, "AF_XDP on x0:") || _sensor.HasExited, TimeSpan.FromSeconds(60));
-        Assert.True(Contains(stdout, "AF_XDP on x0:"), "the sensor did not report AF_XDP on x0:\n" + Text(stdout));
+        _sensor = await StartOn(path, stdout);
 
-        // Two plain VXLAN datagrams (a small and a jumbo one) for the AF_XDP socket; for the kernel: one
-        // with IP options (NOPs) and one 3000-byte datagram in three fragments, which the kernel reassembles.
+        // Two plain VXLAN datagrams (a small and a jumbo one) for the AF_XDP socket or the ring; for the kernel:
+        // one with IP options (NOPs) and one 3000-byte datagram in three fragments, which the kernel reassembles.
+        // Each must be forwarded once: by the ring and by the sockets would be twice, by neither not at all.
         const string Send = """
             import sys
             from scapy.all import Ether, IP, IPOption_NOP, IPOption_EOL, UDP, Raw, fragment, sendp
@@ -204,9 +214,101 @@ public sealed class AfXdpNamespaceTests : IDisposable
         Dictionary<string, long> metrics = [];
         await WaitFor(() => (metrics = Metrics()).GetValueOrDefault("automirror_sensor_frames_forwarded_total") >= 4, TimeSpan.FromSeconds(10));
         Assert.Equal(4, metrics["automirror_sensor_frames_forwarded_total"]);
-        Assert.Equal(2, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-xdp-0\"}"]);
+        await Task.Delay(300);
+        metrics = Metrics();
+        Assert.Equal(4, metrics["automirror_sensor_frames_forwarded_total"]);
+        Assert.Equal(2, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"" + FramePath(path).Worker + "\"}"]);
         Assert.Equal(2, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-4789-0\"}"]);
         Assert.Equal(4, metrics["automirror_sensor_datagrams_total"]);
+    }
+
+    /// <summary>
+    /// The packet ring takes only what is addressed to this host: VXLAN in a frame for another MAC address
+    /// (a promiscuous interface, a switch flooding) is neither copied nor dropped, and the stack discards it
+    /// as it would without the sensor.
+    /// </summary>
+    [NetnsFact("ip", "dotnet", "curl", "python3")]
+    public async Task PacketRing_LeavesFramesForAnotherHostAlone()
+    {
+        var stdout = new StringBuilder();
+        _sensor = await StartOn("packet-ring", stdout);
+        const string Send = """
+            import sys
+            from scapy.all import Ether, IP, UDP, Raw, sendp
+            def vxlan(dst):
+                inner = bytes.fromhex("ffffffffffff0200000000010800") + bytes(46)
+                return Ether(dst=dst) / IP(src="10.77.3.1", dst="10.77.3.2") / UDP(sport=40000, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + inner)
+            sendp([vxlan("02:99:99:99:99:99"), vxlan(sys.argv[1]), vxlan("02:99:99:99:99:98")], iface="y0", verbose=False)
+            """;
+        string x0Mac = LinkShow("x0").Split("link/ether ")[1].Split(' ')[0];
+        var sent = Run("ip", "netns", "exec", _peer, "/usr/bin/python3", "-c", Send, x0Mac);
+        Assert.True(sent.ExitCode == 0, sent.Output);
+
+        Dictionary<string, long> metrics = [];
+        await WaitFor(() => (metrics = Metrics()).GetValueOrDefault("automirror_sensor_frames_forwarded_total") >= 1, TimeSpan.FromSeconds(10));
+        await Task.Delay(300);
+        metrics = Metrics();
+        Assert.Equal(1, metrics["automirror_sensor_datagrams_total"]);
+        Assert.Equal(1, metrics["automirror_sensor_worker_frames_forwarded_total{worker=\"rx-ring-0\"}"]);
+    }
+
+    /// <summary>
+    /// The packet ring's tcx drop goes with the sensor, however it ends: afterwards a UDP socket on the
+    /// VXLAN port receives what the peer sends (with the drop left behind it would get nothing, and nor
+    /// would a sensor started later on the socket path).
+    /// </summary>
+    [NetnsTheory("ip", "dotnet", "curl", "python3")]
+    [InlineData(SigTerm)]
+    [InlineData(SigKill)]
+    public async Task PacketRing_SensorGone_DatagramsReachTheStackAgain(int signal)
+    {
+        var stdout = new StringBuilder();
+        _sensor = await StartOn("packet-ring", stdout);
+        kill(_sensor.Id, signal);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await _sensor.WaitForExitAsync(timeout.Token);
+        }
+
+        const string Listen = """
+            import socket, sys, time
+            r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            r.bind(("10.77.3.2", 4789))
+            r.settimeout(0.2)
+            got = 0
+            deadline = time.time() + 5
+            while got == 0 and time.time() < deadline:
+                print("ready", flush=True)
+                try:
+                    r.recv(2048)
+                    got += 1
+                except socket.timeout:
+                    pass
+            print("received", got, flush=True)
+            """;
+        const string Send = """
+            import socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(20):
+                s.sendto(bytes([8, 0, 0, 0, 0, 0x10, 0x92, 0]) + bytes(60), ("10.77.3.2", 4789))
+                time.sleep(0.1)
+            """;
+        var listener = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", _namespace, "python3", "-c", Listen]) { RedirectStandardOutput = true })!;
+        await listener.StandardOutput.ReadLineAsync();
+        Run("ip", "netns", "exec", _peer, "python3", "-c", Send);
+        string output = await listener.StandardOutput.ReadToEndAsync();
+        await listener.WaitForExitAsync();
+        Assert.Contains("received 1", output, StringComparison.Ordinal);
+    }
+
+    private async Task<Process> StartOn(string path, StringBuilder stdout)
+    {
+        var (flag, on, _, _) = FramePath(path);
+        var process = StartSensor(stdout, flag, "x0", "--Sensor:Tap:Persist=false", "--source-networks", "10.77.3.0/24", "--workers", "1");
+        await WaitFor(() => Contains(stdout, on) || process.HasExited, TimeSpan.FromSeconds(60));
+        Assert.True(Contains(stdout, on), "the sensor did not report '" + on + "':\n" + Text(stdout));
+        await WaitFor(() => Health().Code == "200", TimeSpan.FromSeconds(20));
+        return process;
     }
 
     public void Dispose()
