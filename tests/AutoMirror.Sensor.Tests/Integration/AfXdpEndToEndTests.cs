@@ -46,6 +46,7 @@ public sealed class AfXdpGenericEndToEndTests(ITestOutputHelper output, AfXdpGen
 
 /// <summary>What either AF_XDP run must show; <paramref name="mode"/> is how the program must have been attached.</summary>
 public abstract class AfXdpEndToEndAssertions(ITestOutputHelper output, EndToEndTests.Run fixture, string mode)
+    : FramePathEndToEndAssertions(output, fixture, "rx-xdp-")
 {
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Log_SaysAfXdpIsOnForTheMirrorInterface() => WithRun(run =>
@@ -57,6 +58,42 @@ public abstract class AfXdpEndToEndAssertions(ITestOutputHelper output, EndToEnd
         Assert.Matches(@"AF_XDP on x0: [1-9][0-9]* receive queues, " + mode + " XDP", log);
         Assert.True(metrics["automirror_sensor_af_xdp_queues"] >= 1, "af_xdp_queues gauge: " + metrics["automirror_sensor_af_xdp_queues"]);
     });
+
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
+    public void JumboDatagrams_SpanSeveralDescriptors_AndTheKernelLostNone() => WithRun(run =>
+    {
+        int originals = (int)Sent(run)["originals"];
+        var vxlan = EndToEndTests.Frames(Path.Combine(run.Work, "wrapped.pcap")).Take(originals).Select(f => f.Length).ToList();
+        var geneve = EndToEndTests.Frames(Path.Combine(run.Work, "wrapped-geneve.pcap")).Select(f => f.Length).ToList();
+        Output.WriteLine("wrapped VXLAN datagram sizes: " + string.Join(",", vxlan.Order()));
+
+        // Without a datagram over one AF_XDP frame, reassembly from several descriptors would go untested
+        // (the TAP test then shows those frames arrive byte for byte).
+        Assert.True(vxlan.Count(n => n > XskSocket.FrameSize) >= 1 && geneve.Count(n => n > XskSocket.FrameSize) >= 1,
+            "the capture should hold a GSO frame whose datagram is larger than one " + XskSocket.FrameSize + "-byte AF_XDP frame (the e2e.sh download)");
+        var kernel = EndToEndTests.Metrics(Path.Combine(run.Work, "metrics-geneve.txt"));
+        Assert.Equal(0, kernel["automirror_sensor_af_xdp_kernel_total{counter=\"dropped\"}"]);
+        Assert.Equal(0, kernel["automirror_sensor_af_xdp_kernel_total{counter=\"rx_ring_full\"}"]);
+    });
+
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
+    public void Shutdown_DetachesTheProgram() => WithRun(run =>
+    {
+        // Checked while running too, so "no program after stop" is not just an attachment ip(8) never shows.
+        Assert.Contains("prog/xdp", File.ReadAllText(Path.Combine(run.Work, "x0-running.txt")), StringComparison.Ordinal);
+        Assert.DoesNotContain("xdp", File.ReadAllText(Path.Combine(run.Work, "x0-after-stop.txt")), StringComparison.Ordinal);
+    });
+}
+
+/// <summary>
+/// What a run must show whose sensor takes whole frames off x0 (AF_XDP, the packet ring) instead of
+/// UDP payloads from its sockets: the same TAP bytes, the same Suricata events, the same counters as
+/// the socket path, every mirrored datagram forwarded by the frame path's worker (none by a socket),
+/// and a clean stop.
+/// </summary>
+public abstract class FramePathEndToEndAssertions(ITestOutputHelper output, EndToEndTests.Run fixture, string workerPrefix)
+{
+    protected ITestOutputHelper Output => output;
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Tap_CarriesTheOriginalFramesByteForByte() => WithRun(run =>
@@ -80,29 +117,15 @@ public abstract class AfXdpEndToEndAssertions(ITestOutputHelper output, EndToEnd
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
-    public void EveryMirroredDatagram_TakesTheXdpPath_JumboOnesIncluded() => WithRun(run =>
+    public void EveryMirroredDatagram_TakesTheFramePath_JumboOnesIncluded() => WithRun(run =>
     {
-        var sent = Sent(run);
-        int originals = (int)sent["originals"];
-        // The wrapped datagrams as they went on the wire (the originals first, then foreign and garbage).
-        var vxlan = EndToEndTests.Frames(Path.Combine(run.Work, "wrapped.pcap")).Take(originals).Select(f => f.Length).ToList();
-        var geneve = EndToEndTests.Frames(Path.Combine(run.Work, "wrapped-geneve.pcap")).Select(f => f.Length).ToList();
-        output.WriteLine("wrapped VXLAN datagram sizes: " + string.Join(",", vxlan.Order()));
-
-        // Without a datagram over one AF_XDP frame, reassembly from several descriptors would go untested
-        // (the TAP test then shows those frames arrive byte for byte).
-        Assert.True(vxlan.Count(n => n > XskSocket.FrameSize) >= 1 && geneve.Count(n => n > XskSocket.FrameSize) >= 1,
-            "the capture should hold a GSO frame whose datagram is larger than one " + XskSocket.FrameSize + "-byte AF_XDP frame (the e2e.sh download)");
-
+        int originals = (int)Sent(run)["originals"];
         var afterVxlan = WorkerCounts(run, "metrics.txt");
         var afterGeneve = WorkerCounts(run, "metrics-geneve.txt");
-        Assert.Equal(originals, afterVxlan.Xdp);
+        Assert.Equal(originals, afterVxlan.Frames);
         Assert.Equal(0, afterVxlan.Socket("4789"));
-        Assert.Equal(originals, afterGeneve.Xdp - afterVxlan.Xdp);
+        Assert.Equal(originals, afterGeneve.Frames - afterVxlan.Frames);
         Assert.Equal(0, afterGeneve.Socket("6081"));
-        var kernel = EndToEndTests.Metrics(Path.Combine(run.Work, "metrics-geneve.txt"));
-        Assert.Equal(0, kernel["automirror_sensor_af_xdp_kernel_total{counter=\"dropped\"}"]);
-        Assert.Equal(0, kernel["automirror_sensor_af_xdp_kernel_total{counter=\"rx_ring_full\"}"]);
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
@@ -128,28 +151,25 @@ public abstract class AfXdpEndToEndAssertions(ITestOutputHelper output, EndToEnd
     });
 
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
-    public void Shutdown_DetachesTheProgramAndRemovesTheTap() => WithRun(run =>
+    public void Shutdown_IsCleanAndRemovesTheTap() => WithRun(run =>
     {
         Assert.Equal("0", File.ReadAllText(Path.Combine(run.Work, "sensor-exit.txt")).Trim());
         Assert.Equal("absent", File.ReadAllText(Path.Combine(run.Work, "tap-after-stop.txt")).Trim());
-        // Checked while running too, so "no program after stop" is not just an attachment ip(8) never shows.
-        Assert.Contains("prog/xdp", File.ReadAllText(Path.Combine(run.Work, "x0-running.txt")), StringComparison.Ordinal);
-        Assert.DoesNotContain("xdp", File.ReadAllText(Path.Combine(run.Work, "x0-after-stop.txt")), StringComparison.Ordinal);
     });
 
-    private static (long Xdp, Func<string, long> Socket) WorkerCounts(EndToEndTests.Run run, string file)
+    protected static Dictionary<string, long> Sent(EndToEndTests.Run run)
+        => File.ReadAllLines(Path.Combine(run.Work, "sent.txt")).Select(l => l.Split('='))
+            .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+
+    protected void WithRun(Action<EndToEndTests.Run> assertions) => EndToEndTests.WithRun(output, fixture, assertions);
+
+    private (long Frames, Func<string, long> Socket) WorkerCounts(EndToEndTests.Run run, string file)
     {
         var perWorker = File.ReadAllLines(Path.Combine(run.Work, file))
             .Where(l => l.StartsWith("automirror_sensor_worker_frames_forwarded_total{", StringComparison.Ordinal))
             .Select(l => l.Split(' '))
             .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
         long Sum(string prefix) => perWorker.Where(p => p.Key.Contains("worker=\"" + prefix, StringComparison.Ordinal)).Sum(p => p.Value);
-        return (Sum("rx-xdp-"), port => Sum("rx-" + port + "-"));
+        return (Sum(workerPrefix), port => Sum("rx-" + port + "-"));
     }
-
-    private static Dictionary<string, long> Sent(EndToEndTests.Run run)
-        => File.ReadAllLines(Path.Combine(run.Work, "sent.txt")).Select(l => l.Split('='))
-            .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
-
-    private void WithRun(Action<EndToEndTests.Run> assertions) => EndToEndTests.WithRun(output, fixture, assertions);
 }
