@@ -3,10 +3,12 @@
 # unzips the package built by deploy/sensor-package/Makefile and runs this script from it as root.
 #
 #   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
-#              [--receive sockets|af-xdp] [--mirror-interface NAME] [--root DIR] [--dry-run]
+#              [--receive sockets|af-xdp|packet-ring] [--mirror-interface NAME] [--root DIR] [--dry-run]
 #
 # --receive af-xdp: the sensor receives through AF_XDP on the mirror interface (default: the one the default
 # route leaves by, i.e. the ENI the NLB sends to); its unit gets the drop-in af-xdp.conf with the capabilities.
+# --receive packet-ring: the same for the sensor's TPACKET_V3 ring (drop-in packet-ring.conf). Each run leaves
+# only its own mode's setting and drop-in: switching modes removes the other's.
 #
 # The package carries the sensor's own deploy folder (src/AutoMirror.Sensor/deploy, as sensor-deploy/): its systemd
 # unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
@@ -51,11 +53,18 @@ done
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
-[[ "$receive" == sockets || "$receive" == af-xdp ]] || die "--receive must be sockets or af-xdp, got '$receive'"
-if [[ "$receive" == af-xdp && -z "$mirror_interface" ]]; then
+# Each receive mode but the sockets: the sensor's setting naming the mirror interface, and the unit's drop-in.
+case "$receive" in
+  sockets) receive_setting="" ;;
+  af-xdp) receive_setting="Sensor__AfXdp__Interface" ;;
+  packet-ring) receive_setting="Sensor__PacketRing__Interface" ;;
+  *) die "--receive must be sockets, af-xdp or packet-ring, got '$receive'" ;;
+esac
+receive_dropins=(af-xdp.conf packet-ring.conf)
+if [[ -n "$receive_setting" && -z "$mirror_interface" ]]; then
   # The ENI the NLB sends to is the one the default route leaves by.
   mirror_interface="$(ip -o -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')"
-  [[ -n "$mirror_interface" ]] || die "--receive af-xdp: no default route to find the mirror interface by; give --mirror-interface"
+  [[ -n "$mirror_interface" ]] || die "--receive $receive: no default route to find the mirror interface by; give --mirror-interface"
 fi
 [[ -z "$mirror_interface" || "$mirror_interface" =~ ^[A-Za-z0-9_.@-]{1,15}$ ]] \
   || die "--mirror-interface must be an interface name (at most 15 characters), got '$mirror_interface'"
@@ -68,7 +77,7 @@ units=("$shipped"/*.service)
 shopt -u nullglob
 [[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
 [[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
-[[ "$receive" != af-xdp || -f "$shipped/af-xdp.conf" ]] || die "--receive af-xdp: the unit's drop-in af-xdp.conf is missing from $shipped"
+[[ "$receive" == sockets || -f "$shipped/$receive.conf" ]] || die "--receive $receive: the unit's drop-in $receive.conf is missing from $shipped"
 
 run() {
   if (( dry_run )); then
@@ -110,16 +119,19 @@ done
   # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
   echo "Sensor__Health__DownstreamProcess=zeek"
   if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
-  if [[ "$receive" == af-xdp ]]; then echo "Sensor__AfXdp__Interface=$mirror_interface"; fi
+  if [[ -n "$receive_setting" ]]; then echo "$receive_setting=$mirror_interface"; fi
 } > "$root$environment_file"
-# AF_XDP needs more than the unit's CAP_NET_ADMIN: the sensor's own drop-in says what, and only then is it installed.
+# AF_XDP and the packet ring need more than the unit's CAP_NET_ADMIN: the sensor's own drop-in for the mode says
+# what, and only that mode's is installed (the other's rights would be granted for nothing).
 dropin_dir="$root/etc/systemd/system/$sensor_unit.d"
-if [[ "$receive" == af-xdp ]]; then
-  mkdir -p "$dropin_dir"
-  install -m 0644 "$shipped/af-xdp.conf" "$dropin_dir/af-xdp.conf"
-else
-  rm -f "$dropin_dir/af-xdp.conf"
-fi
+for dropin in "${receive_dropins[@]}"; do
+  if [[ "$dropin" == "$receive.conf" ]]; then
+    mkdir -p "$dropin_dir"
+    install -m 0644 "$shipped/$dropin" "$dropin_dir/$dropin"
+  else
+    rm -f "$dropin_dir/$dropin"
+  fi
+done
 
 # 2. Zeek from Zeek's repository.
 mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"

@@ -17,6 +17,8 @@ public sealed partial class SensorDeployTests : IDisposable
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(1);
     private static readonly string Installer = Path.Combine(RepositoryRoot.Path, "deploy", "sensor-package", "install.sh");
+    private static readonly string SensorDeploy = Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy");
+    private static readonly string[] ReceiveSettings = ["Sensor__AfXdp__", "Sensor__PacketRing__"];
     private readonly string _scratch = Directory.CreateTempSubdirectory("automirror-sensor-deploy-").FullName;
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
@@ -34,6 +36,8 @@ public sealed partial class SensorDeployTests : IDisposable
         var sensorProject = Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "AutoMirror.Sensor.csproj");
         Assert.Contains($"dotnet publish \"{sensorProject}\" -c Release -r linux-x64 --self-contained true -o \"{artifacts}/sensor\"", result.StandardOutput, StringComparison.Ordinal);
         Assert.Contains($"install -m 0755 \"{RepositoryRoot.Path}/deploy/sensor-package/install.sh\" \"{artifacts}/install.sh\"", result.StandardOutput, StringComparison.Ordinal);
+        // The whole deploy folder, so every drop-in the installer may install (af-xdp.conf, packet-ring.conf) ships.
+        Assert.Contains($"cp -R \"{SensorDeploy}\" \"{artifacts}/sensor-deploy\"", result.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -152,6 +156,118 @@ public sealed partial class SensorDeployTests : IDisposable
     }
 
     [Fact]
+    public async Task Installer_ReceivePacketRing_SetsTheMirrorInterface_AndInstallsTheUnitsPacketRingDropIn_WhichSocketsRemoves()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        string[] common = ["--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/"];
+        var dropIn = Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d/packet-ring.conf");
+        var settings = Path.Combine(root, "etc/automirror/sensor.env");
+
+        var result = await RunInstallerAsync(package, root, [.. common, "--receive", "packet-ring", "--mirror-interface", "ens5"]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains("Sensor__PacketRing__Interface=ens5", await File.ReadAllLinesAsync(settings));
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(package, "sensor-deploy", "packet-ring.conf")), await File.ReadAllTextAsync(dropIn));
+
+        result = await RunInstallerAsync(package, root, [.. common, "--receive", "sockets"]);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.DoesNotContain(await File.ReadAllLinesAsync(settings), l => l.StartsWith("Sensor__PacketRing__", StringComparison.Ordinal));
+        Assert.False(File.Exists(dropIn), "the packet-ring drop-in must go with --receive sockets");
+    }
+
+    [Fact]
+    public async Task Installer_SwitchingReceiveModes_LeavesOnlyTheCurrentModesSettingAndDropIn()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        var dropIns = Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d");
+        var settings = Path.Combine(root, "etc/automirror/sensor.env");
+
+        // Both ways between the two, then off: the sensor refuses both settings at once, and the other mode's
+        // drop-in would grant rights nothing uses.
+        (string Mode, string? Setting)[] steps =
+        [
+            ("af-xdp", "Sensor__AfXdp__Interface=ens5"),
+            ("packet-ring", "Sensor__PacketRing__Interface=ens5"),
+            ("af-xdp", "Sensor__AfXdp__Interface=ens5"),
+            ("sockets", null),
+        ];
+        foreach (var (mode, setting) in steps)
+        {
+            var result = await RunInstallerAsync(package, root,
+                "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--receive", mode, "--mirror-interface", "ens5");
+
+            Assert.True(result.ExitCode == 0, mode + ": " + result.Describe());
+            var receive = (await File.ReadAllLinesAsync(settings)).Where(l => ReceiveSettings.Any(p => l.StartsWith(p, StringComparison.Ordinal)));
+            Assert.Equal(setting is null ? [] : [setting], receive);
+            var installed = Directory.Exists(dropIns) ? Directory.GetFiles(dropIns).Select(Path.GetFileName).ToList() : [];
+            Assert.Equal(mode == "sockets" ? [] : [mode + ".conf"], installed);
+        }
+    }
+
+    [Theory]
+    [InlineData("af-xdp", "Sensor__AfXdp__Interface")]
+    [InlineData("packet-ring", "Sensor__PacketRing__Interface")]
+    public async Task Installer_ReceiveWithoutMirrorInterface_UsesTheDefaultRoutesInterface(string mode, string setting)
+    {
+        // A stand-in `ip` answering only the installer's question, in the shape iproute2 prints it on an instance.
+        var bin = Directory.CreateDirectory(Path.Combine(_scratch, "bin")).FullName;
+        var ip = Path.Combine(bin, "ip");
+        await File.WriteAllTextAsync(ip, """
+            #!/bin/sh
+            [ "$*" = "-o -4 route show default" ] || exit 1
+            echo "default via 10.0.0.1 dev ens6 proto dhcp src 10.0.0.12 metric 100"
+            """);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(ip, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var root = Path.Combine(_scratch, "root");
+
+        var result = await ExternalTool.RunAsync("bash",
+            [Path.Combine(Package(), "install.sh"), "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--receive", mode, "--root", root, "--dry-run"],
+            Limit, new Dictionary<string, string> { ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH") });
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains(setting + "=ens6", await File.ReadAllLinesAsync(Path.Combine(root, "etc/automirror/sensor.env")));
+    }
+
+    [Theory]
+    [InlineData("af-xdp")]
+    [InlineData("packet-ring")]
+    public async Task Installer_RefusesAPackageWithoutTheReceiveModesDropIn(string mode)
+    {
+        var package = Package();
+        File.Delete(Path.Combine(package, "sensor-deploy", mode + ".conf"));
+
+        var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"),
+            "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--receive", mode, "--mirror-interface", "ens5");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"drop-in {mode}.conf is missing", result.StandardError, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_scratch, "root", "opt")), "nothing may be installed from an incomplete package");
+    }
+
+    [Fact]
+    public void PacketRingDropIn_AddsExactlyTheRingsCapabilities_AndAllowsAfPacket()
+    {
+        var dropIn = Path.Combine(SensorDeploy, "packet-ring.conf");
+        string[] rights = ["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"];
+
+        // CAP_NET_RAW the AF_PACKET ring, CAP_BPF + CAP_NET_ADMIN the tcx program and its link; no CAP_IPC_LOCK.
+        Assert.Equal(rights, UnitSetting(dropIn, "AmbientCapabilities").Order());
+        Assert.Equal(rights, UnitSetting(dropIn, "CapabilityBoundingSet").Order());
+        var families = UnitSetting(dropIn, "RestrictAddressFamilies");
+        Assert.Contains("AF_PACKET", families);
+        // What the unit itself allows (sockets, netlink for the TAP) stays allowed; AF_XDP is the other mode's.
+        Assert.All(UnitSetting(Path.Combine(SensorDeploy, "automirror-sensor.service"), "RestrictAddressFamilies"), f => Assert.Contains(f, families));
+        Assert.DoesNotContain("AF_XDP", families);
+    }
+
+    [Fact]
     public async Task Template_SensorReceiveValues_AreTheInstallersAndDefaultToSockets()
     {
         var template = SamTemplate.Load();
@@ -159,7 +275,10 @@ public sealed partial class SensorDeployTests : IDisposable
         var allowed = parameter["AllowedValues"]!.AsArray().Select(v => (string)v!).ToList();
 
         Assert.Equal("sockets", (string)parameter["Default"]!);
-        Assert.Equal(["af-xdp", "sockets"], allowed.Order());
+        Assert.Equal(["af-xdp", "packet-ring", "sockets"], allowed.Order());
+        // Each mode but the sockets has the sensor's drop-in of its name, and no drop-in is without its mode.
+        Assert.Equal(allowed.Where(v => v != "sockets").Select(v => v + ".conf").Order(),
+            Directory.GetFiles(SensorDeploy, "*.conf").Select(Path.GetFileName).Order());
         foreach (var value in allowed)
         {
             var result = await RunInstallerAsync(Package(value), Path.Combine(_scratch, "root-" + value),
@@ -200,9 +319,15 @@ public sealed partial class SensorDeployTests : IDisposable
             File.SetUnixFileMode(binary, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        CopyDirectory(Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy"), Path.Combine(package, "sensor-deploy"));
+        CopyDirectory(SensorDeploy, Path.Combine(package, "sensor-deploy"));
         return package;
     }
+
+    /// <summary>The words of every <paramref name="key"/>= line of a unit file; systemd merges repeated lines.</summary>
+    private static List<string> UnitSetting(string file, string key) =>
+        [.. File.ReadAllLines(file)
+            .Where(l => l.StartsWith(key + "=", StringComparison.Ordinal))
+            .SelectMany(l => l[(key.Length + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries))];
 
     private static void CopyDirectory(string from, string to)
     {
