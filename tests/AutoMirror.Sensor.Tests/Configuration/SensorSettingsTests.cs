@@ -111,6 +111,58 @@ public class SensorSettingsTests
         => Assert.Contains("Sensor:AfXdp:Mode", Problem(("Sensor:AfXdp:Interface", "ens5"), ("Sensor:AfXdp:Mode", mode)), StringComparison.Ordinal);
 
     [Fact]
+    public void Load_PacketRing_IsOffByDefault_WithARingThatHoldsTheLargestDatagram()
+    {
+        var o = Load().Options;
+
+        Assert.Equal(string.Empty, o.PacketRing.Interface);
+        Assert.True(o.PacketRing.BlockKilobytes * 1024 >= o.MaxDatagramBytes + 42, "a default block must hold the largest datagram accepted");
+        Assert.True(o.PacketRing.Blocks >= 2);
+    }
+
+    [Fact]
+    public void Load_PacketRing_ValidSettingsBind()
+    {
+        var o = Load(("Sensor:PacketRing:Interface", "ens5"), ("Sensor:PacketRing:Blocks", "8"), ("Sensor:PacketRing:BlockKilobytes", "1024")).Options;
+
+        Assert.Equal("ens5", o.PacketRing.Interface);
+        Assert.Equal(8, o.PacketRing.Blocks);
+        Assert.Equal(1024, o.PacketRing.BlockKilobytes);
+    }
+
+    [Theory]
+    [InlineData("8")]       // smaller than a 9216-byte datagram and its headers
+    [InlineData("48")]      // not a power of two
+    [InlineData("8192")]    // beyond what the kernel hands out as one block
+    public void Load_PacketRingBlockSizeBadOrTooSmall_FailsNamingIt(string kilobytes)
+        => Assert.Contains("Sensor:PacketRing:BlockKilobytes", Problem(("Sensor:PacketRing:Interface", "ens5"), ("Sensor:PacketRing:BlockKilobytes", kilobytes)), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_PacketRingBlockTooSmallForALargerMaxDatagram_FailsNamingIt()
+        => Assert.Contains("Sensor:PacketRing:BlockKilobytes", Problem(("Sensor:PacketRing:Interface", "ens5"), ("Sensor:MaxDatagramBytes", "65000"), ("Sensor:PacketRing:BlockKilobytes", "16")), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("5000")]
+    public void Load_PacketRingBlocksOutOfRange_FailsNamingIt(string blocks)
+        => Assert.Contains("Sensor:PacketRing:Blocks", Problem(("Sensor:PacketRing:Interface", "ens5"), ("Sensor:PacketRing:Blocks", blocks)), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("eth0; rm -rf /")]
+    [InlineData("averyveryverylongname")]
+    public void Load_PacketRingBadInterfaceName_FailsNamingIt(string name)
+        => Assert.Contains("Sensor:PacketRing:Interface", Problem(("Sensor:PacketRing:Interface", name)), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_PacketRingTogetherWithAfXdp_FailsNamingBoth()
+    {
+        string problem = Problem(("Sensor:PacketRing:Interface", "ens5"), ("Sensor:AfXdp:Interface", "ens5"));
+
+        Assert.Contains("Sensor:PacketRing:Interface", problem, StringComparison.Ordinal);
+        Assert.Contains("Sensor:AfXdp:Interface", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_ValueOfWrongType_FailsNamingTheKey()
         => Assert.Contains("Sensor:Tap:Mtu", Problem(("Sensor:Tap:Mtu", "big")), StringComparison.Ordinal);
 
