@@ -15,24 +15,80 @@ namespace AutoMirror.Sensor.Tests.Integration;
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(EndToEndTests.Serial)]
-public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
+public sealed class AfXdpPrivilegeTests(ITestOutputHelper output)
+    : FramePathPrivilegeTests(output, "af-xdp.conf", () => new AfXdpVethPair(Queues), "AF_XDP on x0: " + Queues + " receive queues, native XDP", "AF_XDP on x0 is not available (", "automirror_sensor_af_xdp_queues", Queues, "rx-xdp-")
 {
     private const int Queues = 4;
+
+    public static TheoryData<string> CapabilitiesTheDropInAdds() => AddedBy("af-xdp.conf");
+
+    /// <summary>
+    /// Least privilege: without any one of them AF_XDP is not available. The first fact is the control (with
+    /// all of them it is), so the fallback here is that capability's doing; the warning names the step that
+    /// failed (CAP_NET_RAW: socket(AF_XDP); CAP_BPF: the map; CAP_IPC_LOCK: XDP_UMEM_REG over the memlock limit).
+    /// </summary>
+    [NetnsTheory("ip", "curl", "setpriv", "prlimit", "dotnet")]
+    [MemberData(nameof(CapabilitiesTheDropInAdds))]
+    public Task EachCapabilityTheDropInAdds_IsNeeded(string capability) => WithoutCapability_FallsBack(capability);
+}
+
+/// <summary>
+/// The same for the packet ring and packet-ring.conf: CAP_NET_RAW for the packet socket, CAP_BPF (with the
+/// base unit's CAP_NET_ADMIN) for the tcx program; no CAP_IPC_LOCK, as the ring's memory is the kernel's
+/// (the 8 MiB memlock limit applies here too, and the ring is 8 MiB).
+/// </summary>
+[Trait("Category", "Integration")]
+[Collection(EndToEndTests.Serial)]
+public sealed class PacketRingPrivilegeTests(ITestOutputHelper output)
+    : FramePathPrivilegeTests(output, "packet-ring.conf", () => new AfXdpVethPair(receiveQueues: 1) { ReceiveFlags = ["--packet-ring", "x0"], DecisionMarker = "Packet ring on x0" },
+        "Packet ring on x0: ", "Packet ring on x0 is not available (", "automirror_sensor_packet_ring_workers", 1, "rx-ring-")
+{
+    public static TheoryData<string> CapabilitiesTheDropInAdds() => AddedBy("packet-ring.conf");
+
+    [NetnsTheory("ip", "curl", "setpriv", "prlimit", "dotnet")]
+    [MemberData(nameof(CapabilitiesTheDropInAdds))]
+    public Task EachCapabilityTheDropInAdds_IsNeeded(string capability) => WithoutCapability_FallsBack(capability);
+}
+
+/// <summary>What the drop-in of a frame receive path (AF_XDP, the packet ring) must grant, and no more.</summary>
+/// <param name="receiving">The log line's start when the path is on; <paramref name="unavailable"/> when it fell back.</param>
+/// <param name="gauge">The metric that says the path is on, and its value then.</param>
+public abstract class FramePathPrivilegeTests : IDisposable
+{
     private const int Datagrams = 24;
     private const int Unprivileged = 65534;
     private const string SystemdDefaultMemlock = "8388608";
 
-    private readonly AfXdpVethPair _net = Prerequisites.MissingNetns() is null ? new AfXdpVethPair(Queues) : null!;
+    private readonly ITestOutputHelper _output;
+    private readonly string _dropIn;
+    private readonly AfXdpVethPair _net;
+    private readonly string _receiving;
+    private readonly string _unavailable;
+    private readonly string _gauge;
+    private readonly long _gaugeOn;
+    private readonly string _worker;
+
+    private protected FramePathPrivilegeTests(ITestOutputHelper output, string dropIn, Func<AfXdpVethPair> net, string receiving, string unavailable, string gauge, long gaugeOn, string worker)
+    {
+        _output = output;
+        _dropIn = dropIn;
+        _net = Prerequisites.MissingNetns() is null ? net() : null!;
+        _receiving = receiving;
+        _unavailable = unavailable;
+        _gauge = gauge;
+        _gaugeOn = gaugeOn;
+        _worker = worker;
+    }
 
     private static string Deploy(string file) => Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy", file);
 
     /// <summary>What the service holds with the drop-in installed: systemd adds the drop-in's lists to the unit's.</summary>
-    private static UnitCapabilities WithDropIn => UnitCapabilities.Read(Deploy("automirror-sensor.service"), Deploy("af-xdp.conf"));
+    private UnitCapabilities WithDropIn => UnitCapabilities.Read(Deploy("automirror-sensor.service"), Deploy(_dropIn));
 
     private static UnitCapabilities BaseUnit => UnitCapabilities.Read(Deploy("automirror-sensor.service"));
 
     [NetnsFact("ip", "tcpreplay", "curl", "setpriv", "prlimit", "dotnet")]
-    public async Task DropInCapabilities_Unprivileged_ReceiveThroughAfXdp() => await Diagnosed(async () =>
+    public async Task DropInCapabilities_Unprivileged_ReceiveThroughThePath() => await Diagnosed(async () =>
     {
         var caps = WithDropIn;
         Assert.NotEmpty(caps.Ambient);
@@ -40,16 +96,16 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
 
         string log = await _net.WaitForXdpDecision();
         AssertRunsAs(caps.Ambient, caps.Bounding);
-        Assert.Contains("AF_XDP on x0: " + Queues + " receive queues, native XDP", log, StringComparison.Ordinal);
+        Assert.Contains(_receiving, log, StringComparison.Ordinal);
         Assert.DoesNotContain("is not available", log, StringComparison.Ordinal);
 
         var inner = InnerFrames();
         _net.Send(inner);
         var metrics = await _net.MetricsAfterForwarding(inner.Count);
 
-        Assert.Equal(Queues, metrics["automirror_sensor_af_xdp_queues"]);
+        Assert.Equal(_gaugeOn, metrics[_gauge]);
         Assert.Equal(inner.Count, metrics["automirror_sensor_frames_forwarded_total"]);
-        Assert.Equal(inner.Count, AfXdpVethPair.ForwardedBy(metrics, "rx-xdp-"));
+        Assert.Equal(inner.Count, AfXdpVethPair.ForwardedBy(metrics, _worker));
         Assert.Equal(0, AfXdpVethPair.ForwardedBy(metrics, "rx-4789-"));
         Assert.Equal("200", _net.Health());
         Assert.Equal(0, await _net.StopSensor());
@@ -64,28 +120,31 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
 
         string log = await _net.WaitForXdpDecision();
         AssertRunsAs(caps.Ambient, caps.Bounding);
-        Assert.Contains("AF_XDP on x0 is not available (", log, StringComparison.Ordinal);
+        Assert.Contains(_unavailable, log, StringComparison.Ordinal);
         Assert.Equal("200", _net.Health());
 
         var inner = InnerFrames();
         _net.Send(inner);
         var metrics = await _net.MetricsAfterForwarding(inner.Count);
 
-        Assert.Equal(0, metrics["automirror_sensor_af_xdp_queues"]);
+        Assert.Equal(0, metrics[_gauge]);
         Assert.Equal(inner.Count, metrics["automirror_sensor_frames_forwarded_total"]);
         Assert.Equal(inner.Count, AfXdpVethPair.ForwardedBy(metrics, "rx-4789-"));
-        Assert.Equal(0, AfXdpVethPair.ForwardedBy(metrics, "rx-xdp-"));
-        // The program was detached again: nothing is left redirecting x0's datagrams to sockets nobody reads.
+        Assert.Equal(0, AfXdpVethPair.ForwardedBy(metrics, _worker));
+        // Nothing left on x0 that redirects or drops the datagrams the sockets now receive.
         Assert.DoesNotContain("xdp", AfXdpVethPair.Run(TimeSpan.FromSeconds(10), "ip", "-n", _net.Namespace, "link", "show", "x0").Output, StringComparison.Ordinal);
         Assert.Equal("200", _net.Health());
         Assert.Equal(0, await _net.StopSensor());
         Assert.Equal(inner.Select(Convert.ToHexString), _net.PcapFrames().Select(Convert.ToHexString));
     });
 
-    public static TheoryData<string> CapabilitiesTheDropInAdds()
+    public void Dispose() => _net?.Dispose();
+
+    /// <summary>The capabilities the drop-in adds to the base unit: each must be needed.</summary>
+    protected static TheoryData<string> AddedBy(string dropIn)
     {
         var data = new TheoryData<string>();
-        foreach (var cap in WithDropIn.Ambient.Except(BaseUnit.Ambient))
+        foreach (var cap in UnitCapabilities.Read(Deploy("automirror-sensor.service"), Deploy(dropIn)).Ambient.Except(BaseUnit.Ambient))
         {
             data.Add(cap);
         }
@@ -94,13 +153,10 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// Least privilege: without any one of them AF_XDP is not available. The first fact is the control (with
-    /// all of them it is), so the fallback here is that capability's doing; the warning names the step that
-    /// failed (CAP_NET_RAW: socket(AF_XDP); CAP_BPF: the map; CAP_IPC_LOCK: XDP_UMEM_REG over the memlock limit).
+    /// Least privilege: without the capability the path is not available. The first fact is the control
+    /// (with all of them it is), so the fallback here is that capability's doing.
     /// </summary>
-    [NetnsTheory("ip", "curl", "setpriv", "prlimit", "dotnet")]
-    [MemberData(nameof(CapabilitiesTheDropInAdds))]
-    public async Task EachCapabilityTheDropInAdds_IsNeeded(string capability) => await Diagnosed(async () =>
+    protected Task WithoutCapability_FallsBack(string capability) => Diagnosed(async () =>
     {
         var caps = WithDropIn;
         var ambient = caps.Ambient.Where(c => c != capability).ToList();
@@ -109,12 +165,10 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
 
         string log = await _net.WaitForXdpDecision();
         AssertRunsAs(ambient, bounding);
-        Assert.True(log.Contains("AF_XDP on x0 is not available (", StringComparison.Ordinal),
-            "AF_XDP worked without " + capability + ": the drop-in grants more than it needs");
+        Assert.True(log.Contains(_unavailable, StringComparison.Ordinal),
+            "the path worked without " + capability + ": the drop-in grants more than it needs");
         Assert.Equal("200", _net.Health());
     });
-
-    public void Dispose() => _net?.Dispose();
 
     private void StartUnprivileged(IReadOnlyCollection<string> ambient, IReadOnlyCollection<string> bounding)
     {
@@ -160,7 +214,7 @@ public sealed class AfXdpPrivilegeTests(ITestOutputHelper output) : IDisposable
         }
         catch
         {
-            output.WriteLine("sensor output:\n" + _net.Log);
+            _output.WriteLine("sensor output:\n" + _net.Log);
             throw;
         }
     }

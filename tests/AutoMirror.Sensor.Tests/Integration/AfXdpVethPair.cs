@@ -97,6 +97,11 @@ internal sealed class AfXdpVethPair : IDisposable
         }
     }
 
+    /// <summary>How the sensor receives on x0 (AF_XDP unless set), and the log line that says it decided.</summary>
+    public string[] ReceiveFlags { get; init; } = ["--af-xdp", "x0"];
+
+    public string DecisionMarker { get; init; } = "AF_XDP on x0";
+
     public int SensorProcessId => _sensor?.Id ?? throw new InvalidOperationException("the sensor is not started");
 
     /// <summary>
@@ -113,7 +118,7 @@ internal sealed class AfXdpVethPair : IDisposable
             "netns", "exec", Namespace, .. launcher,
             // An unprivileged user has no home the runtime could write to.
             "env", "HOME=/tmp", "dotnet", Path.Combine(AppContext.BaseDirectory, "AutoMirror.Sensor.dll"),
-            "--af-xdp", "x0", "--health-port", HealthPort, "--source-networks", SourceNetwork,
+            .. ReceiveFlags, "--health-port", HealthPort, "--source-networks", SourceNetwork,
             .. tapFlags, "--Sensor:Pcap:Enabled=true", "--Sensor:Pcap:Directory=" + PcapDirectory,
             // One socket worker: the frames the sockets forward stay in order too.
             "--workers", "1", .. flags,
@@ -133,7 +138,7 @@ internal sealed class AfXdpVethPair : IDisposable
     /// <summary>Waits (bounded) until the sensor says how it receives on x0: AF_XDP on, or not available.</summary>
     public async Task<string> WaitForXdpDecision()
     {
-        await WaitFor(() => Log.Contains("AF_XDP on x0", StringComparison.Ordinal) || _sensor!.HasExited, TimeSpan.FromSeconds(60));
+        await WaitFor(() => Log.Contains(DecisionMarker, StringComparison.Ordinal) || _sensor!.HasExited, TimeSpan.FromSeconds(60));
         // The health endpoint listens right after the engine started; metrics are read from it.
         await WaitFor(() => Health() != "000" || _sensor!.HasExited, TimeSpan.FromSeconds(20));
         return Log;
