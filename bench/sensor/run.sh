@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sensor vs. the Linux kernel's own VXLAN device, same machine, same generator, same offered loads.
 #
-#   gen ns ──veth (mtu 9000)──▶ sink ns:  (a) automirror sensor, AF_XDP receive (--af-xdp k0) → decap → TAP (io_uring)
-#                                         (a') the same sensor with UDP sockets only (its default) → decap → TAP
+#   gen ns ──veth (mtu 9000)──▶ sink ns:  (a) automirror sensor, packet-ring receive (--packet-ring k0) → decap → TAP (io_uring)
+#                                         (a') the same sensor, AF_XDP receive (--af-xdp k0)
+#                                         (a'') the same sensor with UDP sockets only (its default)
 #                                         (b) kernel:  ip link add vx0 type vxlan id VNI dstport 4789
 #
-# Targets "afxdp" and "sockets" are the same binary; the ratio on the last line is afxdp's (the sensor as
-# deployed for speed, Sensor:AfXdp:Interface set), and the line before it gives the sockets path's.
+# Targets "ring", "afxdp" and "sockets" are the same binary; the ratio on the last line is ring's (the
+# sensor as deployed for speed, Sensor:PacketRing:Interface set), and the lines before it give the others'.
 # AF_XDP runs in generic XDP mode here (Sensor:AfXdp:Mode=Generic): veth's native XDP must copy every
 # packet from the sender's socket buffer into a page-pool page and, after AF_XDP's copy, frees that
 # page instead of recycling it (page_frag_free took 20% of the generator's core); generic mode recycles.
@@ -34,6 +35,9 @@
 #   socket, no copy, no extra thread, and its CPU cost is paid on the generator's core.
 # - The sensor with UDP sockets: the generator's softirq only queues the datagram on the socket; the
 #   receive thread copies it out (recvmmsg) and writes the frame into the TAP (a second skb, a second copy).
+# - The sensor with the packet ring: the generator's softirq copies the datagram once, into the ring, as the
+#   packet taps see it, and a tcx program then drops it before the IP stack: no routing, no UDP lookup, no
+#   socket queue, no wake-up per datagram (one per block), and no headroom copy (the ring is not XDP).
 # - The sensor with AF_XDP: the generator's softirq runs the XDP program and copies the datagram into a
 #   frame shared with the sensor (no routing, no socket queue), and on veth it first copies the sender's
 #   skb into a page-pool page because a software sender leaves less than XDP's 256-byte headroom: two
@@ -55,7 +59,7 @@
 #      BENCH_WORKERS (sensor receive workers, default 1: the generator needs the other core of a 2-core box),
 #      BENCH_REPEATS (runs at max load per target, default 3), BENCH_SENSOR_FLAGS (extra sensor flags, e.g.
 #      --Sensor:Tap:IoUring=false to measure the write()-per-frame path), BENCH_TARGETS (default
-#      "kernel afxdp sockets"; the ratio needs kernel and afxdp), BENCH_SIZES (default "64 1400").
+#      "kernel ring afxdp sockets"; the ratio needs kernel and ring), BENCH_SIZES (default "64 1400").
 # Needs root, iproute2, tcpreplay, curl, dotnet, Debian python3 with scapy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +68,7 @@ seconds=${BENCH_SECONDS:-2}
 loads=${BENCH_LOADS:-"50000 200000 max"}
 workers=${BENCH_WORKERS:-1}
 repeats=${BENCH_REPEATS:-3}
-targets=${BENCH_TARGETS:-"kernel afxdp sockets"}
+targets=${BENCH_TARGETS:-"kernel ring afxdp sockets"}
 sizes=${BENCH_SIZES:-"64 1400"}
 read -r -a sensor_flags <<< "${BENCH_SENSOR_FLAGS:-}"
 vni=4242
@@ -222,5 +226,7 @@ for target in $targets; do
     echo "$target allocation: ${alloc_bytes[$target]:-0} bytes over ${alloc_frames[$target]:-0} forwarded frames" >&2
 done
 cat "$tmp/table"
-case " $targets " in *" sockets "*) echo "sockets_over_kernel_pps=$(ratio_of sockets) loss_at_max=$(loss_of sockets) alloc_bytes_per_packet=$(alloc_of sockets)" ;; esac
-echo "sensor_over_kernel_pps=$(ratio_of afxdp) loss_at_max=$(loss_of afxdp) alloc_bytes_per_packet=$(alloc_of afxdp)"
+for other in sockets afxdp; do
+    case " $targets " in *" $other "*) echo "${other}_over_kernel_pps=$(ratio_of $other) loss_at_max=$(loss_of $other) alloc_bytes_per_packet=$(alloc_of $other)" ;; esac
+done
+echo "sensor_over_kernel_pps=$(ratio_of ring) loss_at_max=$(loss_of ring) alloc_bytes_per_packet=$(alloc_of ring)"
