@@ -32,6 +32,7 @@ public static unsafe partial class Bpf
     private const int CmdProgTestRun = 10;
     private const int CmdLinkCreate = 28;
     private const int AttrSize = 128;
+    private const int LoadAttempts = 5;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct Instruction
@@ -102,7 +103,15 @@ public static unsafe partial class Bpf
                 var nameBytes = new Span<byte>(attr + 48, 16);
                 System.Text.Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), nameBytes);
                 *(uint*)(attr + 68) = (uint)expectedAttachType;
+                // The verifier gives up with EAGAIN when a signal arrives for the thread meanwhile (a child's SIGCHLD,
+                // the runtime's own signals): such a load is tried again, as libbpf does (seen in the test suite).
                 long fd = Call(CmdProgLoad, attr);
+                for (int attempt = 1; fd < 0 && Marshal.GetLastPInvokeError() == LibC.EAGAIN && attempt < LoadAttempts; attempt++)
+                {
+                    new Span<byte>(log, LogSize).Clear();
+                    fd = Call(CmdProgLoad, attr);
+                }
+
                 if (fd < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
