@@ -106,7 +106,7 @@ internal sealed unsafe partial class IoUring : IDisposable
         {
             foreach (var (address, length) in mappings)
             {
-                munmap((void*)address, length);
+                LibC.munmap((void*)address, length);
             }
 
             LibC.close(fd);
@@ -224,7 +224,7 @@ internal sealed unsafe partial class IoUring : IDisposable
         syscall(SysRegister, _fd, UnregisterFiles, 0, 0, 0, 0);
         foreach (var (address, length) in _mappings)
         {
-            munmap((void*)address, length);
+            LibC.munmap((void*)address, length);
         }
 
         LibC.close(_fd);
@@ -255,7 +255,7 @@ internal sealed unsafe partial class IoUring : IDisposable
 
     private static byte* Map(int fd, nuint length, long offset, List<(nint, nuint)> mappings)
     {
-        void* address = mmap(null, length, ProtReadWrite, MapSharedPopulate, fd, offset);
+        void* address = LibC.mmap(null, length, ProtReadWrite, MapSharedPopulate, fd, offset);
         if (address == (void*)-1)
         {
             throw new IOException("mmap of the io_uring failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
@@ -311,10 +311,4 @@ internal sealed unsafe partial class IoUring : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(void* address, nuint length);
 }

@@ -9,7 +9,7 @@ namespace AutoMirror.Sensor.Interop;
 /// receiving thread is woken once per block, not per packet. One copy from the socket buffer into the
 /// ring, and none of the kernel's IP/UDP work: the packet taps run before the stack.
 /// </summary>
-public sealed unsafe partial class PacketRing : IDisposable
+public sealed unsafe class PacketRing : IDisposable
 {
     /// <summary>A block with packets in it is handed over after this long, full or not: the latency at low rates.</summary>
     public const int BlockTimeoutMilliseconds = 1;
@@ -21,7 +21,6 @@ public sealed unsafe partial class PacketRing : IDisposable
     private const int SOCK_RAW = 3;
     private const int SOL_PACKET = 263;
     private const int SO_ATTACH_FILTER = 26;
-    private const int SO_ERROR = 4;
     private const int PACKET_RX_RING = 5;
     private const int PACKET_STATISTICS = 6;
     private const int PACKET_VERSION = 10;
@@ -30,9 +29,6 @@ public sealed unsafe partial class PacketRing : IDisposable
     private const ushort ETH_P_ALL = 0x0003;
     private const uint TP_STATUS_KERNEL = 0;
     private const uint TP_STATUS_USER = 1;
-    private const int PROT_READ = 1;
-    private const int PROT_WRITE = 2;
-    private const int MAP_SHARED = 1;
     private const int FrameSizeForAccounting = 2048;
 
     /// <summary>Packet status: the checksum is still to be computed (a sender on this host left it to the device).</summary>
@@ -107,7 +103,7 @@ public sealed unsafe partial class PacketRing : IDisposable
             SetOption(SOL_PACKET, PACKET_RX_RING, &request, sizeof(Request), "PACKET_RX_RING");
 
             _mapLength = (nuint)blocks * (nuint)blockBytes;
-            _map = (byte*)mmap(null, _mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            _map = (byte*)LibC.mmap(null, _mapLength, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
             if (_map == (byte*)-1)
             {
                 _map = null;
@@ -160,10 +156,8 @@ public sealed unsafe partial class PacketRing : IDisposable
     /// </summary>
     public string? Wait(int timeoutMilliseconds, int interfaceIndex, string interfaceName)
     {
-        const short PollIn = 0x1;
-        const short PollError = 0x8;
-        var request = new XskSocket.PollFd { Fd = _fd, Events = PollIn };
-        if (poll(&request, 1, timeoutMilliseconds) <= 0 || (request.Returned & PollError) == 0)
+        var request = new LibC.PollFd { Fd = _fd, Events = LibC.POLLIN };
+        if (LibC.poll(&request, 1, timeoutMilliseconds) <= 0 || (request.Returned & LibC.POLLERR) == 0)
         {
             return null;
         }
@@ -171,7 +165,7 @@ public sealed unsafe partial class PacketRing : IDisposable
         // ENETDOWN when the interface went down (it resumes when it comes back up) or was unregistered (it never will).
         int error = 0;
         uint length = sizeof(int);
-        _ = getsockopt(_fd, LibC.SOL_SOCKET, SO_ERROR, &error, &length);
+        _ = LibC.getsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length);
         return LibC.if_nametoindex(interfaceName) != (uint)interfaceIndex ? "interface " + interfaceName + " is gone (" + LibC.Describe(error) + ")" : null;
     }
 
@@ -181,7 +175,7 @@ public sealed unsafe partial class PacketRing : IDisposable
         {
             KernelStatistics read = default;
             uint length = (uint)sizeof(KernelStatistics);
-            if (_fd >= 0 && getsockopt(_fd, SOL_PACKET, PACKET_STATISTICS, &read, &length) == 0)
+            if (_fd >= 0 && LibC.getsockopt(_fd, SOL_PACKET, PACKET_STATISTICS, &read, &length) == 0)
             {
                 _packets += read.Packets;
                 _dropped += read.Drops;
@@ -202,7 +196,7 @@ public sealed unsafe partial class PacketRing : IDisposable
 
         if (_map is not null)
         {
-            _ = munmap(_map, _mapLength);
+            _ = LibC.munmap(_map, _mapLength);
         }
 
         LibC.close(fd);
@@ -238,16 +232,4 @@ public sealed unsafe partial class PacketRing : IDisposable
             throw new IOException(what + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(XskSocket.PollFd* fds, nuint count, int timeoutMilliseconds);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(void* address, nuint length);
 }

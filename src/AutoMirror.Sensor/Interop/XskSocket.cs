@@ -8,7 +8,7 @@ namespace AutoMirror.Sensor.Interop;
 /// and the completion ring the kernel requires even though nothing is sent. The rings are shared
 /// memory: user space reads the RX ring and refills the fill ring without a syscall per packet.
 /// </summary>
-public sealed unsafe partial class XskSocket : IDisposable
+public sealed unsafe class XskSocket : IDisposable
 {
     public const int FrameSize = 4096;
 
@@ -25,17 +25,12 @@ public sealed unsafe partial class XskSocket : IDisposable
     private const int XDP_OPTIONS_ZEROCOPY = 1;
     private const ushort XDP_USE_SG = 1 << 4;
     private const int EINVAL = 22;
-    private const int SO_ERROR = 4;
 
     /// <summary>Descriptor option: the packet continues in the next descriptor.</summary>
     public const uint PacketContinues = 1;
     private const long XDP_PGOFF_RX_RING = 0;
     private const long XDP_UMEM_PGOFF_FILL_RING = 0x100000000;
     private const long XDP_UMEM_PGOFF_COMPLETION_RING = 0x180000000;
-    private const int PROT_READ = 1;
-    private const int PROT_WRITE = 2;
-    private const int MAP_SHARED = 1;
-    private const int MAP_POPULATE = 0x8000;
     private const int CompletionRingSize = 64;
 
     private readonly byte* _umem;
@@ -121,7 +116,7 @@ public sealed unsafe partial class XskSocket : IDisposable
 
             MmapOffsets offsets;
             uint length = (uint)sizeof(MmapOffsets);
-            if (getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &offsets, &length) < 0)
+            if (LibC.getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &offsets, &length) < 0)
             {
                 throw new IOException("XDP_MMAP_OFFSETS failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
             }
@@ -164,7 +159,7 @@ public sealed unsafe partial class XskSocket : IDisposable
 
             int options = 0;
             length = sizeof(int);
-            ZeroCopy = getsockopt(fd, SOL_XDP, XDP_OPTIONS, &options, &length) == 0 && (options & XDP_OPTIONS_ZEROCOPY) != 0;
+            ZeroCopy = LibC.getsockopt(fd, SOL_XDP, XDP_OPTIONS, &options, &length) == 0 && (options & XDP_OPTIONS_ZEROCOPY) != 0;
         }
         catch
         {
@@ -215,9 +210,8 @@ public sealed unsafe partial class XskSocket : IDisposable
     /// </summary>
     public string? Wait(int timeoutMilliseconds)
     {
-        const short PollIn = 0x1;
-        var request = new PollFd { Fd = _fd, Events = PollIn };
-        if (poll(&request, 1, timeoutMilliseconds) > 0 && (request.Returned & PollIn) != 0)
+        var request = new LibC.PollFd { Fd = _fd, Events = LibC.POLLIN };
+        if (LibC.poll(&request, 1, timeoutMilliseconds) > 0 && (request.Returned & LibC.POLLIN) != 0)
         {
             return null;
         }
@@ -225,7 +219,7 @@ public sealed unsafe partial class XskSocket : IDisposable
         // An unbound AF_XDP socket does not say so through poll(): the kernel only sets the socket's error.
         int error = 0;
         uint length = sizeof(int);
-        return getsockopt(_fd, LibC.SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0 ? LibC.Describe(error) : null;
+        return LibC.getsockopt(_fd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length) == 0 && error != 0 ? LibC.Describe(error) : null;
     }
 
     public Statistics ReadStatistics()
@@ -234,7 +228,7 @@ public sealed unsafe partial class XskSocket : IDisposable
         uint length = (uint)sizeof(Statistics);
         if (_fd >= 0)
         {
-            _ = getsockopt(_fd, SOL_XDP, XDP_STATISTICS, &statistics, &length);
+            _ = LibC.getsockopt(_fd, SOL_XDP, XDP_STATISTICS, &statistics, &length);
         }
 
         return statistics;
@@ -259,18 +253,10 @@ public sealed unsafe partial class XskSocket : IDisposable
         }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Returned;
-    }
-
     private Ring MapRing(RingOffset offset, int size, int entrySize, long pageOffset, string name)
     {
         nuint length = (nuint)(offset.Descriptors + (ulong)(size * entrySize));
-        byte* map = (byte*)mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, _fd, pageOffset);
+        byte* map = (byte*)LibC.mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, pageOffset);
         if (map == (byte*)-1)
         {
             throw new IOException("mmap of the AF_XDP " + name + " ring failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
@@ -283,7 +269,7 @@ public sealed unsafe partial class XskSocket : IDisposable
     {
         if (ring.Map is not null)
         {
-            _ = munmap(ring.Map, ring.MapLength);
+            _ = LibC.munmap(ring.Map, ring.MapLength);
         }
     }
 
@@ -294,16 +280,4 @@ public sealed unsafe partial class XskSocket : IDisposable
             throw new IOException(what + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(void* address, nuint length);
 }
