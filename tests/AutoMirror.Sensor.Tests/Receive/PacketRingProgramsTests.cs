@@ -84,15 +84,7 @@ public class PacketRingProgramsTests
     [RootFact]
     public void Run_IpOptions_GoOnToTheStack()
     {
-        var udp = Packets.Udp(40000, VxlanPort, Packets.Vxlan(1, Packets.SampleFrame()));
-        var ip = new byte[24 + udp.Length];
-        Packets.Ipv4("10.0.0.1", "10.0.0.2", 17, []).AsSpan(0, 20).CopyTo(ip);
-        ip[0] = 0x46;
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
-        ip[20] = ip[21] = ip[22] = ip[23] = 1;
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum.Of(ip.AsSpan(0, 24)));
-        udp.CopyTo(ip, 24);
+        var ip = Packets.Ipv4WithOptions("10.0.0.1", "10.0.0.2", 17, Packets.Udp(40000, VxlanPort, Packets.Vxlan(1, Packets.SampleFrame())));
         Assert.Equal(Bpf.TcxNext, Run(VxlanPort, null, Frame(ip)));
     }
 

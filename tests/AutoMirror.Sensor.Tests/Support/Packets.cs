@@ -64,6 +64,20 @@ internal static class Packets
         return ip;
     }
 
+    /// <summary>An IPv4 packet with a 4-byte options field (NOP padding, IHL 6) in front of the payload, checksum redone.</summary>
+    public static byte[] Ipv4WithOptions(string src, string dst, byte protocol, byte[] payload)
+    {
+        var ip = new byte[24 + payload.Length];
+        Ipv4(src, dst, protocol, []).AsSpan(0, 20).CopyTo(ip);
+        ip[0] = 0x46;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)ip.Length);
+        ip[20] = ip[21] = ip[22] = ip[23] = 1;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), 0);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), InternetChecksum.Of(ip.AsSpan(0, 24)));
+        payload.CopyTo(ip, 24);
+        return ip;
+    }
+
     public static byte[] Ipv6(string src, string dst, byte nextHeader, byte[] payload)
     {
         var ip = new byte[40 + payload.Length];
