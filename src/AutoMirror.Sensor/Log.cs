@@ -43,8 +43,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "AF_XDP on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
     public static partial void XdpUnavailable(ILogger logger, string @interface, string reason);
 
-    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Packet ring on {Interface}: {Blocks} blocks of {BlockKilobytes} KiB, tcx ingress drop; datagrams the ring does not take still reach the UDP sockets")]
-    public static partial void PacketRingReceiving(ILogger logger, string @interface, int blocks, int blockKilobytes);
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Packet ring on {Interface}: {Workers} rings of {Blocks} blocks of {BlockKilobytes} KiB, tcx ingress drop; datagrams the rings do not take still reach the UDP sockets")]
+    public static partial void PacketRingReceiving(ILogger logger, string @interface, int workers, int blocks, int blockKilobytes);
 
     [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Packet ring on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
     public static partial void PacketRingUnavailable(ILogger logger, string @interface, string reason);

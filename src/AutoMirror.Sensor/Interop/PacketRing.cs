@@ -25,6 +25,10 @@ public sealed unsafe class PacketRing : IDisposable
     private const int PACKET_STATISTICS = 6;
     private const int PACKET_VERSION = 10;
     private const int PACKET_IGNORE_OUTGOING = 23;
+    private const int PACKET_FANOUT = 18;
+    private const int PACKET_FANOUT_DATA = 22;
+    private const int PACKET_FANOUT_CBPF = 6;
+    private const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
     private const int TPACKET_V3 = 2;
     private const ushort ETH_P_ALL = 0x0003;
     private const uint TP_STATUS_KERNEL = 0;
@@ -137,6 +141,37 @@ public sealed unsafe class PacketRing : IDisposable
         {
             throw new IOException("bind AF_PACKET to interface " + interfaceIndex + " failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
         }
+    }
+
+    /// <summary>
+    /// Makes this (bound) ring the first member of a new fanout group whose classic BPF program picks the
+    /// member for each packet, and returns the group's id (the kernel picks one not in use) for the others.
+    /// </summary>
+    internal int StartFanout(ReadOnlySpan<LibC.SockFilter> steering)
+    {
+        int request = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+        SetOption(SOL_PACKET, PACKET_FANOUT, &request, sizeof(int), "PACKET_FANOUT (new group)");
+        int group = 0;
+        uint length = sizeof(int);
+        if (LibC.getsockopt(_fd, SOL_PACKET, PACKET_FANOUT, &group, &length) < 0)
+        {
+            throw new IOException("PACKET_FANOUT (group id) failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
+        }
+
+        fixed (LibC.SockFilter* instructions = steering)
+        {
+            var program = new LibC.SockFprog { Length = (ushort)steering.Length, Filter = instructions };
+            SetOption(SOL_PACKET, PACKET_FANOUT_DATA, &program, sizeof(LibC.SockFprog), "PACKET_FANOUT_DATA");
+        }
+
+        return group & 0xFFFF;
+    }
+
+    /// <summary>Joins the fanout group another ring started: member i of the group is the i-th to join.</summary>
+    public void JoinFanout(int group)
+    {
+        int request = group | (PACKET_FANOUT_CBPF << 16);
+        SetOption(SOL_PACKET, PACKET_FANOUT, &request, sizeof(int), "PACKET_FANOUT (join)");
     }
 
     /// <summary>The block at <paramref name="index"/> (0 to Blocks-1), when the kernel has handed it over; null while it is the kernel's.</summary>

@@ -90,7 +90,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
 
         if (!string.IsNullOrEmpty(o.PacketRing.Interface))
         {
-            AddPacketRingWorker(o.PacketRing.Interface);
+            AddPacketRingWorkers(o.PacketRing.Interface);
         }
 
         foreach (var worker in _workers)
@@ -191,35 +191,62 @@ public sealed class SensorEngine : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// The packet ring and its tcx drop. The drop is attached before the ring is bound: a datagram arriving in
-    /// the microseconds between the two is dropped rather than forwarded twice (by the ring and the UDP sockets).
+    /// The packet rings (one per receive worker, in a fanout group steered by inner addresses when there are
+    /// several) and their tcx drop. The drop is attached before the rings are bound: a datagram arriving in
+    /// the microseconds between the two is dropped rather than forwarded twice (by a ring and the UDP sockets).
     /// </summary>
-    private void AddPacketRingWorker(string interfaceName)
+    private void AddPacketRingWorkers(string interfaceName)
     {
         var o = _settings.Options;
         int? geneve = o.GeneveEnabled ? o.GenevePort : null;
         int index = XdpAttachment.RequireInterface(interfaceName, "Sensor:PacketRing:Interface");
-        PacketRing? ring = null;
+        var rings = new List<PacketRing>();
         try
         {
-            ring = new PacketRing(o.PacketRing.Blocks, o.PacketRing.BlockKilobytes * 1024, PacketRingPrograms.RingFilter(o.VxlanPort, geneve));
+            for (int i = 0; i < o.ReceiveWorkers; i++)
+            {
+                rings.Add(new PacketRing(o.PacketRing.Blocks, o.PacketRing.BlockKilobytes * 1024, PacketRingPrograms.RingFilter(o.VxlanPort, geneve)));
+            }
+
             _ringProgram = Bpf.LoadTcxIngressProgram(PacketRingPrograms.IngressDrop(o.VxlanPort, geneve), "automirror_ring");
             _ringLink = Bpf.AttachTcxIngress(_ringProgram, index);
-            ring.Bind(index);
+            int group = 0;
+            for (int i = 0; i < rings.Count; i++)
+            {
+                rings[i].Bind(index);
+                if (rings.Count == 1)
+                {
+                    break;
+                }
+
+                // Both directions of a conversation to one worker, as the socket path's SO_REUSEPORT steering does.
+                if (i == 0)
+                {
+                    group = rings[0].StartFanout(InnerAddressSteering.ForFanout(rings.Count, geneve));
+                }
+                else
+                {
+                    rings[i].JoinFanout(group);
+                }
+            }
         }
         catch (IOException e)
         {
             // Without the drop (no tcx before kernel 6.6, no CAP_BPF) or the ring (no CAP_NET_RAW) the UDP sockets receive everything.
             CloseRingDrop();
-            ring?.Dispose();
+            rings.ForEach(r => r.Dispose());
             Log.PacketRingUnavailable(_logger, interfaceName, e.Message);
             return;
         }
 
-        var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, _outputs.ToArray(), o.MaxVnis, OpenBatches(_outputs.ToArray()));
-        _workers.Add(new PacketRingReceiveWorker("rx-ring-0", forwarder, ring, index, interfaceName, o.BatchSize, geneve, o.MaxDatagramBytes));
-        PacketRingWorkers = 1;
-        Log.PacketRingReceiving(_logger, interfaceName, o.PacketRing.Blocks, o.PacketRing.BlockKilobytes);
+        for (int i = 0; i < rings.Count; i++)
+        {
+            var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, _outputs.ToArray(), o.MaxVnis, OpenBatches(_outputs.ToArray()));
+            _workers.Add(new PacketRingReceiveWorker("rx-ring-" + i, forwarder, rings[i], index, interfaceName, o.BatchSize, geneve, o.MaxDatagramBytes));
+        }
+
+        PacketRingWorkers = rings.Count;
+        Log.PacketRingReceiving(_logger, interfaceName, rings.Count, o.PacketRing.Blocks, o.PacketRing.BlockKilobytes);
     }
 
     /// <summary>The link first: the stack gets the datagrams back before the ring goes.</summary>

@@ -20,7 +20,6 @@ namespace AutoMirror.Sensor.Receive;
 public sealed unsafe class UdpReceiveWorker : ReceiveWorker
 {
     private const int NameSlot = 32;   // >= sizeof(sockaddr_in6) (28)
-    private const uint VxlanHeaderLength = 8;
 
     private readonly int _slotBytes;
     private readonly byte* _buffers;
@@ -123,7 +122,7 @@ public sealed unsafe class UdpReceiveWorker : ReceiveWorker
     /// </summary>
     public void SteerByInnerAddresses(Encapsulation encapsulation, int groupSize)
     {
-        var program = encapsulation == Encapsulation.Vxlan ? VxlanSteering(groupSize) : GeneveSteering(groupSize);
+        var program = encapsulation == Encapsulation.Vxlan ? InnerAddressSteering.Vxlan(groupSize) : InnerAddressSteering.Geneve(groupSize);
         fixed (LibC.SockFilter* filter = program)
         {
             var fprog = new LibC.SockFprog { Length = (ushort)program.Length, Filter = filter };
@@ -132,67 +131,6 @@ public sealed unsafe class UdpReceiveWorker : ReceiveWorker
                 throw new IOException("SO_ATTACH_REUSEPORT_CBPF failed: " + LibC.Describe(Marshal.GetLastPInvokeError()));
             }
         }
-    }
-
-    /// <summary>VXLAN: the frame is at offset 8, its IP header at 22.</summary>
-    internal static LibC.SockFilter[] VxlanSteering(int groupSize)
-    {
-        const uint Inner = VxlanHeaderLength + 14;
-        return
-        [
-            new(0x28, 0, 0, VxlanHeaderLength + 12),   // 0: A = frame EtherType
-            new(0x15, 1, 0, 0x0800),                   // 1: IPv4 → 3
-            new(0x15, 4, 13, 0x86DD),                  // 2: IPv6 → 7, else → 16
-            new(0x20, 0, 0, Inner + 12),               // 3: A = IPv4 source
-            new(0x07, 0, 0, 0),                        // 4: X = A
-            new(0x20, 0, 0, Inner + 16),               // 5: A = IPv4 destination
-            new(0x05, 0, 0, 3),                        // 6: → 10
-            new(0x20, 0, 0, Inner + 8 + 12),           // 7: A = low word of IPv6 source
-            new(0x07, 0, 0, 0),                        // 8: X = A
-            new(0x20, 0, 0, Inner + 24 + 12),          // 9: A = low word of IPv6 destination
-            new(0xAC, 0, 0, 0),                        // 10: A ^= X (same for both directions)
-            new(0x07, 0, 0, 0),                        // 11: X = A
-            new(0x74, 0, 0, 16),                       // 12: A >>= 16
-            new(0xAC, 0, 0, 0),                        // 13: A ^= X
-            new(0x94, 0, 0, (uint)groupSize),          // 14: A %= workers
-            new(0x16, 0, 0, 0),                        // 15: return A
-            new(0x06, 0, 0, 0),                        // 16: return 0
-        ];
-    }
-
-    /// <summary>
-    /// GENEVE from a GWLB: options of variable length (X = their size), then the mirror's IPv4 header
-    /// (20 bytes: AWS sets no IP options), UDP, VXLAN, and the frame at X + 44.
-    /// </summary>
-    internal static LibC.SockFilter[] GeneveSteering(int groupSize)
-    {
-        const uint Frame = 8 + 20 + 8 + VxlanHeaderLength;
-        const uint Inner = Frame + 14;
-        return
-        [
-            new(0x30, 0, 0, 0),                        // 0: A = first GENEVE byte
-            new(0x54, 0, 0, 0x3F),                     // 1: A &= option length (words)
-            new(0x64, 0, 0, 2),                        // 2: A <<= 2
-            new(0x07, 0, 0, 0),                        // 3: X = options length in bytes
-            new(0x48, 0, 0, Frame + 12),               // 4: A = frame EtherType
-            new(0x15, 1, 0, 0x0800),                   // 5: IPv4 → 7
-            new(0x15, 4, 14, 0x86DD),                  // 6: IPv6 → 11, else → 21
-            new(0x40, 0, 0, Inner + 12),               // 7: A = IPv4 source
-            new(0x02, 0, 0, 0),                        // 8: M[0] = A
-            new(0x40, 0, 0, Inner + 16),               // 9: A = IPv4 destination
-            new(0x05, 0, 0, 3),                        // 10: → 14
-            new(0x40, 0, 0, Inner + 8 + 12),           // 11: A = low word of IPv6 source
-            new(0x02, 0, 0, 0),                        // 12: M[0] = A
-            new(0x40, 0, 0, Inner + 24 + 12),          // 13: A = low word of IPv6 destination
-            new(0x61, 0, 0, 0),                        // 14: X = M[0]
-            new(0xAC, 0, 0, 0),                        // 15: A ^= X
-            new(0x07, 0, 0, 0),                        // 16: X = A
-            new(0x74, 0, 0, 16),                       // 17: A >>= 16
-            new(0xAC, 0, 0, 0),                        // 18: A ^= X
-            new(0x94, 0, 0, (uint)groupSize),          // 19: A %= workers
-            new(0x16, 0, 0, 0),                        // 20: return A
-            new(0x06, 0, 0, 0),                        // 21: return 0
-        ];
     }
 
     protected override void CloseReceiver()

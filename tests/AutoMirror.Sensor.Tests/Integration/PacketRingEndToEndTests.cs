@@ -23,8 +23,9 @@ public sealed class PacketRingEndToEndTests(ITestOutputHelper output, PacketRing
         var metrics = EndToEndTests.Metrics(Path.Combine(run.Work, "metrics-geneve.txt"));
 
         Assert.DoesNotContain("is not available", log, StringComparison.Ordinal);
-        Assert.Contains("Packet ring on x0: 32 blocks of 256 KiB, tcx ingress drop", log, StringComparison.Ordinal);
-        Assert.Equal(1, metrics["automirror_sensor_packet_ring_workers"]);
+        // e2e.sh runs two receive workers: two rings in a fanout group.
+        Assert.Contains("Packet ring on x0: 2 rings of 32 blocks of 256 KiB, tcx ingress drop", log, StringComparison.Ordinal);
+        Assert.Equal(2, metrics["automirror_sensor_packet_ring_workers"]);
         Assert.Equal(0, metrics["automirror_sensor_packet_ring_kernel_total{counter=\"dropped\"}"]);
     });
 

@@ -6,8 +6,9 @@ using AutoMirror.Sensor.Tests.Support;
 namespace AutoMirror.Sensor.Tests.Receive;
 
 /// <summary>
-/// The SO_REUSEPORT steering programs, run by a small classic-BPF interpreter with the kernel's
-/// semantics (the program sees the UDP payload; a load past the end returns 0), against the
+/// The steering programs (SO_REUSEPORT groups, which see the UDP payload; the packet ring's fanout,
+/// which sees the frame), run by a small classic-BPF interpreter with the kernel's semantics (a load
+/// past the end returns 0), against the
 /// specification written independently here: worker = fold(src ^ dst) % workers over the mirrored
 /// frame's IP addresses, the same for both directions.
 /// </summary>
@@ -19,7 +20,7 @@ public class SteeringProgramTests
     [InlineData(8)]
     public void VxlanProgram_PicksTheSpecifiedWorker_AndTheSameForBothDirections(int workers)
     {
-        var program = UdpReceiveWorker.VxlanSteering(workers);
+        var program = InnerAddressSteering.Vxlan(workers);
         var random = new Random(workers);
         for (int i = 0; i < 2000; i++)
         {
@@ -35,7 +36,7 @@ public class SteeringProgramTests
     [InlineData(4)]
     public void GeneveProgram_SkipsTheOptions_AndPicksTheSameWorkerAsVxlan(int workers)
     {
-        var program = UdpReceiveWorker.GeneveSteering(workers);
+        var program = InnerAddressSteering.Geneve(workers);
         var random = new Random(100 + workers);
         for (int i = 0; i < 2000; i++)
         {
@@ -47,13 +48,43 @@ public class SteeringProgramTests
         }
     }
 
+    /// <summary>
+    /// The packet ring's fanout program sees the packet from its outer IP header (the kernel runs it before the
+    /// packet socket pushes the Ethernet header back): the same choice from there, VXLAN to its port, and GENEVE
+    /// to the GENEVE port when that is enabled (told apart by the UDP port).
+    /// </summary>
+    [Theory]
+    [InlineData(2, false)]
+    [InlineData(3, true)]
+    public void FanoutProgram_PicksTheSameWorkerFromTheOuterIpHeader_BothDirections(int workers, bool geneve)
+    {
+        var program = InnerAddressSteering.ForFanout(workers, geneve ? 6081 : null);
+        var random = new Random(200 + workers);
+        for (int i = 0; i < 2000; i++)
+        {
+            var (forward, backward) = RandomConversation(random);
+            int expected = Specified(forward, workers);
+            Assert.Equal(expected, Run(program, Outer(4789, (ushort)random.Next(49152, 65536), Packets.Vxlan(7, forward))));
+            Assert.Equal(expected, Run(program, Outer(4789, (ushort)random.Next(49152, 65536), Packets.Vxlan(7, backward))));
+            if (geneve)
+            {
+                int options = random.Next(0, 12);
+                Assert.Equal(expected, Run(program, Outer(6081, 1, Packets.Geneve(0x0800, Packets.Ipv4("10.0.1.5", "10.0.2.9", 17, Packets.Udp(1, 4789, Packets.Vxlan(7, forward))), options))));
+                Assert.Equal(expected, Run(program, Outer(6081, 2, Packets.Geneve(0x0800, Packets.Ipv4("10.0.1.5", "10.0.2.9", 17, Packets.Udp(2, 4789, Packets.Vxlan(7, backward))), options))));
+            }
+        }
+    }
+
+    private static byte[] Outer(ushort port, ushort sourcePort, byte[] payload)
+        => Packets.Ipv4("10.0.0.1", "10.0.0.2", 17, Packets.Udp(sourcePort, port, payload));
+
     [Fact]
     public void Programs_OnShortOrNonIpDatagrams_PickWorkerZero()
     {
         var arp = Packets.Ethernet("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 0x0806, new byte[28]);
-        Assert.Equal(0, Run(UdpReceiveWorker.VxlanSteering(4), Packets.Vxlan(1, arp)));
-        Assert.Equal(0, Run(UdpReceiveWorker.VxlanSteering(4), [8, 0, 0]));
-        Assert.Equal(0, Run(UdpReceiveWorker.GeneveSteering(4), [0x3F, 0, 8, 0]));
+        Assert.Equal(0, Run(InnerAddressSteering.Vxlan(4), Packets.Vxlan(1, arp)));
+        Assert.Equal(0, Run(InnerAddressSteering.Vxlan(4), [8, 0, 0]));
+        Assert.Equal(0, Run(InnerAddressSteering.Geneve(4), [0x3F, 0, 8, 0]));
     }
 
     private static (byte[] Forward, byte[] Backward) RandomConversation(Random random)
