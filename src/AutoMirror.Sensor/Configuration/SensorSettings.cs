@@ -154,6 +154,13 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
         return new SensorSettings(o, bind!, sources, new VlanMap(vlans));
     }
 
+    /// <summary>The interface's index; a missing interface is a misspelt setting, not a kernel limitation: start-up stops (no fallback).</summary>
+    public static int RequireInterface(string interfaceName, string setting)
+    {
+        int index = (int)LibC.if_nametoindex(interfaceName);
+        return index != 0 ? index : throw new SensorConfigurationException([setting + ": no interface named '" + interfaceName + "'"]);
+    }
+
     private static void InterfaceName(List<string> errors, string setting, string name)
     {
         if (name.Length > 15 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@'))

@@ -50,12 +50,12 @@ public sealed class SensorEngine : IHostedService, IDisposable
         if (!string.IsNullOrEmpty(o.AfXdp.Interface))
         {
             // Before the TAP exists: a persistent TAP created for a start-up that then fails on this setting would outlive the process.
-            XdpAttachment.RequireInterface(o.AfXdp.Interface, "Sensor:AfXdp:Interface");
+            SensorSettings.RequireInterface(o.AfXdp.Interface, "Sensor:AfXdp:Interface");
         }
 
         if (!string.IsNullOrEmpty(o.PacketRing.Interface))
         {
-            XdpAttachment.RequireInterface(o.PacketRing.Interface, "Sensor:PacketRing:Interface");
+            SensorSettings.RequireInterface(o.PacketRing.Interface, "Sensor:PacketRing:Interface");
         }
 
         if (o.Tap.Enabled)
@@ -199,7 +199,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
     {
         var o = _settings.Options;
         int? geneve = o.GeneveEnabled ? o.GenevePort : null;
-        int index = XdpAttachment.RequireInterface(interfaceName, "Sensor:PacketRing:Interface");
+        int index = SensorSettings.RequireInterface(interfaceName, "Sensor:PacketRing:Interface");
         var rings = new List<PacketRing>();
         try
         {

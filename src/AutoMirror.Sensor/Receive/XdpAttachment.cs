@@ -29,17 +29,10 @@ public sealed class XdpAttachment : IDisposable
 
     public int Queues { get; }
 
-    /// <summary>The interface's index; a missing interface is a misspelt setting, not a kernel limitation: start-up stops (no fallback).</summary>
-    public static int RequireInterface(string interfaceName, string setting)
-    {
-        int index = (int)LibC.if_nametoindex(interfaceName);
-        return index != 0 ? index : throw new SensorConfigurationException([setting + ": no interface named '" + interfaceName + "'"]);
-    }
-
     /// <summary>Finds the interface and its receive queues and creates the (empty) socket map.</summary>
     public static XdpAttachment Create(string interfaceName)
     {
-        int index = RequireInterface(interfaceName, "Sensor:AfXdp:Interface");
+        int index = SensorSettings.RequireInterface(interfaceName, "Sensor:AfXdp:Interface");
 
         int queues = 1;
         string queuesDirectory = "/sys/class/net/" + interfaceName + "/queues";
