@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace AutoMirror.Sensor.Interop;
@@ -44,7 +45,6 @@ public sealed unsafe class PacketRing : IDisposable
     private readonly byte* _map;
     private readonly nuint _mapLength;
     private readonly Lock _statisticsLock = new();
-    private long _packets;
     private long _dropped;
     private long _frozen;
     private int _fd;
@@ -70,7 +70,7 @@ public sealed unsafe class PacketRing : IDisposable
     }
 
     /// <summary>The ring's counters since it was created (the kernel's reset at every read; these add them up).</summary>
-    public readonly record struct Statistics(long Packets, long Dropped, long Frozen);
+    public readonly record struct Statistics(long Dropped, long Frozen);
 
     /// <param name="filter">Classic BPF: the bytes of a packet to copy, 0 for packets the ring must not take.</param>
     internal PacketRing(int blocks, int blockBytes, ReadOnlySpan<LibC.SockFilter> filter)
@@ -135,7 +135,7 @@ public sealed unsafe class PacketRing : IDisposable
         var address = stackalloc byte[20];
         new Span<byte>(address, 20).Clear();
         *(ushort*)address = AF_PACKET;
-        *(ushort*)(address + 2) = (ushort)((ETH_P_ALL >> 8) | ((ETH_P_ALL & 0xFF) << 8));
+        *(ushort*)(address + 2) = BinaryPrimitives.ReverseEndianness(ETH_P_ALL);
         *(int*)(address + 4) = interfaceIndex;
         if (LibC.bind(_fd, address, 20) < 0)
         {
@@ -212,12 +212,11 @@ public sealed unsafe class PacketRing : IDisposable
             uint length = (uint)sizeof(KernelStatistics);
             if (_fd >= 0 && LibC.getsockopt(_fd, SOL_PACKET, PACKET_STATISTICS, &read, &length) == 0)
             {
-                _packets += read.Packets;
                 _dropped += read.Drops;
                 _frozen += read.FreezeQueueCount;
             }
 
-            return new Statistics(_packets, _dropped, _frozen);
+            return new Statistics(_dropped, _frozen);
         }
     }
 

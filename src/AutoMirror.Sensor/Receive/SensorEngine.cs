@@ -210,22 +210,16 @@ public sealed class SensorEngine : IHostedService, IDisposable
 
             _ringProgram = Bpf.LoadTcxIngressProgram(PacketRingPrograms.IngressDrop(o.VxlanPort, geneve), "automirror_ring");
             _ringLink = Bpf.AttachTcxIngress(_ringProgram, index);
-            int group = 0;
-            for (int i = 0; i < rings.Count; i++)
+            rings[0].Bind(index);
+            if (rings.Count > 1)
             {
-                rings[i].Bind(index);
-                if (rings.Count == 1)
-                {
-                    break;
-                }
-
                 // Both directions of a conversation to one worker, as the socket path's SO_REUSEPORT steering does.
-                if (i == 0)
+                // A ring joins right after its bind (the kernel takes only bound sockets): until then, microseconds at
+                // start-up, it copies the group's datagrams too.
+                int group = rings[0].StartFanout(InnerAddressSteering.ForFanout(rings.Count, geneve));
+                for (int i = 1; i < rings.Count; i++)
                 {
-                    group = rings[0].StartFanout(InnerAddressSteering.ForFanout(rings.Count, geneve));
-                }
-                else
-                {
+                    rings[i].Bind(index);
                     rings[i].JoinFanout(group);
                 }
             }
@@ -239,9 +233,10 @@ public sealed class SensorEngine : IHostedService, IDisposable
             return;
         }
 
+        var outputs = _outputs.ToArray();
         for (int i = 0; i < rings.Count; i++)
         {
-            var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, _outputs.ToArray(), o.MaxVnis, OpenBatches(_outputs.ToArray()));
+            var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
             _workers.Add(new PacketRingReceiveWorker("rx-ring-" + i, forwarder, rings[i], index, interfaceName, o.BatchSize, geneve, o.MaxDatagramBytes));
         }
 

@@ -13,7 +13,7 @@ namespace AutoMirror.Sensor.Tests.Receive;
 /// wrong "next" makes the stack forward a datagram the ring forwards too. The test run hands the
 /// program a packet received on this namespace's loopback, whose address is all zeros: a frame to
 /// 00:00:00:00:00:00 is "to this host", any other unicast address is another host's. That the ring's
-/// own filter takes the same datagrams is shown with real packets in PacketRingNamespaceTests.
+/// own filter takes the same datagrams is shown with real packets in FrameReceiveNamespaceTests.
 /// </summary>
 [Trait("Category", "Integration")]
 public class PacketRingProgramsTests
