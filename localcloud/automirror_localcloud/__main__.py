@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server import build_server  # imported late: moto's import is the slow part
 
-    server = build_server(args.host, args.port, controller)
+    server = build_server(args.host, args.port, controller, os.environ.get("AUTOMIRROR_LAMBDA_ENDPOINT") or None)
     host, port = server.server_address[:2]
     print(f"automirror-localcloud ready http://{host}:{port}", flush=True)
     try:

@@ -237,6 +237,7 @@ def _install_filter_and_target_views() -> None:
         result = original_filter(self)
         result["IngressFilterRules"] = mm.rules_of(self.ec2_backend, self.id, "ingress")
         result["EgressFilterRules"] = mm.rules_of(self.ec2_backend, self.id, "egress")
+        result["NetworkServices"] = list(getattr(self, "network_services", []))
         result["Tags"] = mm.tags_of(self.ec2_backend, self.id)  # live tags, not the ones at creation
         return result
 

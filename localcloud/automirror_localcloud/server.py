@@ -15,6 +15,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import errors
 from .control import ApiRequest, ConfigError, Controller
+from . import cloudformation, public_parameters
+from .cloudformation.custom import BROKER, RESPONSE_PREFIX
 from .extension import install
 
 CONTROL_PREFIX = "/_automirror"
@@ -38,6 +40,7 @@ class LocalCloudApp:
             ("GET", "/calls"): lambda _: controller.call_counts(),
             ("POST", "/calls/reset"): self._reset_calls,
             ("POST", "/reset"): self._reset_all,
+            ("POST", "/lambda-endpoint"): self._set_lambda_endpoint,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -54,6 +57,14 @@ class LocalCloudApp:
         return self.moto(environ, start_response)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> Iterable[bytes]:
+        if route.startswith(RESPONSE_PREFIX) and environ.get("REQUEST_METHOD") == "PUT":
+            # A custom resource's function answering its ResponseURL (CloudFormation's presigned S3 URL on AWS).
+            request_id = route[len(RESPONSE_PREFIX):]
+            try:
+                body = json.loads(_read_body(environ) or "{}")
+            except json.JSONDecodeError as exc:
+                return _json(start_response, 400, {"error": f"the response is not JSON: {exc}"})
+            return _json(start_response, 200, BROKER.respond(request_id, body))
         handler = self._routes.get((environ.get("REQUEST_METHOD", "GET"), route.rstrip("/") or "/"))
         if handler is None:
             return _json(start_response, 404, {"error": f"no control route {environ.get('REQUEST_METHOD')} {route}",
@@ -75,6 +86,14 @@ class LocalCloudApp:
     def _reset_calls(self, _: dict) -> dict:
         self.controller.reset_call_counts()
         return self.controller.call_counts()
+
+    @staticmethod
+    def _set_lambda_endpoint(body: dict) -> dict:
+        url = body.get("url")
+        if not isinstance(url, str) or not url.startswith("http"):
+            raise ConfigError("the body must be {\"url\": \"http://HOST:PORT\"} (the local Lambda host)")
+        BROKER.lambda_endpoint = url
+        return {"lambdaEndpoint": url}
 
     def _reset_all(self, _: dict) -> dict:
         moto_api_backend.reset()
@@ -129,12 +148,18 @@ def _describe(environ: dict[str, Any]) -> ApiRequest | None:
     return ApiRequest(service, region, action, "query", params)
 
 
-def build_server(host: str, port: int, controller: Controller) -> BaseWSGIServer:
+def build_server(host: str, port: int, controller: Controller, lambda_endpoint: str | None = None) -> BaseWSGIServer:
     install(controller)
+    cloudformation.install(controller)
+    public_parameters.install()
     app = LocalCloudApp(controller)
     _warm_up(app)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    return make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True)
+    bound_host, bound_port = server.server_address[:2]
+    BROKER.own_url = f"http://{bound_host}:{bound_port}"
+    BROKER.lambda_endpoint = lambda_endpoint or BROKER.lambda_endpoint
+    return server
 
 
 def _warm_up(app: LocalCloudApp) -> None:

@@ -1,0 +1,439 @@
+"""CloudFormation resource models for the local cloud: the types moto 5.2.1's CloudFormation lacks, and the ones it
+creates differently from AWS. Each subclasses moto's CloudFormationModel directly, because moto builds its type map
+from CloudFormationModel.__subclasses__() once, when the first stack is parsed: this module must be imported before
+that (the package's install does), and a later class for the same type replaces moto's. Only direct subclasses
+count, so the shared plumbing is a mixin.
+
+Every model creates its resource through the same backend calls the API uses, so AWS's rules (enforced by moto or by
+the traffic-mirroring extension) apply to a stack exactly as to a direct call.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.core.common_models import CloudFormationModel
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.security_groups import SecurityGroup
+from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
+from moto.s3.models import s3_backends
+from moto.stepfunctions.models import stepfunctions_backends
+
+from .. import mirror_models as mm
+
+
+class ResourceFailed(Exception):
+    """A property CloudFormation's resource handler would refuse; the message is the reason the stack shows."""
+
+
+def _tags(properties: dict) -> list[dict[str, str]]:
+    return [{"Key": t["Key"], "Value": t["Value"]} for t in properties.get("Tags") or []]
+
+
+def _tag_spec(resource_type: str, properties: dict) -> list[dict[str, Any]]:
+    tags = _tags(properties)
+    return [{"ResourceType": resource_type, "Tags": tags}] if tags else []
+
+
+class _Physical:
+    """A created resource as the stack holds it: its physical id, its attributes, how it is deleted."""
+
+    def __init__(self, physical_id: str, attributes: dict[str, Any], delete: Any) -> None:
+        self.physical_resource_id = physical_id
+        self._attributes = attributes
+        self._delete = delete
+
+    def is_created(self) -> bool:
+        return True
+
+    def get_cfn_attribute(self, name: str) -> Any:
+        if name not in self._attributes:
+            raise ResourceFailed(f"attribute {name} does not exist")
+        return self._attributes[name]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._delete()
+
+
+class _Model:
+    """Shared plumbing, mixed in ahead of CloudFormationModel: moto only finds direct subclasses of it."""
+
+    TYPE = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[misc]
+                                        cloudformation_json: Any, account_id: str, region_name: str) -> Any:
+        raise ResourceFailed(f"updating {cls.TYPE} is not supported by the local cloud")
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        raise ResourceFailed(f"{cls.TYPE} {resource_name} has no delete")
+
+    def is_created(self) -> bool:
+        return True
+
+
+# ----- traffic mirroring ------------------------------------------------------------------------
+class TrafficMirrorTargetModel(_Model, CloudFormationModel):
+    TYPE = "AWS::EC2::TrafficMirrorTarget"
+    ATTRIBUTES = ("Id",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::TrafficMirrorTarget"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        kinds = [k for k in ("NetworkInterfaceId", "NetworkLoadBalancerArn", "GatewayLoadBalancerEndpointId")
+                 if properties.get(k)]
+        if len(kinds) != 1:
+            raise ResourceFailed("A traffic mirror target needs exactly one of NetworkInterfaceId, "
+                                 f"NetworkLoadBalancerArn, GatewayLoadBalancerEndpointId (got {kinds or 'none'})")
+        ec2 = ec2_backends[account_id][region_name]
+        target = ec2.create_traffic_mirror_target(
+            properties.get("NetworkInterfaceId"), properties.get("NetworkLoadBalancerArn"),
+            properties.get("Description"), _tag_spec("traffic-mirror-target", properties), None,
+            properties.get("GatewayLoadBalancerEndpointId"))
+        return _Physical(target.id, {"Id": target.id}, lambda: mm.delete_target(ec2, target.id))
+
+
+class TrafficMirrorFilterModel(_Model, CloudFormationModel):
+    TYPE = "AWS::EC2::TrafficMirrorFilter"
+    ATTRIBUTES = ("Id",)
+    NETWORK_SERVICES = ("amazon-dns",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::TrafficMirrorFilter"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        services = list(properties.get("NetworkServices") or [])
+        unknown = [s for s in services if s not in cls.NETWORK_SERVICES]
+        if unknown:
+            raise ResourceFailed(f"NetworkServices {unknown} are not valid (AWS accepts {list(cls.NETWORK_SERVICES)})")
+        ec2 = ec2_backends[account_id][region_name]
+        mirror_filter = ec2.create_traffic_mirror_filter(
+            properties.get("Description"), _tag_spec("traffic-mirror-filter", properties), None)
+        mirror_filter.network_services = services
+        return _Physical(mirror_filter.id, {"Id": mirror_filter.id}, lambda: mm.delete_filter(ec2, mirror_filter.id))
+
+
+class TrafficMirrorFilterRuleModel(_Model, CloudFormationModel):
+    TYPE = "AWS::EC2::TrafficMirrorFilterRule"
+    ATTRIBUTES = ("Id",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::TrafficMirrorFilterRule"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        for required in ("TrafficMirrorFilterId", "TrafficDirection", "RuleNumber", "RuleAction",
+                         "SourceCidrBlock", "DestinationCidrBlock"):
+            if properties.get(required) in (None, ""):
+                raise ResourceFailed(f"Property {required} is required (it resolved to nothing)")
+        families = set()
+        for name in ("SourceCidrBlock", "DestinationCidrBlock"):
+            try:
+                families.add(ipaddress.ip_network(properties[name], strict=False).version)
+            except ValueError as exc:
+                raise ResourceFailed(f"{name} {properties[name]!r} is not a CIDR block") from exc
+        if len(families) != 1:
+            raise ResourceFailed("SourceCidrBlock and DestinationCidrBlock must both be IPv4 or both be IPv6")
+        params = {
+            "TrafficMirrorFilterId": properties["TrafficMirrorFilterId"],
+            "TrafficDirection": properties["TrafficDirection"],
+            "RuleNumber": int(properties["RuleNumber"]),
+            "RuleAction": properties["RuleAction"],
+            "Protocol": int(properties["Protocol"]) if properties.get("Protocol") is not None else None,
+            "SourceCidrBlock": properties["SourceCidrBlock"],
+            "DestinationCidrBlock": properties["DestinationCidrBlock"],
+            "Description": properties.get("Description"),
+        }
+        for name in ("SourcePortRange", "DestinationPortRange"):
+            if properties.get(name):
+                params[name] = {k: int(v) for k, v in properties[name].items()}
+        ec2 = ec2_backends[account_id][region_name]
+        rule = mm.create_rule(ec2, params, {t["Key"]: t["Value"] for t in _tags(properties)})
+        rule_id = rule["TrafficMirrorFilterRuleId"]
+        return _Physical(rule_id, {"Id": rule_id}, lambda: mm.delete_rule(ec2, rule_id))
+
+
+# ----- load balancing ---------------------------------------------------------------------------
+# The attributes AWS accepts per load balancer type (ELBv2 API reference, LoadBalancerAttribute).
+_COMMON_LB_ATTRIBUTES = {"deletion_protection.enabled", "load_balancing.cross_zone.enabled", "access_logs.s3.enabled",
+                         "access_logs.s3.bucket", "access_logs.s3.prefix", "ipv6.deny_all_igw_traffic",
+                         "zonal_shift.config.enabled"}
+_LB_ATTRIBUTES = {
+    "network": _COMMON_LB_ATTRIBUTES | {"dns_record.client_routing_policy",
+                                        "secondary_ips.auto_assigned.per_subnet"},
+    "gateway": {"deletion_protection.enabled", "load_balancing.cross_zone.enabled"},
+    "application": FakeLoadBalancer.VALID_ATTRS,
+}
+
+
+class LoadBalancerModel(_Model, CloudFormationModel):
+    """moto's own model makes every load balancer an application load balancer and ignores its attributes and
+    tags; an NLB must be type network (a UDP listener is refused otherwise) with cross-zone balancing as set."""
+
+    TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return FakeLoadBalancer.has_cfn_attr(attr) or attr == "LoadBalancerArn"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        kind = properties.get("Type", "application")
+        if kind not in _LB_ATTRIBUTES:
+            raise ResourceFailed(f"Type {kind!r} must be application, network or gateway")
+        attributes = {a["Key"]: str(a["Value"]) for a in properties.get("LoadBalancerAttributes") or []}
+        invalid = sorted(set(attributes) - _LB_ATTRIBUTES[kind])
+        if invalid:
+            raise ResourceFailed(f"Key {invalid[0]} not valid for a {kind} load balancer (Error code: InvalidConfigurationRequest)")
+        backend = elbv2_backends[account_id][region_name]
+        balancer = backend.create_load_balancer(
+            resource_name, properties.get("SecurityGroups") or [], properties.get("Subnets") or [],
+            subnet_mappings=properties.get("SubnetMappings"), scheme=properties.get("Scheme", "internet-facing"),
+            loadbalancer_type=kind, ip_address_type=properties.get("IpAddressType", "ipv4"), tags=_tags(properties) or None)
+        if attributes:
+            backend.modify_load_balancer_attributes(balancer.arn, attributes)
+        return balancer
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        elbv2_backends[account_id][region_name].delete_load_balancer(resource_name)
+
+
+_TARGET_GROUP_ARGUMENTS = {
+    "VpcId": "vpc_id", "Protocol": "protocol", "Port": "port", "ProtocolVersion": "protocol_version",
+    "HealthCheckProtocol": "healthcheck_protocol", "HealthCheckPort": "healthcheck_port",
+    "HealthCheckPath": "healthcheck_path", "HealthCheckIntervalSeconds": "healthcheck_interval_seconds",
+    "HealthCheckTimeoutSeconds": "healthcheck_timeout_seconds", "HealthCheckEnabled": "healthcheck_enabled",
+    "HealthyThresholdCount": "healthy_threshold_count", "UnhealthyThresholdCount": "unhealthy_threshold_count",
+    "Matcher": "matcher", "TargetType": "target_type", "IpAddressType": "ip_address_type",
+}
+
+
+class TargetGroupModel(_Model, CloudFormationModel):
+    """moto's model drops TargetGroupAttributes, Tags and Targets; AWS applies them at creation."""
+
+    TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
+    ATTRIBUTES = ("TargetGroupArn", "TargetGroupFullName", "TargetGroupName", "LoadBalancerArns")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ElasticLoadBalancingV2::TargetGroup"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        protocol = properties.get("Protocol")
+        check = properties.get("HealthCheckProtocol")
+        if protocol in ("UDP", "TCP_UDP") and check in ("UDP", "TCP_UDP"):
+            raise ResourceFailed(f"Health check protocol {check} is not supported for target groups with the "
+                                 f"{protocol} protocol: use TCP, HTTP or HTTPS")
+        arguments = {arg: properties[key] for key, arg in _TARGET_GROUP_ARGUMENTS.items() if key in properties}
+        for numeric in ("port", "healthcheck_interval_seconds", "healthcheck_timeout_seconds",
+                        "healthy_threshold_count", "unhealthy_threshold_count"):
+            if numeric in arguments:
+                arguments[numeric] = int(arguments[numeric])
+        if "healthcheck_port" in arguments:
+            arguments["healthcheck_port"] = str(arguments["healthcheck_port"])
+        backend = elbv2_backends[account_id][region_name]
+        group = backend.create_target_group(resource_name, **arguments)
+        attributes = {a["Key"]: str(a["Value"]) for a in properties.get("TargetGroupAttributes") or []}
+        if attributes:
+            backend.modify_target_group_attributes(group.arn, attributes)
+        if properties.get("Tags"):
+            backend.add_tags([group.arn], _tags(properties))
+        if properties.get("Targets"):
+            backend.register_targets(group.arn, [{"Id": t["Id"], "Port": t.get("Port")} for t in properties["Targets"]])
+        return group
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        elbv2_backends[account_id][region_name].delete_target_group(resource_name)
+
+
+# ----- security groups --------------------------------------------------------------------------
+class SecurityGroupModel(_Model, CloudFormationModel):
+    """moto's model drops SecurityGroupEgress. AWS replaces the default allow-all egress with the rules given."""
+
+    TYPE = "AWS::EC2::SecurityGroup"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::SecurityGroup"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "GroupName"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return SecurityGroup.has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        group = SecurityGroup.create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
+                                                              region_name, **kwargs)
+        egress = (cloudformation_json.get("Properties") or {}).get("SecurityGroupEgress")
+        if egress:
+            ec2 = ec2_backends[account_id][region_name]
+            ec2.revoke_security_group_egress(group.id, "-1", None, None, [{"CidrIp": "0.0.0.0/0"}])
+            for rule in egress:
+                ranges = [{"CidrIp": rule["CidrIp"], "Description": rule.get("Description")}] if rule.get("CidrIp") else []
+                ipv6 = [{"CidrIpv6": rule["CidrIpv6"], "Description": rule.get("Description")}] if rule.get("CidrIpv6") else []
+                groups = [{"GroupId": rule["DestinationSecurityGroupId"]}] if rule.get("DestinationSecurityGroupId") else None
+                ec2.authorize_security_group_egress(
+                    group.id, str(rule["IpProtocol"]),
+                    str(rule["FromPort"]) if rule.get("FromPort") is not None else None,
+                    str(rule["ToPort"]) if rule.get("ToPort") is not None else None,
+                    ranges + ipv6, source_groups=groups)
+        return group
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        SecurityGroup.delete_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+
+# ----- workflows and functions ------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+class StateMachineModel(_Model, CloudFormationModel):
+    """moto reads only DefinitionString. AWS also takes Definition (an object) and DefinitionS3Location, and applies
+    DefinitionSubstitutions to whichever is given; a placeholder left unsubstituted is an error that names it."""
+
+    TYPE = "AWS::StepFunctions::StateMachine"
+    ATTRIBUTES = ("Arn", "Name", "StateMachineRevisionId")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::StepFunctions::StateMachine"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StateMachineName"
+
+    @classmethod
+    def definition(cls, properties: dict, account_id: str, region_name: str) -> str:
+        if properties.get("DefinitionString") is not None:
+            text = properties["DefinitionString"]
+        elif properties.get("Definition") is not None:
+            text = json.dumps(properties["Definition"])
+        elif properties.get("DefinitionS3Location"):
+            location = properties["DefinitionS3Location"]
+            from moto.utilities.utils import get_partition
+
+            s3 = s3_backends[account_id][get_partition(region_name)]
+            try:
+                text = s3.get_object(location["Bucket"], location["Key"]).value.decode("utf-8")
+            except Exception as exc:
+                raise ResourceFailed(f"DefinitionS3Location s3://{location['Bucket']}/{location['Key']} cannot be read: {exc}") from exc
+        else:
+            raise ResourceFailed("one of DefinitionString, Definition or DefinitionS3Location is required")
+        substitutions = properties.get("DefinitionSubstitutions") or {}
+        for key, value in substitutions.items():
+            if value is None:
+                raise ResourceFailed(f"DefinitionSubstitutions {key} resolved to nothing")
+            text = text.replace("${" + key + "}", value if isinstance(value, str) else json.dumps(value))
+        left = sorted(set(_PLACEHOLDER.findall(text)))
+        if left:
+            raise ResourceFailed(f"the definition still has placeholders {left} that no DefinitionSubstitutions entry replaces")
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise ResourceFailed(f"the definition is not valid JSON after substitution: {exc} (Error code: InvalidDefinition)") from exc
+        return text
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        definition = cls.definition(properties, account_id, region_name)
+        tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags") or []]
+        backend = stepfunctions_backends[account_id][region_name]
+        name = properties.get("StateMachineName", resource_name)
+        return backend.create_state_machine(name, definition, properties.get("RoleArn", ""), tags=tags)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        stepfunctions_backends[account_id][region_name].delete_state_machine(resource_name)
+
+
+class LambdaFunctionModel(_Model, CloudFormationModel):
+    """moto's function, with Lambda's check that every environment value is a string: a value that resolved to
+    nothing (a !Ref to a resource that was never made) fails the function with the variable's name."""
+
+    TYPE = "AWS::Lambda::Function"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Function"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "FunctionName"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return LambdaFunction.has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        variables = ((properties.get("Environment") or {}).get("Variables")) or {}
+        bad = sorted(name for name, value in variables.items() if not isinstance(value, str))
+        if bad:
+            raise ResourceFailed(f"Environment variables {bad} did not resolve to strings "
+                                 f"({', '.join(f'{n}={variables[n]!r}' for n in bad)})")
+        return LambdaFunction.create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
+                                                              region_name, **kwargs)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        LambdaFunction.delete_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
