@@ -38,15 +38,15 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "localcloud"))
 import cloud_setup  # noqa: E402  (the lab's own module, next to this file)
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = 6
+STEPS = 7
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
-ATTACH_MACHINE = "AutoMirrorAttach"
-TEARDOWN_MACHINE = "AutoMirrorTeardown"
+STACK_NAME = "automirror"
+BUILD = ROOT / ".aws-sam" / "build"
 SESSION_HOURLY_PRICE = 0.015
 DEBIAN_PYTHON = "/usr/bin/python3"  # scapy lives in Debian's python, as in the sensor e2e
 E2E = ROOT / "tests" / "sensor-e2e"
@@ -193,6 +193,7 @@ class Services:
         self.lambda_url = f"http://127.0.0.1:{self.lambda_port}"
         self.sfn_url = f"http://127.0.0.1:{self.sfn_port}"
         self.cloud_url = None
+        self.function_names = {}
 
     def aws_env(self):
         env = dict(os.environ)
@@ -206,58 +207,73 @@ class Services:
 
     def start_cloud(self):
         log = self.work / "localcloud.log"
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "localcloud"))
+        # The stack's custom resource runs on the local Lambda host, as CloudFormation invokes it on AWS.
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "localcloud"), AUTOMIRROR_LAMBDA_ENDPOINT=self.lambda_url)
         process = self.resources.start("local cloud", [sys.executable, "-m", "automirror_localcloud", "--host", "127.0.0.1",
                                                        "--port", "0"], log, env=env, stdout=subprocess.PIPE)
         line = read_line(process, "automirror-localcloud ready ", 60, "the local cloud", log)
         self.cloud_url = line.split()[-1]
         return self.cloud_url
 
-    def start_step_functions(self, poll_seconds, max_attempts):
+    def start_step_functions(self):
         if not self.node.exists():
             raise StepFailed(f"Node 22 is missing ({self.node.relative_to(ROOT)}): run scripts/prereqs.sh")
-        subs = {
-            "EvaluateFunctionArn": "EvaluateFunction", "TargetHealthFunctionArn": "TargetHealthFunction",
-            "CreateSessionsFunctionArn": "CreateSessionsFunction", "VerifyFunctionArn": "VerifyFunction",
-            "CleanupFunctionArn": "CleanupFunction", "ListLabSessionsFunctionArn": "ListLabSessionsFunction",
-            "DeleteSessionFunctionArn": "DeleteSessionFunction", "InstanceActionFunctionArn": "InstanceActionFunction",
-            "TeardownReportFunctionArn": "TeardownReportFunction",
-        }
         args = [str(self.node), "localcloud/stepfunctions/sfn-server.mjs", "--port", str(self.sfn_port),
-                "--definition", f"{ATTACH_MACHINE}=statemachine/attach.asl.json",
-                "--definition", f"{TEARDOWN_MACHINE}=statemachine/teardown.asl.json", "--retry-pause-ms", "50"]
-        for key, function in subs.items():
-            args += ["--substitute", f"{key}={FUNCTION_ARN}{function}"]
-        # The template's waits, shortened where DefinitionSubstitutions puts the stack's values.
-        args += ["--substitute", f"HealthPollSeconds={poll_seconds}", "--substitute", f"HealthMaxAttempts={max_attempts}",
-                 "--substitute", "MapConcurrency=4"]
+                "--retry-pause-ms", "50"]
         log = self.work / "stepfunctions.log"
         process = self.resources.start("step functions", args, log, env=self.aws_env(), stdout=subprocess.PIPE)
         read_line(process, "{", 30, "the local Step Functions endpoint", log)
 
-    def start_lambda_host(self, stack):
+    def copy_state_machines(self, stack):
+        """The workflows run the definitions the stack holds (after DefinitionSubstitutions), under the stack's own
+        state machine names, so the ARNs in the functions' environment are the ones that run."""
+        cloud_sfn = boto3.client("stepfunctions", **self.client_settings(self.cloud_url))
+        local_sfn = boto3.client("stepfunctions", **self.client_settings(self.sfn_url))
+        for arn in (stack["attachStateMachineArn"], stack["teardownStateMachineArn"]):
+            machine = cloud_sfn.describe_state_machine(stateMachineArn=arn)
+            created = local_sfn.create_state_machine(name=machine["name"], definition=machine["definition"],
+                                                     roleArn=machine["roleArn"] or f"arn:aws:iam::{ACCOUNT}:role/lab")
+            if created["stateMachineArn"] != arn:
+                raise StepFailed(f"the local Step Functions named {machine['name']} {created['stateMachineArn']}, not {arn}")
+
+    @staticmethod
+    def client_settings(endpoint):
+        return dict(region_name=REGION, endpoint_url=endpoint, aws_access_key_id="automirror-lab",
+                    aws_secret_access_key="automirror-lab")
+
+    def start_lambda_host(self):
+        """The functions as the stack deployed them: configuration (handler, environment) from the local cloud's
+        Lambda API, code from the artifact `sam build` made."""
         dll = ROOT / "src" / "AutoMirror.LocalLambda" / "bin" / self.configuration / "net10.0" / "AutoMirror.LocalLambda.dll"
         if not dll.exists():
             raise StepFailed(f"{dll.relative_to(ROOT)} is missing: build it first (scripts/lab.sh does)")
-        machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:"
-        env_values = {
-            # What CloudFormation resolves from the stack's resources.
-            "MIRROR_TARGET_ID": stack["mirrorTargetId"], "MIRROR_FILTER_ID": stack["mirrorFilterId"],
-            "SENSOR_TARGET_GROUP_ARN": stack["targetGroupArn"], "SENSOR_SUBNET_IDS": stack["sensorSubnetId"],
-            "VPC_IDS": stack["vpcId"],
-            "ATTACH_STATE_MACHINE_ARN": machine + ATTACH_MACHINE, "TEARDOWN_STATE_MACHINE_ARN": machine + TEARDOWN_MACHINE,
-            # The lab's teardown removes what it finds (the stack's default only reports).
-            "TEARDOWN_ACTION": "detach",
-        }
-        args = ["dotnet", str(dll), "--port", str(self.lambda_port), "--template", str(ROOT / "template.yaml")]
-        for key, value in env_values.items():
-            args += ["--env", f"{key}={value}"]
+        if not (BUILD / "EventFunction" / "AutoMirror.Functions.dll").exists():
+            raise StepFailed(f"{BUILD.relative_to(ROOT)} has no function artifact: run python3 scripts/sam-build.py first")
+        args = ["dotnet", str(dll), "--port", str(self.lambda_port), "--deployed-in", self.cloud_url,
+                "--assembly-dir", str(BUILD / "EventFunction")]
         log = self.work / "locallambda.log"
         process = self.resources.start("lambda host", args, log, env=self.aws_env(), stdout=subprocess.PIPE)
         read_line(process, "automirror-locallambda ready ", 60, "the local Lambda host", log)
 
+    def deploy(self, parameters, sensors_ready):
+        """`sam deploy` of .aws-sam/build/template.yaml into the local cloud, the network made first as a user's."""
+        from automirror_localcloud import deploy as local_deploy
+
+        ec2 = boto3.client("ec2", **self.client_settings(self.cloud_url))
+        network = local_deploy.create_network(ec2)
+        values = {**local_deploy.network_parameters(network), **parameters}
+        try:
+            deployed = local_deploy.deploy(self.cloud_url, BUILD / "template.yaml", STACK_NAME, values, timeout=240,
+                                           answer_signals=True, sensors_ready=sensors_ready)
+        except local_deploy.DeployFailed as error:
+            raise StepFailed(f"deploy: {error}") from error
+        deployed["network"] = network
+        return deployed
+
     def invoke(self, function, payload):
-        status, headers, body = http_json(f"{self.lambda_url}/2015-03-31/functions/{function}/invocations", payload, timeout=120)
+        """Invokes a function of the stack by its template logical id, under the name the stack gave it."""
+        name = self.function_names.get(function, function)
+        status, headers, body = http_json(f"{self.lambda_url}/2015-03-31/functions/{name}/invocations", payload, timeout=120)
         if any(k.lower() == "x-amz-function-error" for k in headers):
             raise StepFailed(f"{function} failed: {body[:800]}")
         return json.loads(body)
@@ -650,31 +666,38 @@ def run_lab(resources, work, configuration):
     if analyser.kind != "suricata":
         progress("note: Suricata is not installed; tshark reads the TAP instead (flows only, no HTTP/DNS events)")
 
-    with Step(1, "local cloud, the stack template.yaml creates, workflows, Lambda host, sensor"):
+    with Step(1, "local cloud, `sam deploy` of template.yaml into it, workflows, Lambda host, sensor"):
         cloud = services.start_cloud()
         note(f"local cloud at {cloud}")
-        ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
-                           aws_secret_access_key="automirror-lab")
-        elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=cloud, aws_access_key_id="automirror-lab",
-                             aws_secret_access_key="automirror-lab")
-        stack = cloud_setup.create_stack(ec2, elbv2)
-        report["stack"] = stack
-        note(f"VPC {stack['vpcId']}, internal NLB + UDP 4789 listener, target group (HTTP :8080/health), "
-             f"mirror target {stack['mirrorTargetId']}, filter {stack['mirrorFilterId']}")
-        services.start_step_functions(poll_seconds=1, max_attempts=60)
-        services.start_lambda_host(stack)
-        note(f"Step Functions endpoint {services.sfn_url} (Attach, Teardown); Lambda host {services.lambda_url}")
+        ec2 = boto3.client("ec2", **Services.client_settings(cloud))
+        cfn = boto3.client("cloudformation", **Services.client_settings(cloud))
+        services.start_lambda_host()
+        services.start_step_functions()
         network.create()
         note(f"namespaces {network.client} (lab client), {network.server} (lab server), {network.sensor} (sensor)")
-        # The sensor and its analyser come up now; the target group's health follows the sensor's /health, so the
-        # Attach workflows wait at their health gate until the sensor can forward, as on AWS while a sensor boots.
+        # The sensor and its analyser come up first: the stack waits for the sensor group's signal, which a sensor
+        # sends once its health check passes, as the bootstrap does on AWS.
         sensor = Sensor(resources, network, work, configuration)
         sensor.start(analyser.downstream_process, {})
         analyser.start()
+        deployed = services.deploy({
+            # The template's parameters, set as a user would for a fast local run.
+            "HealthPollSeconds": "1", "HealthMaxAttempts": "60", "TeardownAction": "detach", "TeardownConcurrency": "4",
+        }, sensors_ready=lambda: sensor.health()[0] == "200")
+        stack = cloud_setup.stack_view(deployed)
+        services.function_names = stack["functions"]
+        report["stack"] = {k: v for k, v in stack.items() if k != "functions"}
+        report["stackOutputs"] = deployed["outputs"]
+        note(f"stack {stack['stackName']} {deployed['status']} with {len(deployed['resources'])} resources: "
+             f"NLB {stack['loadBalancerArn'].rsplit('/', 2)[-2]}, mirror target {stack['mirrorTargetId']}, "
+             f"filter {stack['mirrorFilterId']}, {len(stack['functions'])} functions")
+        services.copy_state_machines(stack)
+        note(f"Step Functions endpoint {services.sfn_url} runs the stack's workflows; Lambda host {services.lambda_url} "
+             "runs the built functions with the stack's environment")
         follower = HealthFollower(services, sensor, stack["targetGroupArn"])
         follower.start()
-        note(f"sensor in {network.sensor} (TAP {network.tap}); {analyser.kind} starting on the TAP; "
-             "target health follows the sensor's /health")
+        note(f"sensor in {network.sensor} (TAP {network.tap}); {analyser.kind} on the TAP; target health follows "
+             "the sensor's /health")
 
     with Step(2, "launching the lab: labs red and blue, one untagged, one t2.micro, one interface already full"):
         instances, foreign = cloud_setup.create_lab(ec2, stack)
@@ -884,7 +907,30 @@ def run_lab(resources, work, configuration):
         for instance in instances:
             instance["statusTagAfter"] = instance_tags(ec2, instance["instanceId"]).get("automirror:status")
 
-    with Step(6, "report"):
+    with Step(6, "red-web starts again, then `sam delete` while its sessions are live"):
+        red_web = next(i for i in instances if i["name"] == "red-web")
+        ec2.start_instances(InstanceIds=[red_web["instanceId"]])
+        answer = services.invoke("EventFunction", event_from("ec2-state-running.json", red_web["instanceId"],
+                                                             "lab-running-again", state="running"))
+        if answer.get("executionArn"):
+            wait_executions(sfn, [answer["executionArn"]], 90)
+        live = managed_sessions(ec2, stack)
+        note(f"{len(live)} AutoMirror sessions live; deleting the stack")
+        cfn.delete_stack(StackName=stack["stackName"])
+        status = wait_for("the stack's deletion", lambda: _finished(cfn, deployed["stackId"], "DELETE_"), 120)
+        events = cfn.describe_stack_events(StackName=deployed["stackId"])["StackEvents"]
+        all_sessions = ec2.describe_traffic_mirror_sessions()["TrafficMirrorSessions"]
+        report["stackDeletion"] = {
+            "liveSessionsBefore": [s["TrafficMirrorSessionId"] for s in live], "status": status,
+            "failed": [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                       if e["ResourceStatus"] == "DELETE_FAILED"],
+            "sessionsLeft": [s["TrafficMirrorSessionId"] for s in all_sessions],
+            "targetsLeft": [t["TrafficMirrorTargetId"] for t in ec2.describe_traffic_mirror_targets()["TrafficMirrorTargets"]],
+        }
+        note(f"stack {status}; sessions left in the account: {report['stackDeletion']['sessionsLeft']} "
+             f"(someone else's: {foreign['sessionIds']})")
+
+    with Step(7, "report"):
         for instance in instances:
             instance["packetsSent"] = sum(s.get("packetsSent", 0) for s in instance["sessions"])
             instance["packetsSeen"] = sum(s.get("packetsSeen", 0) for s in instance["sessions"])
@@ -905,8 +951,18 @@ def run_lab(resources, work, configuration):
               all(v["flowsSeen"] == v["flowsExpected"] and v["flowsUnexpected"] == 0 for v in report["vnis"]))
         check(report, "teardown left no AutoMirror session", not report["remainingAutoMirrorSessions"])
         check(report, "someone else's sessions untouched", report["foreignSessionsLeft"] == len(foreign["sessionIds"]))
+        deletion = report["stackDeletion"]
+        check(report, "`sam delete` with live sessions: DELETE_COMPLETE, AutoMirror's sessions gone, someone else's kept",
+              bool(deletion["liveSessionsBefore"]) and deletion["status"] == "DELETE_COMPLETE"
+              and sorted(deletion["sessionsLeft"]) == sorted(foreign["sessionIds"])
+              and deletion["targetsLeft"] == [foreign["targetId"]])
         report["ok"] = all(c["passed"] for c in report["checks"])
     return report
+
+
+def _finished(cfn, stack_id, prefix):
+    status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+    return status if status.startswith(prefix) and not status.endswith("_IN_PROGRESS") else None
 
 
 def managed_sessions(ec2, stack):
@@ -1011,6 +1067,15 @@ def render(report):
                      f"{t['deletedSessionIds']}, excluded {t['excludedInstanceIds']}, saves ${t['hourlyCostSaved']}/h")
     lines.append(f"  AutoMirror sessions left: {len(report['remainingAutoMirrorSessions'])}; "
                  f"someone else's sessions left: {report['foreignSessionsLeft']}")
+    d = report["stackDeletion"]
+    lines += ["", f"sam delete: {d['status']} with {len(d['liveSessionsBefore'])} live AutoMirror sessions; "
+                  f"sessions left {d['sessionsLeft']} (someone else's), failures {d['failed'] or 'none'}"]
+    lines += ["", "CloudFormation outputs from the deployed stack (as `sam deploy` shows them)", "-" * 72]
+    for key, value in report["stackOutputs"].items():
+        lines += [f"Key                 {key}", f"Value               {value}", ""]
+    lines += ["To mirror an instance of your own on a stack like this one (the lab's stack is deleted by now):",
+              "  aws ec2 create-tags --resources i-0123456789abcdef0 --tags Key=automirror,Value=true",
+              "  automirror status --json    # watch its session appear (sessions, VNI, target health)"]
     lines += ["", "checks:"]
     for c in report["checks"]:
         lines.append(f"  [{'ok' if c['passed'] else 'FAIL'}] {c['check']}")

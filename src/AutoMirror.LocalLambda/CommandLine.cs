@@ -12,6 +12,7 @@ public static class CommandLine
         ArgumentNullException.ThrowIfNull(args);
         int? port = null;
         string? template = null;
+        Uri? deployedIn = null;
         string? assemblyDirectory = null;
         var explicitFunctions = new Dictionary<string, string>(StringComparer.Ordinal);
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -28,6 +29,12 @@ public static class CommandLine
                     break;
                 case "--template":
                     template = Value();
+                    break;
+                case "--deployed-in":
+                    var endpoint = Value();
+                    deployedIn = Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                        ? uri
+                        : throw new CommandLineException($"--deployed-in must be an http(s) URL (the cloud's Lambda API), got '{endpoint}'");
                     break;
                 case "--assembly-dir":
                     assemblyDirectory = Value();
@@ -70,12 +77,12 @@ public static class CommandLine
             functions[name] = new FunctionDefinition(name, handler, functions.TryGetValue(name, out var known) ? known.Environment : globals);
         }
 
-        if (functions.Count == 0)
+        if (functions.Count == 0 && deployedIn is null)
         {
-            throw new CommandLineException("no functions: give --template and/or --function Name=Assembly::Type::Method");
+            throw new CommandLineException("no functions: give --deployed-in, --template and/or --function Name=Assembly::Type::Method");
         }
 
-        return new LocalLambdaOptions(port.Value, functions, environment, assemblyDirectory);
+        return new LocalLambdaOptions(port.Value, functions, environment, assemblyDirectory, deployedIn);
     }
 
     private static (string Name, string Value) Pair(string text, string option, string shape)

@@ -10,6 +10,22 @@ public sealed class FunctionCatalog(IReadOnlyDictionary<string, FunctionDefiniti
 
     public FunctionDefinition? Resolve(string functionName)
     {
+        var name = NameOf(functionName);
+        if (Functions.TryGetValue(name, out var exact))
+        {
+            return exact;
+        }
+
+        // The longest logical id wins, so "VerifyFunction" is not mistaken for a shorter id it ends with.
+        return Functions.Values
+            .Where(f => name.EndsWith(f.LogicalId, StringComparison.Ordinal) || name.Contains("-" + f.LogicalId + "-", StringComparison.Ordinal))
+            .OrderByDescending(f => f.LogicalId.Length)
+            .FirstOrDefault();
+    }
+
+    /// <summary>The function name in an invoke's path: a name, or an ARN with an optional qualifier.</summary>
+    public static string NameOf(string functionName)
+    {
         ArgumentNullException.ThrowIfNull(functionName);
         var name = Uri.UnescapeDataString(functionName);
         var marker = name.IndexOf(":function:", StringComparison.Ordinal);
@@ -24,15 +40,6 @@ public sealed class FunctionCatalog(IReadOnlyDictionary<string, FunctionDefiniti
             }
         }
 
-        if (Functions.TryGetValue(name, out var exact))
-        {
-            return exact;
-        }
-
-        // The longest logical id wins, so "VerifyFunction" is not mistaken for a shorter id it ends with.
-        return Functions.Values
-            .Where(f => name.EndsWith(f.LogicalId, StringComparison.Ordinal) || name.Contains("-" + f.LogicalId + "-", StringComparison.Ordinal))
-            .OrderByDescending(f => f.LogicalId.Length)
-            .FirstOrDefault();
+        return name;
     }
 }

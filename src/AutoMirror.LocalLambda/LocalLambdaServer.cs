@@ -14,7 +14,8 @@ public sealed record LocalLambdaOptions(
     int Port,
     IReadOnlyDictionary<string, FunctionDefinition> Functions,
     IReadOnlyDictionary<string, string> Environment,
-    string? AssemblyDirectory = null);
+    string? AssemblyDirectory = null,
+    Uri? DeployedIn = null);
 
 /// <summary>
 /// Lambda's Invoke API on loopback: <c>POST /2015-03-31/functions/{name}/invocations</c>. A handler's exception is
@@ -43,8 +44,9 @@ public sealed class LocalLambdaServer : IAsyncDisposable
         var app = builder.Build();
         var catalog = new FunctionCatalog(options.Functions);
         var invoker = new HandlerInvoker(options.AssemblyDirectory, options.Environment);
+        var deployed = options.DeployedIn is null ? null : new DeployedFunctions(new HttpClient(), options.DeployedIn);
 
-        app.MapPost("/2015-03-31/functions/{name}/invocations", (string name, HttpContext context) => InvokeAsync(name, context, catalog, invoker));
+        app.MapPost("/2015-03-31/functions/{name}/invocations", (string name, HttpContext context) => InvokeAsync(name, context, catalog, deployed, invoker));
         app.MapGet("/health", () => Results.Text("{\"ready\":true}", "application/json"));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -52,10 +54,12 @@ public sealed class LocalLambdaServer : IAsyncDisposable
         return new LocalLambdaServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
 
-    private static async Task InvokeAsync(string name, HttpContext context, FunctionCatalog catalog, HandlerInvoker invoker)
+    private static async Task InvokeAsync(string name, HttpContext context, FunctionCatalog catalog, DeployedFunctions? deployed, HandlerInvoker invoker)
     {
         var response = context.Response;
-        var function = catalog.Resolve(name);
+        var function = deployed is null
+            ? catalog.Resolve(name)
+            : await deployed.FindAsync(name, context.RequestAborted).ConfigureAwait(false);
         if (function is null)
         {
             response.StatusCode = StatusCodes.Status404NotFound;

@@ -139,6 +139,25 @@ public sealed class TeardownService(
     /// is intersected with the lab as it is now, and terminate is re-checked against both opt-ins: an input cannot
     /// widen what the lab allows.
     /// </summary>
+    /// <summary>
+    /// Before the stack is deleted: every session AutoMirror made to this stack's target, whatever its lab, so that
+    /// EC2 lets CloudFormation delete the target and the filter. Sessions that are not ours are left alone (EC2 then
+    /// refuses to delete the target, and the stack says so) — AutoMirror never deletes what it did not create.
+    /// </summary>
+    public async Task<IReadOnlyList<DeleteOutcome>> DeleteAllOursAsync(CancellationToken cancellationToken)
+    {
+        var sessions = await ec2.DescribeTrafficMirrorSessionsAsync(
+            [new Ec2Filter("traffic-mirror-target-id", settings.MirrorTargetId), new Ec2Filter($"tag:{SessionTags.Managed}", "true")],
+            cancellationToken);
+        var outcomes = new List<DeleteOutcome>();
+        foreach (var session in sessions.Where(IsOurs))
+        {
+            outcomes.Add(await DeleteSessionAsync(session.TrafficMirrorSessionId, cancellationToken));
+        }
+
+        return outcomes;
+    }
+
     public async Task<InstanceActionResult> InstanceActionAsync(InstanceActionRequest request, bool dryRun, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
