@@ -24,6 +24,8 @@ for project in src/AutoMirror.LocalLambda src/AutoMirror.Sensor; do
   dotnet build "$project" -c Release -nologo -v quiet -clp:NoSummary -warnaserror >&2 \
     || fail "building $project failed (see above)"
 done
+# The stack the lab deploys is what `sam build` makes: the same Makefile targets, into .aws-sam/build.
+python3 scripts/sam-build.py >&2 || fail "the sam build (scripts/sam-build.py) failed (see above)"
 echo "lab: built in $(( $(date +%s) - build_start )) s" >&2
 
 exec python3 lab/run_lab.py --build-configuration Release "$@"

@@ -11,6 +11,9 @@ namespace AutoMirror.LocalLambda;
 /// </summary>
 public sealed class DeployedFunctions(HttpClient http, Uri lambdaApi)
 {
+    private static readonly string Region =
+        Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") ?? "us-east-1";
+
     private readonly ConcurrentDictionary<string, FunctionDefinition> _known = new(StringComparer.Ordinal);
 
     public async Task<FunctionDefinition?> FindAsync(string functionNameOrArn, CancellationToken cancellationToken)
@@ -21,7 +24,12 @@ public sealed class DeployedFunctions(HttpClient http, Uri lambdaApi)
             return known;
         }
 
-        using var answer = await http.GetAsync(new Uri(lambdaApi, $"2015-03-31/functions/{Uri.EscapeDataString(name)}/configuration"), cancellationToken).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(lambdaApi, $"2015-03-31/functions/{Uri.EscapeDataString(name)}/configuration"));
+        // The local cloud serves every service on one port and tells them apart by the credential scope of the
+        // Authorization header; it checks no signature, and this host holds no credentials to sign with.
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"AWS4-HMAC-SHA256 Credential=local/{DateTime.UtcNow:yyyyMMdd}/{Region}/lambda/aws4_request, SignedHeaders=host, Signature=0");
+        using var answer = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (answer.StatusCode == HttpStatusCode.NotFound)
         {
             return null;

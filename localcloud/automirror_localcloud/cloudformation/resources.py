@@ -18,7 +18,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroup
-from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
+from moto.elbv2.models import FakeListener, FakeLoadBalancer, elbv2_backends
 from moto.s3.models import s3_backends
 from moto.stepfunctions.models import stepfunctions_backends
 
@@ -437,3 +437,29 @@ class LambdaFunctionModel(_Model, CloudFormationModel):
     def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str) -> None:
         LambdaFunction.delete_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+
+class ListenerModel(_Model, CloudFormationModel):
+    """moto's listener, deleted when the stack is: moto leaves it, and AWS refuses to delete a target group a
+    listener still forwards to."""
+
+    TYPE = "AWS::ElasticLoadBalancingV2::Listener"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ElasticLoadBalancingV2::Listener"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return FakeListener.has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        return FakeListener.create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
+                                                            region_name, **kwargs)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str) -> None:
+        elbv2_backends[account_id][region_name].delete_listener(resource_name)

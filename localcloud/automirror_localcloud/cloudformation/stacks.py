@@ -502,6 +502,17 @@ def _install_background_create(controller: Controller) -> None:
 
     Stack.outputs = property(outputs)
 
+    def stack_resources(self: Stack) -> list[Any]:
+        # Only what exists: moto's lazy map would create a resource while answering DescribeStackResources, racing
+        # the creation thread into a second copy of it.
+        resource_map = self.resource_map
+        return [resource_map._parsed_resources[logical] for logical in resource_map._resource_json_map
+                if logical in resource_map._parsed_resources
+                and not isinstance(resource_map._parsed_resources[logical], (str, int, float, list))
+                and resource_map._parsed_resources[logical] is not None]
+
+    Stack.stack_resources = property(stack_resources)
+
     def create_resources(self: Stack) -> None:
         StackCreation(self, controller).start()
 
@@ -551,6 +562,9 @@ def delete_resources(stack: Stack, controller: Controller, logical_ids: list[str
         try:
             if hasattr(instance, "delete_for_stack"):
                 instance.delete_for_stack(stack, request_type)
+            elif resource_type == "AWS::ElasticLoadBalancingV2::Listener":
+                parsing.resource_class_from_type(resource_type).delete_from_cloudformation_json(
+                    instance.physical_resource_id, body, stack.account_id, stack.region_name)
             else:
                 resource_map._delete_resource(instance, body)
         except Exception as exc:
