@@ -20,6 +20,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { History, statesByName } from './history.mjs';
+import { AwsError, checkExecutionInputSize, checkNameCharacters, checkNameLength } from './limits.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -59,20 +60,13 @@ function substitute(text, substitutions) {
   });
 }
 
-class AwsError extends Error {
-  constructor(type, message, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
-
 const machines = new Map(); // arn -> { name, definition (object), machine }
 const executions = new Map(); // arn -> record
 const histories = new Map(); // execution arn -> History
 
 function createStateMachine({ name, definition }) {
-  if (!name) throw new AwsError('ValidationException', 'name is required');
+  checkNameLength(name);
+  checkNameCharacters(name);
   const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
   if (machines.has(arn)) {
     // AWS: the same definition again is idempotent. Compared as text, because the interpreter fills defaults into the
@@ -115,19 +109,21 @@ function retryOverrides(definition, pauseMs) {
   return overrides;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
-
+// AWS's order: the request's model constraints (ValidationException), then the state machine, then the name's
+// characters, then the input's JSON.
 function startExecution({ stateMachineArn, name, input }, options) {
+  if (name !== undefined) checkNameLength(name);
+  checkExecutionInputSize(input);
   const entry = machines.get(stateMachineArn);
   if (!entry) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
   const executionName = name ?? crypto.randomUUID();
-  if (!NAME_PATTERN.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
+  checkNameCharacters(executionName);
   const inputText = input ?? '{}';
   let inputValue;
   try {
     inputValue = JSON.parse(inputText);
   } catch (e) {
-    throw new AwsError('InvalidExecutionInput', `Invalid execution input: ${e.message}`);
+    throw new AwsError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${e.message}'`);
   }
   const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${entry.name}:${executionName}`;
   const existing = executions.get(arn);
