@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { History, statesByName } from './history.mjs';
 import { AwsError, checkExecutionInputSize, checkNameCharacters, checkNameLength } from './limits.mjs';
+import { PayloadGuard } from './payload-guard.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -140,14 +141,27 @@ function startExecution({ stateMachineArn, name, input }, options) {
     input: inputText, startDate: Date.now() / 1000,
   };
   executions.set(arn, record);
+  const guard = new PayloadGuard(entry.states, require);
   const run = entry.machine.run(inputValue, {
-    overrides: { retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs) },
+    overrides: {
+      retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs),
+      taskResourceLocalHandlers: guard.taskHandlers(),
+    },
     context: { Execution: { Id: arn, Name: executionName, Input: inputValue, StartTime: new Date().toISOString() } },
   });
   const history = new History(entry.states);
   histories.set(arn, history);
   const logged = (async () => {
-    for await (const event of run.eventLogs) history.record(event);
+    for await (const event of run.eventLogs) {
+      if (guard.failure) continue; // the execution failed on the quota: the interpreter's later events are not AWS's
+      const failure = guard.inspect(event);
+      if (failure) {
+        history.recordOutputTooLarge(event, failure);
+        run.abort();
+      } else {
+        history.record(event);
+      }
+    }
   })();
   const outcome = run.result.then(
     (output) => ({ status: 'SUCCEEDED', output: JSON.stringify(output) }),
@@ -158,7 +172,11 @@ function startExecution({ stateMachineArn, name, input }, options) {
   );
   // The status changes once the history is complete, as on AWS: whoever sees SUCCEEDED or FAILED and then reads the
   // history finds the execution's last event in it.
-  Promise.allSettled([logged]).then(async () => Object.assign(record, await outcome, { stopDate: Date.now() / 1000 }));
+  // A state output over the quota is known only once the log is read, and overrules what the interpreter returned.
+  Promise.allSettled([logged]).then(async () => {
+    const ending = await outcome;
+    Object.assign(record, guard.failure ? { status: 'FAILED', ...guard.failure } : ending, { stopDate: Date.now() / 1000 });
+  });
   return { executionArn: arn, startDate: record.startDate };
 }
 
