@@ -11,8 +11,9 @@
 // free port; the first stdout line is JSON naming the address and the state machines.
 //
 // API: CreateStateMachine, StartExecution (AWS's name idempotency), DescribeExecution, ListExecutions,
-// ListStateMachines, GetExecutionHistory (AWS's event shapes: history.mjs). One local-only route,
-// POST /_automirror/lambda-endpoint {"endpoint": URL}, sets AWS_ENDPOINT_URL_LAMBDA after start: a harness whose
+// ListStateMachines, GetExecutionHistory (AWS's event shapes: history.mjs). AWS's name rules, StartExecution's input
+// size and the payload size quota (States.DataLimitExceeded) hold: limits.mjs, payload-guard.mjs. One local-only
+// route, POST /_automirror/lambda-endpoint {"endpoint": URL}, sets AWS_ENDPOINT_URL_LAMBDA after start: a harness whose
 // Lambda host must first be told this server's address can then wire both on free ports without guessing one.
 import http from 'node:http';
 import fs from 'node:fs';
