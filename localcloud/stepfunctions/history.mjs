@@ -99,6 +99,25 @@ export class History {
     }
   }
 
+  /**
+   * A state whose output broke the payload size quota (payload-guard.mjs): its Task finished, the state never exits,
+   * and the execution fails with the quota's error; an iteration that held the state fails first. The interpreter's
+   * own events after this one are not AWS's and are not recorded.
+   */
+  recordOutputTooLarge(event, { error, cause }) {
+    const at = event.timestamp ?? Date.now();
+    const thread = event.index === undefined ? 'execution' : `iteration:${event.index}`;
+    const state = event.state;
+    if (state.type === 'Task' && !this.lastFailed(thread)) {
+      const task = this.task(state);
+      this.add(thread, at, `${task.prefix}Succeeded`, task.lambda ? {} : { taskSucceededEventDetails: task.details });
+    }
+    if (event.index !== undefined) {
+      this.add(thread, at, 'MapIterationFailed', { mapIterationFailedEventDetails: iteration(event) });
+    }
+    this.add('execution', at, 'ExecutionFailed', { executionFailedEventDetails: { error, cause } });
+  }
+
   add(thread, at, type, details, previousEventId = this.tails.get(thread) ?? 0) {
     const id = this.events.length + 1;
     this.events.push({ timestamp: at / 1000, type, id, previousEventId, ...details });

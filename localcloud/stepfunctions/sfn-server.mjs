@@ -11,8 +11,9 @@
 // free port; the first stdout line is JSON naming the address and the state machines.
 //
 // API: CreateStateMachine, StartExecution (AWS's name idempotency), DescribeExecution, ListExecutions,
-// ListStateMachines, GetExecutionHistory (AWS's event shapes: history.mjs). One local-only route,
-// POST /_automirror/lambda-endpoint {"endpoint": URL}, sets AWS_ENDPOINT_URL_LAMBDA after start: a harness whose
+// ListStateMachines, GetExecutionHistory (AWS's event shapes: history.mjs). AWS's name rules, StartExecution's input
+// size and the payload size quota (States.DataLimitExceeded) hold: limits.mjs, payload-guard.mjs. One local-only
+// route, POST /_automirror/lambda-endpoint {"endpoint": URL}, sets AWS_ENDPOINT_URL_LAMBDA after start: a harness whose
 // Lambda host must first be told this server's address can then wire both on free ports without guessing one.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -20,6 +21,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { History, statesByName } from './history.mjs';
+import { AwsError, checkExecutionInputSize, checkNameCharacters, checkNameLength } from './limits.mjs';
+import { PayloadGuard } from './payload-guard.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -59,20 +62,13 @@ function substitute(text, substitutions) {
   });
 }
 
-class AwsError extends Error {
-  constructor(type, message, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
-
 const machines = new Map(); // arn -> { name, definition (object), machine }
 const executions = new Map(); // arn -> record
 const histories = new Map(); // execution arn -> History
 
 function createStateMachine({ name, definition }) {
-  if (!name) throw new AwsError('ValidationException', 'name is required');
+  checkNameLength(name);
+  checkNameCharacters(name);
   const arn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
   if (machines.has(arn)) {
     // AWS: the same definition again is idempotent. Compared as text, because the interpreter fills defaults into the
@@ -115,19 +111,21 @@ function retryOverrides(definition, pauseMs) {
   return overrides;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
-
+// AWS's order: the request's model constraints (ValidationException), then the state machine, then the name's
+// characters, then the input's JSON.
 function startExecution({ stateMachineArn, name, input }, options) {
+  if (name !== undefined) checkNameLength(name);
+  checkExecutionInputSize(input);
   const entry = machines.get(stateMachineArn);
   if (!entry) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
   const executionName = name ?? crypto.randomUUID();
-  if (!NAME_PATTERN.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
+  checkNameCharacters(executionName);
   const inputText = input ?? '{}';
   let inputValue;
   try {
     inputValue = JSON.parse(inputText);
   } catch (e) {
-    throw new AwsError('InvalidExecutionInput', `Invalid execution input: ${e.message}`);
+    throw new AwsError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${e.message}'`);
   }
   const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${entry.name}:${executionName}`;
   const existing = executions.get(arn);
@@ -144,14 +142,27 @@ function startExecution({ stateMachineArn, name, input }, options) {
     input: inputText, startDate: Date.now() / 1000,
   };
   executions.set(arn, record);
+  const guard = new PayloadGuard(entry.states, require);
   const run = entry.machine.run(inputValue, {
-    overrides: { retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs) },
+    overrides: {
+      retryIntervalOverrides: retryOverrides(entry.definition, options.retryPauseMs),
+      taskResourceLocalHandlers: guard.taskHandlers(),
+    },
     context: { Execution: { Id: arn, Name: executionName, Input: inputValue, StartTime: new Date().toISOString() } },
   });
   const history = new History(entry.states);
   histories.set(arn, history);
   const logged = (async () => {
-    for await (const event of run.eventLogs) history.record(event);
+    for await (const event of run.eventLogs) {
+      if (guard.failure) continue; // the execution failed on the quota: the interpreter's later events are not AWS's
+      const failure = guard.inspect(event);
+      if (failure) {
+        history.recordOutputTooLarge(event, failure);
+        run.abort();
+      } else {
+        history.record(event);
+      }
+    }
   })();
   const outcome = run.result.then(
     (output) => ({ status: 'SUCCEEDED', output: JSON.stringify(output) }),
@@ -162,7 +173,11 @@ function startExecution({ stateMachineArn, name, input }, options) {
   );
   // The status changes once the history is complete, as on AWS: whoever sees SUCCEEDED or FAILED and then reads the
   // history finds the execution's last event in it.
-  Promise.allSettled([logged]).then(async () => Object.assign(record, await outcome, { stopDate: Date.now() / 1000 }));
+  // A state output over the quota is known only once the log is read, and overrules what the interpreter returned.
+  Promise.allSettled([logged]).then(async () => {
+    const ending = await outcome;
+    Object.assign(record, guard.failure ? { status: 'FAILED', ...guard.failure } : ending, { stopDate: Date.now() / 1000 });
+  });
   return { executionArn: arn, startDate: record.startDate };
 }
 
