@@ -134,6 +134,30 @@ public sealed partial class TemplateContractTests
         }
     }
 
+    [Theory]
+    [InlineData("statemachine/attach.asl.json")]
+    [InlineData("statemachine/teardown.asl.json")]
+    public void EveryTask_RetriesLambdasTransientServiceErrors_WithBackoffAndFullJitter(string aslPath)
+    {
+        // Step Functions' "Handle Lambda service exceptions" best practice, for Tasks that name the function's ARN.
+        string[] transient = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"];
+        var tasks = Asl.Tasks(JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, aslPath)))!.AsObject()).ToList();
+
+        Assert.NotEmpty(tasks);
+        foreach (var (state, task) in tasks)
+        {
+            var retriers = task["Retry"]?.AsArray() ?? [];
+            foreach (var error in transient)
+            {
+                var retrier = retriers.SingleOrDefault(r => r!["ErrorEquals"]!.AsArray().Any(e => (string?)e == error))
+                    ?? throw new Xunit.Sdk.XunitException($"{state} does not retry {error}");
+                Assert.Equal("FULL", (string?)retrier["JitterStrategy"]);
+                Assert.True(double.Parse((string)retrier["BackoffRate"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture) > 1, $"{state}: no backoff for {error}");
+                Assert.True((int)retrier["MaxAttempts"]! >= 2, $"{state}: {error} is not retried");
+            }
+        }
+    }
+
     [Fact]
     public void WorkflowErrorNames_AreTheContractsErrorNames()
     {
