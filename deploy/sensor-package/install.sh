@@ -14,7 +14,8 @@
 # unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
 #   1. the sensor build goes where the unit's ExecStart expects it; this stack's settings go to the unit's
 #      EnvironmentFile (/etc/automirror/sensor.env), which overrides the unit's defaults;
-#   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key); the sensor's
+#   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key, which is fetched
+#      over https even when apt reads the repository over http); the sensor's
 #      node.cfg, pointed at this deployment's TAP, and its local.zeek additions are installed;
 #   3. the sensor starts first (it creates the TAP), then Zeek; `zeekctl cron` keeps Zeek running.
 # --root writes every file under DIR and --dry-run prints the commands instead of running them, so the installer
@@ -48,8 +49,10 @@ done
 
 [[ "$health_port" =~ ^[0-9]+$ ]] && (( health_port >= 1 && health_port <= 65535 )) \
   || die "--health-port must be a TCP port (1-65535), got '$health_port'"
-[[ "$zeek_repository" =~ ^https:/{2}[^[:space:]]+/$ ]] \
-  || die "--zeek-repository must be the https URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
+# http is allowed because apt refuses an https URL that redirects to http (download.opensuse.org does) and checks
+# every package against the key named by signed-by anyway.
+[[ "$zeek_repository" =~ ^https?:/{2}[^[:space:]]+/$ ]] \
+  || die "--zeek-repository must be the http(s) URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
@@ -133,13 +136,16 @@ for dropin in "${receive_dropins[@]}"; do
   fi
 done
 
-# 2. Zeek from Zeek's repository.
+# 2. Zeek from Zeek's repository. The key is what apt trusts, so it is asked for over https (curl follows the
+# server's redirects to a mirror); apt then reads the repository at the URL as given and checks it with the key.
 mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"
-run curl -fsSL --retry 5 -o "$root/usr/share/keyrings/zeek.key" "${zeek_repository}Release.key"
+key_url="https://${zeek_repository#*://}Release.key"
+run curl -fsSL --retry 5 -o "$root/usr/share/keyrings/zeek.key" "$key_url"
 run gpg --batch --yes --dearmor -o "$root/usr/share/keyrings/zeek.gpg" "$root/usr/share/keyrings/zeek.key"
 echo "deb [signed-by=/usr/share/keyrings/zeek.gpg] $zeek_repository /" > "$root/etc/apt/sources.list.d/zeek.list"
-run env DEBIAN_FRONTEND=noninteractive apt-get update -q
-run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zeek
+# At boot cloud-init and unattended-upgrades hold dpkg's lock: wait for it rather than fail.
+run env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
+run env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q zeek
 
 mkdir -p "$root/opt/zeek/etc" "$root/opt/zeek/share/zeek/site"
 # Zeek sniffs the sensor's TAP: the shipped node.cfg's active interface= lines name this deployment's TAP.

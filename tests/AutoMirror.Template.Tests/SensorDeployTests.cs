@@ -43,8 +43,7 @@ public sealed partial class SensorDeployTests : IDisposable
     [Fact]
     public void UserData_RunsTheInstallerWithOptionsItAccepts()
     {
-        var template = SamTemplate.Load();
-        var userData = (string)template.Properties("SensorLaunchTemplate")["LaunchTemplateData"]!["UserData"]!["Fn::Base64"]!["Fn::Sub"]!;
+        var userData = UserData();
         var accepted = AcceptedOption().Matches(File.ReadAllText(Installer)).Select(m => m.Groups[1].Value).ToHashSet();
 
         var call = userData.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n').Single(l => l.Contains("install.sh", StringComparison.Ordinal));
@@ -54,6 +53,89 @@ public sealed partial class SensorDeployTests : IDisposable
         Assert.All(used, option => Assert.Contains(option, accepted));
         // The layer version the instance fetches is this stack's sensor package.
         Assert.Contains("get_layer_version_by_arn(Arn=\"${SensorPackage}\")", userData, StringComparison.Ordinal);
+        // The sensor admits VXLAN from the VPC, and from MirrorSourceCidr when other VPCs are mirrored.
+        Assert.Contains("--source-networks ${SourceNetworks}", call, StringComparison.Ordinal);
+        var variables = (JsonObject)SamTemplate.Load().Properties("SensorLaunchTemplate")["LaunchTemplateData"]!["UserData"]!["Fn::Base64"]!["Fn::Sub"]![1]!;
+        Assert.Equal("""{"Fn::If":["HasMirrorSourceCidr",{"Fn::Sub":"${VpcCidr},${MirrorSourceCidr}"},{"Ref":"VpcCidr"}]}""", variables["SourceNetworks"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void UserData_WaitsForTheBootAptLock_OnEveryAptGet()
+    {
+        var aptGets = UserData().Split('\n').Where(l => Regex.IsMatch(l, @"\bapt-get\b")).ToList();
+
+        Assert.NotEmpty(aptGets);
+        Assert.All(aptGets, l => Assert.Matches(@"apt-get -o DPkg::Lock::Timeout=\d+ ", l));
+    }
+
+    [Fact]
+    public void UserData_SignalsFailureOnAnyError_AndSuccessOnlyOnceTheSensorAnswersHealth()
+    {
+        var userData = UserData();
+
+        // Any error ends the script (set -e) through the EXIT trap, which signals FAILURE when the status is not 0.
+        Assert.Contains("set -euo pipefail", userData, StringComparison.Ordinal);
+        Assert.Contains("trap on_exit EXIT", userData, StringComparison.Ordinal);
+        var onExit = userData[userData.IndexOf("on_exit() {", StringComparison.Ordinal)..userData.IndexOf("trap on_exit EXIT", StringComparison.Ordinal)];
+        Assert.Contains("signal FAILURE", onExit, StringComparison.Ordinal);
+        // The trap is set before the first command that can fail.
+        Assert.True(userData.IndexOf("trap on_exit EXIT", StringComparison.Ordinal) < userData.IndexOf("apt-get", StringComparison.Ordinal));
+        // SUCCESS only after /health answered, and after the installer.
+        var health = userData.IndexOf("/health", StringComparison.Ordinal);
+        var success = userData.IndexOf("signal SUCCESS", StringComparison.Ordinal);
+        Assert.True(userData.IndexOf("install.sh", StringComparison.Ordinal) < health && health < success, userData);
+        Assert.Single(Regex.Matches(userData, "signal SUCCESS"));
+        // The signal is the one SensorGroup's CreationPolicy counts, from this stack, per instance.
+        Assert.Contains("signal_resource(StackName=\"${AWS::StackName}\"", userData, StringComparison.Ordinal);
+        Assert.Contains("LogicalResourceId=\"SensorGroup\"", userData, StringComparison.Ordinal);
+        Assert.Contains("UniqueId=instance", userData, StringComparison.Ordinal);
+        Assert.Contains("python3-boto3", userData, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UserData_IsValidBash_OnceCloudFormationSubstitutedIt()
+    {
+        // What the instance runs: ${Name} replaced by CloudFormation (here with stand-ins), then parsed by bash.
+        var script = Regex.Replace(UserData(), @"\$\{[A-Za-z:]+\}", "x");
+        var file = Path.Combine(_scratch, "user-data.sh");
+        await File.WriteAllTextAsync(file, script);
+
+        var result = await ExternalTool.RunAsync("bash", ["-n", file], Limit);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.StartsWith("#!/bin/bash\n", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Template_ZeekRepositoryDefault_IsTheFormAptAccepts()
+    {
+        var parameter = SamTemplate.Load().Root["Parameters"]!["ZeekRepositoryUrl"]!;
+        var url = (string)parameter["Default"]!;
+
+        // download.opensuse.org redirects https to http mirrors and apt refuses such a redirect: the repository is
+        // named by http and trusted through its key (signed-by), which the installer fetches over https.
+        Assert.Equal("http://download.opensuse.org/repositories/security:/zeek/xUbuntu_24.04/", url);
+        Assert.Matches((string)parameter["AllowedPattern"]!, url);
+        Assert.Matches((string)parameter["AllowedPattern"]!, "https://mirror.example/zeek/xUbuntu_24.04/");
+    }
+
+    [Fact]
+    public async Task Installer_HttpRepository_IsSignedByItsKey_FetchedOverHttpsFollowingRedirects_AndAptWaitsForTheLock()
+    {
+        var root = Path.Combine(_scratch, "root");
+
+        var result = await RunInstallerAsync(Package(), root, "--health-port", "8080", "--zeek-repository", "http://download.opensuse.org/repositories/security:/zeek/xUbuntu_24.04/");
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var source = await File.ReadAllTextAsync(Path.Combine(root, "etc/apt/sources.list.d/zeek.list"));
+        Assert.Equal("deb [signed-by=/usr/share/keyrings/zeek.gpg] http://download.opensuse.org/repositories/security:/zeek/xUbuntu_24.04/ /", source.Trim());
+        var commands = result.StandardOutput.Split('\n').Where(l => l.StartsWith("would run:", StringComparison.Ordinal)).ToList();
+        var key = Assert.Single(commands, c => c.Contains("Release.key", StringComparison.Ordinal) && c.Contains("curl", StringComparison.Ordinal));
+        Assert.Contains(" https://download.opensuse.org/repositories/security:/zeek/xUbuntu_24.04/Release.key", key, StringComparison.Ordinal);
+        Assert.Contains(" -L", key.Replace("-fsSL", "-f -s -S -L", StringComparison.Ordinal), StringComparison.Ordinal);
+        var aptGets = commands.Where(c => c.Contains("apt-get", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, aptGets.Count);
+        Assert.All(aptGets, c => Assert.Matches(@"apt-get -o DPkg::Lock::Timeout=\d+ ", c));
     }
 
     [Fact]
@@ -86,7 +168,7 @@ public sealed partial class SensorDeployTests : IDisposable
         // The repository's key is fetched and dearmored before apt trusts it; the sensor starts before Zeek.
         var commands = result.StandardOutput.Split('\n').Where(l => l.StartsWith("would run:", StringComparison.Ordinal)).ToList();
         Assert.Contains(commands, c => c.Contains("https://packages.example/zeek/xUbuntu_24.04/Release.key", StringComparison.Ordinal));
-        var install = commands.FindIndex(c => c.Contains("apt-get install", StringComparison.Ordinal) && c.Contains("zeek", StringComparison.Ordinal));
+        var install = commands.FindIndex(c => Regex.IsMatch(c, @"apt-get .*\binstall\b.* zeek$"));
         var sensor = commands.FindIndex(c => c.Contains("enable --now automirror-sensor.service", StringComparison.Ordinal));
         var zeek = commands.FindIndex(c => c.Contains("zeekctl deploy", StringComparison.Ordinal));
         Assert.True(install >= 0 && sensor > install && zeek > sensor, string.Join('\n', commands));
@@ -109,7 +191,8 @@ public sealed partial class SensorDeployTests : IDisposable
     [Theory]
     [InlineData("--health-port", "0", "--health-port")]
     [InlineData("--health-port", "http", "--health-port")]
-    [InlineData("--zeek-repository", "http://packages.example/zeek/", "--zeek-repository")]
+    [InlineData("--zeek-repository", "ftp://packages.example/zeek/", "--zeek-repository")]
+    [InlineData("--zeek-repository", "http://packages.example/zeek", "--zeek-repository")]
     [InlineData("--source-networks", "10.0.0.0/16; rm -rf /", "--source-networks")]
     [InlineData("--receive", "xdp", "--receive")]
     [InlineData("--mirror-interface", "ens5; reboot", "--mirror-interface")]
@@ -301,6 +384,9 @@ public sealed partial class SensorDeployTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("systemd unit is missing", result.StandardError, StringComparison.Ordinal);
     }
+
+    private static string UserData() =>
+        (string)SamTemplate.Load().Properties("SensorLaunchTemplate")["LaunchTemplateData"]!["UserData"]!["Fn::Base64"]!["Fn::Sub"]![0]!;
 
     private static Task<ToolResult> RunInstallerAsync(string package, string root, params string[] arguments) =>
         ExternalTool.RunAsync("bash", [Path.Combine(package, "install.sh"), .. arguments, "--root", root, "--dry-run"], Limit);

@@ -134,6 +134,30 @@ public sealed partial class TemplateContractTests
         }
     }
 
+    [Theory]
+    [InlineData("statemachine/attach.asl.json")]
+    [InlineData("statemachine/teardown.asl.json")]
+    public void EveryTask_RetriesLambdasTransientServiceErrors_WithBackoffAndFullJitter(string aslPath)
+    {
+        // Step Functions' "Handle Lambda service exceptions" best practice, for Tasks that name the function's ARN.
+        string[] transient = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"];
+        var tasks = Asl.Tasks(JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, aslPath)))!.AsObject()).ToList();
+
+        Assert.NotEmpty(tasks);
+        foreach (var (state, task) in tasks)
+        {
+            var retriers = task["Retry"]?.AsArray() ?? [];
+            foreach (var error in transient)
+            {
+                var retrier = retriers.SingleOrDefault(r => r!["ErrorEquals"]!.AsArray().Any(e => (string?)e == error))
+                    ?? throw new Xunit.Sdk.XunitException($"{state} does not retry {error}");
+                Assert.Equal("FULL", (string?)retrier["JitterStrategy"]);
+                Assert.True(double.Parse((string)retrier["BackoffRate"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture) > 1, $"{state}: no backoff for {error}");
+                Assert.True((int)retrier["MaxAttempts"]! >= 2, $"{state}: {error} is not retried");
+            }
+        }
+    }
+
     [Fact]
     public void WorkflowErrorNames_AreTheContractsErrorNames()
     {
@@ -188,7 +212,10 @@ public sealed partial class TemplateContractTests
     [Fact]
     public void MirrorFilter_RejectsTheSensorCidrBothWaysBeforeAcceptingEverything()
     {
-        var rules = Template.LogicalIdsOfType("AWS::EC2::TrafficMirrorFilterRule").Select(Template.Properties).ToList();
+        // The IPv4 rules (every rule whose CIDRs are not IPv6).
+        var rules = Template.LogicalIdsOfType("AWS::EC2::TrafficMirrorFilterRule").Select(Template.Properties)
+            .Where(r => !IsIpv6(r["SourceCidrBlock"]) && !IsIpv6(r["DestinationCidrBlock"]))
+            .ToList();
 
         foreach (var direction in new[] { "ingress", "egress" })
         {
@@ -203,12 +230,138 @@ public sealed partial class TemplateContractTests
     [Fact]
     public void SensorSecurityGroup_AdmitsVxlanAndHealthChecksFromTheVpcOnly()
     {
-        var ingress = Template.Properties("SensorSecurityGroup")["SecurityGroupIngress"]!.AsArray();
+        // The unconditional rules; VXLAN from MirrorSourceCidr is added only when it is given (the test below).
+        var ingress = Template.Properties("SensorSecurityGroup")["SecurityGroupIngress"]!.AsArray().Where(r => r!["Fn::If"] is null).ToList();
 
         Assert.Equal(2, ingress.Count);
         Assert.All(ingress, rule => Assert.Equal("""{"Ref":"VpcCidr"}""", rule!["CidrIp"]!.ToJsonString()));
         Assert.Contains(ingress, r => (string?)r!["IpProtocol"] == "udp" && (string?)r["FromPort"] == "4789" && (string?)r["ToPort"] == "4789");
         Assert.Contains(ingress, r => (string?)r!["IpProtocol"] == "tcp" && r["FromPort"]!.ToJsonString() == """{"Ref":"HealthCheckPort"}""");
+    }
+
+    [Fact]
+    public void MirrorFilter_MirrorsQueriesToTheAmazonDnsResolver()
+    {
+        // Without the network service, EC2 leaves the VPC resolver's traffic out of every session: dns.log stays empty.
+        var services = Template.Properties("MirrorFilter")["NetworkServices"]?.AsArray().Select(s => (string?)s);
+
+        Assert.Equal(["amazon-dns"], services);
+    }
+
+    [Fact]
+    public void MirrorFilter_MirrorsIpv6BothWays_AndRejectsTheSensorsIpv6RangeOnlyWhenGiven()
+    {
+        var rules = Template.LogicalIdsOfType("AWS::EC2::TrafficMirrorFilterRule").Select(id => (Id: id, Resource: Template.Resources[id]!, Properties: Template.Properties(id))).ToList();
+
+        foreach (var direction in new[] { "ingress", "egress" })
+        {
+            var inDirection = rules.Where(r => (string?)r.Properties["TrafficDirection"] == direction).ToList();
+            var accept = Assert.Single(inDirection, r => r.Properties["SourceCidrBlock"]?.ToJsonString() == "\"::/0\"" && r.Properties["DestinationCidrBlock"]?.ToJsonString() == "\"::/0\"");
+            Assert.Equal("accept", (string?)accept.Properties["RuleAction"]);
+            Assert.Null(accept.Resource["Condition"]);
+
+            var sensorSide = direction == "ingress" ? "SourceCidrBlock" : "DestinationCidrBlock";
+            var reject = Assert.Single(inDirection, r => r.Properties[sensorSide]?.ToJsonString() == """{"Ref":"SensorIpv6Cidr"}""");
+            Assert.Equal("reject", (string?)reject.Properties["RuleAction"]);
+            Assert.Equal("HasSensorIpv6Cidr", (string?)reject.Resource["Condition"]);
+            // The first match decides: the reject must come before the accept of the same family.
+            Assert.True(Number(reject.Properties) < Number(accept.Properties), $"{reject.Id} must be evaluated before {accept.Id}");
+        }
+
+        Assert.Equal(string.Empty, (string?)Template.Root["Parameters"]!["SensorIpv6Cidr"]!["Default"]);
+        Assert.Equal("""{"Fn::Not":[{"Fn::Equals":[{"Ref":"SensorIpv6Cidr"},""]}]}""", Template.Root["Conditions"]!["HasSensorIpv6Cidr"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void SensorSecurityGroup_AdmitsVxlanFromTheMirrorSourceCidr_WhenOtherVpcsAreMirrored()
+    {
+        var ingress = Template.Properties("SensorSecurityGroup")["SecurityGroupIngress"]!.AsArray();
+
+        var conditional = Assert.Single(ingress, r => r!["Fn::If"] is not null)!["Fn::If"]!.AsArray();
+        Assert.Equal("HasMirrorSourceCidr", (string?)conditional[0]);
+        Assert.Equal("udp", (string?)conditional[1]!["IpProtocol"]);
+        Assert.Equal(("4789", "4789"), ((string?)conditional[1]!["FromPort"], (string?)conditional[1]!["ToPort"]));
+        Assert.Equal("""{"Ref":"MirrorSourceCidr"}""", conditional[1]!["CidrIp"]!.ToJsonString());
+        Assert.Equal("""{"Ref":"AWS::NoValue"}""", conditional[2]!.ToJsonString());
+    }
+
+    [Fact]
+    public void MirrorVpcIds_OtherThanTheSensorsVpc_NeedTheirSourceCidr_AndEmptyMeansTheSensorsVpc()
+    {
+        // Sessions of VPCs whose VXLAN the security group and the sensor refuse are billed and every packet dropped.
+        var rule = Template.Root["Rules"]!["OtherVpcsNeedTheirSourceCidr"]!;
+        Assert.Equal(
+            """{"Fn::And":[{"Fn::Not":[{"Fn::Equals":[{"Ref":"MirrorVpcIds"},""]}]},{"Fn::Not":[{"Fn::Equals":[{"Ref":"MirrorVpcIds"},{"Ref":"VpcId"}]}]}]}""",
+            rule["RuleCondition"]!.ToJsonString());
+        var assertion = Assert.Single(rule["Assertions"]!.AsArray())!;
+        Assert.Equal("""{"Fn::Not":[{"Fn::Equals":[{"Ref":"MirrorSourceCidr"},""]}]}""", assertion["Assert"]!.ToJsonString());
+        Assert.Contains("MirrorSourceCidr", (string?)assertion["AssertDescription"], StringComparison.Ordinal);
+
+        // Empty MirrorVpcIds no longer means "every VPC" (whose sources the sensor refuses) but the sensor's own VPC.
+        var vpcIds = Template.FunctionGlobals!["Environment"]!["Variables"]!["VPC_IDS"]!;
+        Assert.Equal("""{"Fn::If":["AllMirrorVpcsIsTheSensorVpc",{"Ref":"VpcId"},{"Ref":"MirrorVpcIds"}]}""", vpcIds.ToJsonString());
+        Assert.Equal("""{"Fn::Equals":[{"Ref":"MirrorVpcIds"},""]}""", Template.Root["Conditions"]!["AllMirrorVpcsIsTheSensorVpc"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void SensorAndLoadBalancerSubnets_AreCheckedAtDeployToCoverTheSameZones()
+    {
+        var rule = Template.Root["Rules"]!["SensorAndLoadBalancerSubnetsShareZones"]!;
+        var assertions = rule["Assertions"]!.AsArray().Select(a => a!["Assert"]!.ToJsonString()).ToList();
+
+        // Fn::ValueOf per parameter: Fn::ValueOfAll would pool every subnet parameter of the type, both lists at once.
+        Assert.Equal(
+            [
+                """{"Fn::EachMemberIn":[{"Fn::ValueOf":["SensorSubnetIds","AvailabilityZone"]},{"Fn::ValueOf":["NlbSubnetIds","AvailabilityZone"]}]}""",
+                """{"Fn::EachMemberIn":[{"Fn::ValueOf":["NlbSubnetIds","AvailabilityZone"]},{"Fn::ValueOf":["SensorSubnetIds","AvailabilityZone"]}]}""",
+            ],
+            assertions);
+        Assert.All(rule["Assertions"]!.AsArray(), a => Assert.Contains("Availability Zone", (string?)a!["AssertDescription"], StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SensorGroup_ReplacesTheWholeGroupOnUpdate_AfterSensorCountSensorsSignalHealthy()
+    {
+        var group = Template.Resources["SensorGroup"]!;
+
+        // A rolling update with MinInstancesInService 0 takes the only sensor away; a replacing update keeps the old
+        // group serving until the new one has SensorCount healthy sensors (MinInstancesInService < MaxSize rules out
+        // a rolling update that keeps one in service when SensorCount is 1).
+        Assert.Null(group["UpdatePolicy"]!["AutoScalingRollingUpdate"]);
+        Assert.Equal("true", (string?)group["UpdatePolicy"]!["AutoScalingReplacingUpdate"]!["WillReplace"]);
+        var signal = group["CreationPolicy"]!["ResourceSignal"]!;
+        Assert.Equal("""{"Ref":"SensorCount"}""", signal["Count"]!.ToJsonString());
+        Assert.Matches(@"^PT\d+M$", (string?)signal["Timeout"]);
+    }
+
+    [Fact]
+    public void SensorRole_MaySignalOnlyThisStack()
+    {
+        var signal = Template.AllStatements().Where(s => s.Allows("cloudformation:SignalResource")).ToList();
+
+        var grant = Assert.Single(signal);
+        Assert.Equal(["cloudformation:SignalResource"], grant.Actions);
+        Assert.Equal("SensorRole", grant.Origin);
+        Assert.Equal("""{"Ref":"AWS::StackId"}""", Assert.Single(grant.Resources)!.ToJsonString());
+    }
+
+    [Fact]
+    public void SensorImage_FollowsCanonicalsParameterAtLaunch_AndAConcreteAmiPinsIt()
+    {
+        var parameter = Template.Root["Parameters"]!["SensorAmiId"]!;
+        var imageId = Template.Properties("SensorLaunchTemplate")["LaunchTemplateData"]!["ImageId"]!;
+
+        // An SSM parameter type is resolved by CloudFormation at every deploy, so a new Canonical image replaced the
+        // sensors on an unrelated deploy; EC2 resolves resolve:ssm: at launch and the launch template stays the same.
+        Assert.Equal("String", (string?)parameter["Type"]);
+        Assert.Equal(string.Empty, (string?)parameter["Default"]);
+        Assert.Equal(
+            """{"Fn::If":["SensorAmiPinned",{"Ref":"SensorAmiId"},"resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"]}""",
+            imageId.ToJsonString());
+        var pattern = new Regex((string)parameter["AllowedPattern"]!);
+        Assert.Matches(pattern, "ami-0123456789abcdef0");
+        Assert.Matches(pattern, string.Empty);
+        Assert.DoesNotMatch(pattern, "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id");
     }
 
     [Fact]
@@ -238,6 +391,11 @@ public sealed partial class TemplateContractTests
 
     [GeneratedRegex(@"(\w+)=\\""([^\\]*)\\""")]
     private static partial Regex Override();
+
+    private static bool IsIpv6(JsonNode? cidr) =>
+        (cidr is JsonValue v && v.GetValue<string>().Contains(':', StringComparison.Ordinal)) || cidr?.ToJsonString() == """{"Ref":"SensorIpv6Cidr"}""";
+
+    private static int Number(JsonObject rule) => int.Parse((string)rule["RuleNumber"]!, System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Text(JsonNode? node) => node switch
     {

@@ -28,7 +28,8 @@ public sealed record SessionRef(
     [property: JsonPropertyName("instanceId")] string? InstanceId,
     [property: JsonPropertyName("networkInterfaceId")] string NetworkInterfaceId);
 
-/// <summary>DeleteSession output. <c>outcome</c>: deleted | already-gone | not-automirror.</summary>
+/// <summary>DeleteSession output. <c>outcome</c>: deleted | already-gone | not-automirror; the workflow's Map turns a
+/// delete that still fails into <c>{"sessionId","outcome":"failed","error","cause"}</c>.</summary>
 public sealed record DeleteOutcome(
     [property: JsonPropertyName("sessionId")] string SessionId,
     [property: JsonPropertyName("outcome")] string Outcome);
@@ -65,7 +66,9 @@ public sealed record LabReport(
     [property: JsonPropertyName("terminatedInstanceIds")] IReadOnlyList<string> TerminatedInstanceIds,
     [property: JsonPropertyName("excludedInstanceIds")] IReadOnlyList<string> ExcludedInstanceIds,
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes,
-    [property: JsonPropertyName("hourlyCostSaved")] decimal HourlyCostSaved);
+    [property: JsonPropertyName("hourlyCostSaved")] decimal HourlyCostSaved,
+    [property: JsonPropertyName("notDeletedSessionIds")] IReadOnlyList<string> NotDeletedSessionIds,
+    [property: JsonPropertyName("failures")] IReadOnlyList<string> Failures);
 
 /// <summary>IdleLabsFunction output: every lab's verdict and the executions started for the idle ones.</summary>
 public sealed record IdleLabsResult(

@@ -278,7 +278,8 @@ public sealed class TeardownService(
         return new LabReport(verdict.Lab, verdict.Status.ToName(), verdict.IsIdle, verdict.Reasons,
             plan.RequestedAction.ToName(), plan.Action.ToName(), plan.Applies,
             [.. verdict.InstanceIds], [.. verdict.Sessions.Select(s => s.SessionId)], deleted,
-            action?.StoppedInstanceIds ?? [], action?.TerminatedInstanceIds ?? [], action?.ExcludedInstanceIds ?? [], notes, saved);
+            action?.StoppedInstanceIds ?? [], action?.TerminatedInstanceIds ?? [], action?.ExcludedInstanceIds ?? [], notes, saved,
+            plan.Applies ? [.. verdict.Sessions.Select(s => s.SessionId).Except(deleted)] : [], []);
     }
 
     /// <summary>

@@ -9,7 +9,9 @@ public sealed class TeardownInputException(string message, Exception? inner = nu
 /// <summary>
 /// Reads the teardown workflow's state. <c>$.lab</c> is the lab's name in the input and ListLabSessions' result
 /// (with <c>name</c>) afterwards, so both shapes are accepted. The Report step sees the whole state and finds the
-/// Map's delete outcomes and the instance action's result by their shape, not by a ResultPath it cannot know.
+/// Map's delete outcomes and the instance action's result by their shape, not by a ResultPath it cannot know. A step
+/// that failed after its retries is under <c>$.failed.&lt;step&gt;</c> (<c>{"Error","Cause"}</c>, as a Catch records it),
+/// and a delete that failed is an outcome <c>failed</c> with its error: the report names them in <c>failures</c>.
 /// </summary>
 public static class WorkflowState
 {
@@ -92,6 +94,17 @@ public static class WorkflowState
         var instanceIds = Strings(labObject?["instanceIds"], "lab.instanceIds");
 
         var deleted = new List<string>();
+        var failures = new List<string>();
+        foreach (var (step, error) in state["failed"] as JsonObject ?? [])
+        {
+            failures.Add($"{step}: {Text(error?["Error"])}: {Text(error?["Cause"])}");
+        }
+
+        if (labObject is null && failures.Count > 0)
+        {
+            notes.Add("the lab's sessions were not listed: nothing was deleted");
+        }
+
         JsonObject? instanceAction = null;
         foreach (var (_, value) in state.AsObject())
         {
@@ -100,6 +113,9 @@ public static class WorkflowState
                 deleted.AddRange(array.Select(e => (JsonObject)e!)
                     .Where(o => o["outcome"]?.GetValue<string>() is "deleted" or "already-gone")
                     .Select(o => o["sessionId"]!.GetValue<string>()));
+                failures.AddRange(array.Select(e => (JsonObject)e!)
+                    .Where(o => o["outcome"]?.GetValue<string>() == "failed")
+                    .Select(o => $"{o["sessionId"]!.GetValue<string>()}: {Text(o["error"])}: {Text(o["cause"])}"));
             }
             else if (value is JsonObject o && o.ContainsKey("stoppedInstanceIds") && o.ContainsKey("terminatedInstanceIds"))
             {
@@ -116,6 +132,10 @@ public static class WorkflowState
             Strings(instanceAction?["stoppedInstanceIds"], "stoppedInstanceIds"),
             Strings(instanceAction?["terminatedInstanceIds"], "terminatedInstanceIds"),
             Strings(instanceAction?["excludedInstanceIds"], "excludedInstanceIds"),
-            [.. notes.Distinct()], saved);
+            [.. notes.Distinct()], saved,
+            applied ? [.. sessionIds.Except(deleted)] : [], failures);
     }
+
+    private static string Text(JsonNode? node) =>
+        node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node?.ToJsonString() ?? "unknown";
 }

@@ -140,7 +140,7 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         }
         else
         {
-            Assert.Equal(["Configure", "ListLabSessions", "ReportOnly", "DeleteSessions", "ActOnInstances", "InstanceAction", "Report"],
+            Assert.Equal(["Configure", "ListLabSessions", "ReportOnly", "DeleteSessions", "ActOnInstances", "InstanceAction", "Report", "TeardownComplete", "TornDown"],
                 states.Where(s => s != "DeleteSession"));
             Assert.Equal(members.Select(m => m.InstanceId).Order(), report["stoppedInstanceIds"]!.AsArray().Select(n => n!.GetValue<string>()).Order());
             Assert.Empty(await _lab.SessionIdsAsync());

@@ -68,7 +68,7 @@ public static partial class Contract
     [GeneratedRegex(@"^\|\s*`(?<id>[A-Za-z]+Function)`\s*\|\s*`(?<handler>[A-Za-z]+::[A-Za-z]+Async)`")]
     private static partial Regex FunctionRow();
 
-    [GeneratedRegex(@"^\|\s*`(?<name>[A-Za-z]+Exception)`\s*\|")]
+    [GeneratedRegex(@"^\|\s*`(?<name>[A-Za-z.]+Exception)`\s*\|")]
     private static partial Regex ErrorRow();
 
     [GeneratedRegex(@"`([A-Z][A-Z0-9_]+)`")]

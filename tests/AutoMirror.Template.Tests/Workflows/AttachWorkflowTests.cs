@@ -95,6 +95,24 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
     }
 
     [Fact]
+    public async Task TransientLambdaServiceException_IsRetriedWithBackoff_AndTheSessionsAreMade()
+    {
+        await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "healthy");
+        var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 1);
+        // Lambda's service failed the invoke: the function never ran; the state sees Lambda.ServiceException.
+        lab.LambdaFaults.Fail("CreateSessionsFunction", "Lambda.ServiceException");
+
+        var run = await lab.RunAttachAsync(instance);
+
+        Assert.True(run.Status == "SUCCEEDED", run.Describe());
+        var failure = Assert.Single(run.EventsOf("LambdaFunctionFailed", "CreateSessions"));
+        Assert.Equal("Lambda.ServiceException", (string?)failure["lambdaFunctionFailedEventDetails"]?["error"]);
+        Assert.Equal(1, run.Retries("CreateSessions"));
+        Assert.Equal(0, run.Entered("Cleanup"));
+        Assert.Single(await lab.SessionsOnAsync(interfaces));
+    }
+
+    [Fact]
     public async Task FailureAfterOneOfTwoInterfaces_CleanupDeletesTheHalfMadeSession_AndTheWorkflowFails()
     {
         // The sensor is unhealthy for the first poll: Evaluate has planned session number 1 on both interfaces by

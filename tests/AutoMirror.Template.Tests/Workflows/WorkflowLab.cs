@@ -38,6 +38,9 @@ public sealed class WorkflowLab : IAsyncLifetime
 
     public AwsClients Aws { get; private set; } = null!;
 
+    /// <summary>Between the interpreter and the Lambda host: injects Lambda's own errors into chosen invocations.</summary>
+    public LambdaFaultProxy LambdaFaults { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         await Cloud.InitializeAsync();
@@ -57,7 +60,8 @@ public sealed class WorkflowLab : IAsyncLifetime
             instanceMetadataRegion: () => null,
             credentials: () => new Amazon.Runtime.BasicAWSCredentials("testing", "testing")));
         await StartHostAsync();
-        await StepFunctions.UseLambdaAsync(LambdaEndpoint);
+        LambdaFaults = LambdaFaultProxy.Start(LambdaEndpoint);
+        await StepFunctions.UseLambdaAsync(LambdaFaults.Address);
     }
 
     public async Task DisposeAsync()
@@ -69,6 +73,11 @@ public sealed class WorkflowLab : IAsyncLifetime
         }
 
         _host?.Dispose();
+        if (LambdaFaults is not null)
+        {
+            await LambdaFaults.DisposeAsync();
+        }
+
         Aws?.Dispose();
         if (StepFunctions is not null)
         {
