@@ -280,6 +280,16 @@ def _check_rules(document: dict, slots: dict, values: dict[str, Any], account_id
 
 # ----- creation ---------------------------------------------------------------------------------
 def _install_unknown_types_fail() -> None:
+    original_clean = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        # AWS::NoValue removes a list item (an !If with NoValue in a list of rules); moto leaves a None there.
+        result = original_clean(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(result, list):
+            return [item for item in result if item is not None]
+        return result
+
+    parsing.clean_json = clean_json
     original = parsing.resource_class_from_type
 
     def resource_class_from_type(resource_type: str) -> Any:
@@ -439,6 +449,7 @@ class StackCreation:
         policy = (body.get("CreationPolicy") or {}).get("ResourceSignal")
         if not policy:
             return
+        policy = parsing.clean_json(policy, self.stack.resource_map)  # Count may be a !Ref to a parameter
         count = int(policy.get("Count", 1))
         timeout = iso_duration_seconds(policy.get("Timeout", "PT5M"))
         deadline = self.controller.clock.now() + timeout
