@@ -23,7 +23,8 @@ public static class TemplateValues
 
     private static readonly Dictionary<string, string> Typed = new(StringComparer.Ordinal)
     {
-        ["VpcId"] = "vpc-0123456789abcdef0",
+        // The fake account's VPC (FakeEc2's instances live there): with MirrorVpcIds empty it is the one mirrored.
+        ["VpcId"] = "vpc-1",
         ["VpcCidr"] = "10.0.0.0/16",
         ["SensorSubnetIds"] = "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
         ["NlbSubnetIds"] = "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
@@ -40,7 +41,22 @@ public static class TemplateValues
         JsonObject o when o["Fn::Join"] is JsonArray join => join[1] is JsonArray parts
             ? string.Join((string)join[0]!, parts.Select(part => Resolve(template, part)))
             : Resolve(template, join[1])?.Replace(",", (string)join[0]!, StringComparison.Ordinal),
+        // !If [Condition, then, else]: the condition evaluated with the same parameter values.
+        JsonObject o when o["Fn::If"] is JsonArray branches => Resolve(template, Holds(template, (string)branches[0]!) ? branches[1] : branches[2]),
         _ => throw new InvalidDataException($"cannot resolve {node.ToJsonString()}"),
+    };
+
+    private static bool Holds(SamTemplate template, string condition) =>
+        Evaluate(template, template.Root["Conditions"]?[condition] ?? throw new InvalidDataException($"no condition {condition}"));
+
+    private static bool Evaluate(SamTemplate template, JsonNode node) => node switch
+    {
+        JsonObject o when o["Fn::Equals"] is JsonArray pair => Resolve(template, pair[0]) == Resolve(template, pair[1]),
+        JsonObject o when o["Fn::Not"] is JsonArray one => !Evaluate(template, one[0]!),
+        JsonObject o when o["Fn::And"] is JsonArray all => all.All(c => Evaluate(template, c!)),
+        JsonObject o when o["Fn::Or"] is JsonArray any => any.Any(c => Evaluate(template, c!)),
+        JsonObject o when o["Condition"] is JsonValue name => Holds(template, name.GetValue<string>()),
+        _ => throw new InvalidDataException($"cannot evaluate condition {node.ToJsonString()}"),
     };
 
     private static string Ref(SamTemplate template, string name)
