@@ -42,7 +42,7 @@ public sealed partial class LabFailureTests
         }
 
         Assert.Equal(1, process.ExitCode);
-        Assert.Contains("lab: FAILED in [3/6] attach", stderr, StringComparison.Ordinal);
+        Assert.Contains("lab: FAILED in [3/7] attach", stderr, StringComparison.Ordinal);
         Assert.Contains("failing on purpose", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("PASSED", await stdout, StringComparison.Ordinal);
 

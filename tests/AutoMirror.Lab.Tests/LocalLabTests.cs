@@ -18,9 +18,9 @@ public sealed class LocalLabTests(LabRun lab) : IClassFixture<LabRun>
         Assert.True(lab.Elapsed < LabRun.Budget, $"the lab took {lab.Elapsed}, budget {LabRun.Budget}");
         Assert.Contains("PASSED", lab.Output, StringComparison.Ordinal);
         // Every step announced itself on stderr.
-        for (var step = 1; step <= 6; step++)
+        for (var step = 1; step <= 7; step++)
         {
-            Assert.Contains($"[{step}/6]", lab.Progress, StringComparison.Ordinal);
+            Assert.Contains($"[{step}/7]", lab.Progress, StringComparison.Ordinal);
         }
     }
 

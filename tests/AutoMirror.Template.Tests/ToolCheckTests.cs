@@ -68,7 +68,7 @@ public sealed class ToolCheckTests : IDisposable
         var resources = JsonNode.Parse(await File.ReadAllTextAsync(output))!["Resources"]!.AsObject();
         Assert.DoesNotContain(resources, r => ((string?)r.Value!["Type"])!.StartsWith("AWS::Serverless::", StringComparison.Ordinal));
         var functions = resources.Where(r => (string?)r.Value!["Type"] == "AWS::Lambda::Function").ToList();
-        Assert.Equal(12, functions.Count);
+        Assert.Equal(13, functions.Count);
         Assert.All(functions, f =>
         {
             Assert.Equal("dotnet10", (string?)f.Value!["Properties"]!["Runtime"]);

@@ -13,21 +13,27 @@ namespace AutoMirror.Functions.Handlers;
 /// </summary>
 public sealed class StackCleanupHandler
 {
-    private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
+    // One client per container: the ResponseURL is the only HTTP call that is not an AWS API call.
+    private static readonly HttpClient ResponseClient = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    private readonly Func<TeardownService> _service;
-    private readonly HttpClient _http;
+    private readonly TeardownService _service;
+    private readonly TeardownLog _log;
 
-    /// <summary>The Lambda runtime's constructor: the teardown's real composition, built on the first Delete.</summary>
+    /// <summary>The Lambda runtime's constructor: the teardown's real composition (settings from the environment).</summary>
     public StackCleanupHandler()
-        : this(() => TeardownComposition.FromEnvironment().Service, SharedHttp)
+        : this(TeardownComposition.FromEnvironment())
     {
     }
 
-    public StackCleanupHandler(Func<TeardownService> service, HttpClient http)
+    private StackCleanupHandler(TeardownComposition composition)
+        : this(composition.Service, composition.Log)
+    {
+    }
+
+    public StackCleanupHandler(TeardownService service, TeardownLog log)
     {
         _service = service;
-        _http = http;
+        _log = log;
     }
 
     public async Task<Stream> HandleAsync(Stream input)
@@ -52,26 +58,24 @@ public sealed class StackCleanupHandler
         {
             if (requestType == "Delete")
             {
-                var outcomes = await _service().DeleteAllOursAsync(CancellationToken.None);
-                response["Data"] = new JsonObject { ["Deleted"] = outcomes.Count(o => o.Outcome == "deleted") };
-                Console.WriteLine(new JsonObject
-                {
-                    ["action"] = "stack-cleanup",
-                    ["deleted"] = new JsonArray([.. outcomes.Where(o => o.Outcome == "deleted").Select(o => (JsonNode?)o.SessionId)]),
-                }.ToJsonString());
+                var outcomes = await _service.DeleteAllOursAsync(CancellationToken.None);
+                var deleted = outcomes.Where(o => o.Outcome == "deleted").Select(o => o.SessionId).ToList();
+                response["Data"] = new JsonObject { ["Deleted"] = deleted.Count };
+                _log.WriteStackCleanup(requestType, deleted, failure: null);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             response["Status"] = "FAILED";
             response["Reason"] = $"AutoMirror could not delete its sessions: {e.GetType().Name}: {e.Message}";
+            _log.WriteStackCleanup(requestType, [], (string)response["Reason"]!);
         }
 
         var body = response.ToJsonString();
         using var put = new HttpRequestMessage(HttpMethod.Put, responseUrl) { Content = new StringContent(body, Encoding.UTF8) };
         // A presigned S3 URL is signed for an empty content type.
         put.Content.Headers.ContentType = null;
-        using var answer = await _http.SendAsync(put);
+        using var answer = await ResponseClient.SendAsync(put);
         answer.EnsureSuccessStatusCode();
         return new MemoryStream(Encoding.UTF8.GetBytes(body));
     }

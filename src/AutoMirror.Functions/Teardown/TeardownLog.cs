@@ -22,6 +22,37 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
         }
     }
 
+    /// <summary>The stack's cleanup before deletion: one line naming every session it deleted.</summary>
+    public void WriteStackCleanup(string requestType, IReadOnlyList<string> deletedSessionIds, string? failure)
+    {
+        ArgumentNullException.ThrowIfNull(deletedSessionIds);
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("time", time.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+            json.WriteString("level", failure is null ? "info" : "error");
+            json.WriteString("step", "stack-cleanup");
+            json.WriteString("action", requestType);
+            json.WriteString("reason", failure ?? "");
+            json.WriteNumber("deletedSessions", deletedSessionIds.Count);
+            json.WriteStartArray("sessionIds");
+            foreach (var id in deletedSessionIds)
+            {
+                json.WriteStringValue(id);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        lock (_gate)
+        {
+            writer.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+            writer.Flush();
+        }
+    }
+
     public static string Format(LabReport report, string step, DateTimeOffset at)
     {
         ArgumentNullException.ThrowIfNull(report);

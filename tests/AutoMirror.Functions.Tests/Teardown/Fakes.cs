@@ -68,6 +68,8 @@ public sealed class FakeEc2 : IEc2Client
             {
                 "traffic-mirror-target-id" => result.Where(s => filter.Values.Contains(s.TrafficMirrorTargetId)),
                 "traffic-mirror-session-id" => result.Where(s => filter.Values.Contains(s.TrafficMirrorSessionId)),
+                var n when n.StartsWith("tag:", StringComparison.Ordinal) =>
+                    result.Where(s => s.Tags.TryGetValue(n[4..], out var v) && filter.Values.Contains(v)),
                 _ => throw new NotSupportedException(filter.Name),
             };
         }
@@ -75,9 +77,17 @@ public sealed class FakeEc2 : IEc2Client
         return Task.FromResult<IReadOnlyList<TrafficMirrorSession>>([.. result]);
     }
 
+    /// <summary>When set, every delete fails with it (an IAM denial, a throttle that outlasted the retries).</summary>
+    public Exception? FailDeletesWith { get; set; }
+
     public Task DeleteTrafficMirrorSessionAsync(string trafficMirrorSessionId, CancellationToken cancellationToken)
     {
         Calls.Add("DeleteTrafficMirrorSession " + trafficMirrorSessionId);
+        if (FailDeletesWith is not null)
+        {
+            throw FailDeletesWith;
+        }
+
         if (Sessions.RemoveAll(s => s.TrafficMirrorSessionId == trafficMirrorSessionId) == 0)
         {
             throw new AwsServiceException("InvalidTrafficMirrorSessionId.NotFound", "gone", null, HttpStatusCode.BadRequest);

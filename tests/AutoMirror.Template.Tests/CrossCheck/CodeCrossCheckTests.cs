@@ -55,6 +55,7 @@ public sealed partial class CodeCrossCheckTests
         ["InstanceActionFunction"] = ["ec2:DescribeInstances", "ec2:CreateTags", "ec2:StopInstances", "ec2:TerminateInstances"],
         // Builds the report from the workflow's state alone.
         ["TeardownReportFunction"] = [],
+        ["StackCleanupFunction"] = ["ec2:DescribeTrafficMirrorSessions", "ec2:DeleteTrafficMirrorSession"],
     };
 
     public static TheoryData<string> FunctionIds() => [.. Template.FunctionIds];
@@ -183,6 +184,7 @@ public sealed partial class CodeCrossCheckTests
         ["DeleteSessionFunction"] = "teardown-session.json",
         ["InstanceActionFunction"] = "teardown-instance-action.json",
         ["TeardownReportFunction"] = "teardown-state.json",
+        ["StackCleanupFunction"] = "stack-cleanup-delete.json",
     };
 
     [Theory]
@@ -191,6 +193,13 @@ public sealed partial class CodeCrossCheckTests
     {
         Assert.True(SampleEvents.TryGetValue(functionId, out var file), $"{functionId} has no sample event in events/");
         var payload = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "events", file));
+        // A custom resource answers its ResponseURL (a presigned S3 URL in the sample): here, a loopback catcher.
+        using var catcher = ResponseUrlCatcher.Start();
+        if (System.Text.Json.Nodes.JsonNode.Parse(payload) is System.Text.Json.Nodes.JsonObject request && request.ContainsKey("ResponseURL"))
+        {
+            request["ResponseURL"] = catcher.Url.ToString();
+            payload = request.ToJsonString();
+        }
 
         string answer;
         try

@@ -44,6 +44,7 @@ public sealed class FunctionScenarios
             ["DeleteSessionFunction"] = TeardownScenarios.DeleteSession,
             ["InstanceActionFunction"] = TeardownScenarios.InstanceAction,
             ["TeardownReportFunction"] = TeardownScenarios.Report,
+            ["StackCleanupFunction"] = TeardownScenarios.StackCleanup,
         };
 
     /// <summary>

@@ -7,6 +7,8 @@ using AutoMirror.Functions.Handlers;
 using AutoMirror.Functions.Teardown;
 using AutoMirror.Functions.Tests.Teardown;
 
+using AutoMirror.Testing;
+
 namespace AutoMirror.Template.Tests.CrossCheck;
 
 /// <summary>
@@ -81,6 +83,27 @@ public static class TeardownScenarios
         await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"detach","instanceIds":["i-g1"]}""");
         await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"stop","instanceIds":["i-g1"]}""");
         await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"purple","action":"terminate","instanceIds":["i-p1"]}""");
+    }
+
+    /// <summary>The stack's custom resource: Create changes nothing; Delete removes AutoMirror's sessions to the
+    /// stack's target (the foreign one on the same target stays) and answers the ResponseURL.</summary>
+    public static async Task StackCleanup(World world)
+    {
+        using var catcher = ResponseUrlCatcher.Start();
+        var handler = new StackCleanupHandler(world.Service, world.Log);
+        foreach (var requestType in new[] { "Create", "Delete" })
+        {
+            await FunctionScenarios.InvokeAsync(handler.HandleAsync, new System.Text.Json.Nodes.JsonObject
+            {
+                ["RequestType"] = requestType,
+                ["ResponseURL"] = catcher.Url.ToString(),
+                ["StackId"] = "arn:aws:cloudformation:us-east-1:123456789012:stack/automirror/1",
+                ["RequestId"] = "r-" + requestType,
+                ["LogicalResourceId"] = "StackCleanup",
+                ["ResourceType"] = "Custom::AutoMirrorSessionCleanup",
+                ["ResourceProperties"] = new System.Text.Json.Nodes.JsonObject(),
+            }.ToJsonString());
+        }
     }
 
     public static async Task Report(World world)
