@@ -908,6 +908,11 @@ def run_lab(resources, work, configuration):
             instance["statusTagAfter"] = instance_tags(ec2, instance["instanceId"]).get("automirror:status")
 
     with Step(6, "red-web starts again, then `sam delete` while its sessions are live"):
+        # The analyser was stopped to read its flows, which made the sensor unhealthy (its health names the analyser):
+        # the sensor serves again first, or the Attach workflow rightly waits at its health gate.
+        analyser.start()
+        analyser.wait_ready()
+        wait_for("the sensor's health to be 200 again", lambda: sensor.health()[0] == "200", 30)
         red_web = next(i for i in instances if i["name"] == "red-web")
         ec2.start_instances(InstanceIds=[red_web["instanceId"]])
         answer = services.invoke("EventFunction", event_from("ec2-state-running.json", red_web["instanceId"],
