@@ -19,8 +19,11 @@ parameters and the network. A stack that fails prints its failed events and exit
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,8 +73,18 @@ def network_parameters(network: dict[str, Any]) -> dict[str, str]:
             "SensorCidr": network["sensorCidr"]}
 
 
-def package(endpoint: str, s3: Any, template: Path, work: Path) -> Path:
-    """The AWS CLI's own `cloudformation package`: what `sam package` (and `sam deploy`) upload."""
+def build_fingerprint(template: Path) -> str:
+    """What the packaged artifacts depend on: the built template and every file `sam build` made beside it."""
+    digest = hashlib.sha256(template.read_bytes())
+    for path in sorted(p for p in template.parent.rglob("*") if p.is_file() and p != template):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(template.parent)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def package(endpoint: str, s3: Any, template: Path, work: Path, cache: Path | None = None) -> Path:
+    """The AWS CLI's own `cloudformation package`: what `sam package` (and `sam deploy`) upload. With a cache, the
+    zips it made for this very build are uploaded again instead of being made again (tests deploy many stacks)."""
     if not template.exists():
         raise DeployFailed(f"{template} does not exist: build first with `python3 scripts/sam-build.py` "
                            "(what `sam build` runs)")
@@ -79,6 +92,32 @@ def package(endpoint: str, s3: Any, template: Path, work: Path) -> Path:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
+    if cache is None:
+        return _package_with_cli(endpoint, template, work)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # test processes deploying at once package once
+        fingerprint = build_fingerprint(template)
+        if (cache / "fingerprint").exists() and (cache / "fingerprint").read_text() == fingerprint:
+            existing = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ARTIFACT_BUCKET)
+                        for o in page.get("Contents", [])}
+            for path in sorted((cache / "objects").iterdir()):
+                key = path.name.replace("__", "/")
+                if key not in existing:
+                    s3.upload_file(str(path), ARTIFACT_BUCKET, key)
+            return cache / "packaged.yaml"
+        packaged = _package_with_cli(endpoint, template, work)
+        shutil.rmtree(cache / "objects", ignore_errors=True)
+        (cache / "objects").mkdir()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ARTIFACT_BUCKET, Prefix="automirror/"):
+            for item in page.get("Contents", []):
+                s3.download_file(ARTIFACT_BUCKET, item["Key"], str(cache / "objects" / item["Key"].replace("/", "__")))
+        shutil.copyfile(packaged, cache / "packaged.yaml")
+        (cache / "fingerprint").write_text(fingerprint)
+        return cache / "packaged.yaml"
+
+
+def _package_with_cli(endpoint: str, template: Path, work: Path) -> Path:
     packaged = work / "packaged.yaml"
     env = dict(os.environ, AWS_ACCESS_KEY_ID="automirror-local", AWS_SECRET_ACCESS_KEY="automirror-local",
                AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL=endpoint)
@@ -124,11 +163,12 @@ def signal_sensors(cfn: Any, autoscaling: Any, stack_name: str, stop: threading.
 
 
 def deploy(endpoint: str, template: Path, stack_name: str, parameters: dict[str, str], timeout: float,
-           answer_signals: bool = False, sensors_ready: Callable[[], bool] | None = None) -> dict[str, Any]:
+           answer_signals: bool = False, sensors_ready: Callable[[], bool] | None = None,
+           package_cache: Path | None = None) -> dict[str, Any]:
     aws = clients(endpoint)
     cfn = aws["cloudformation"]
     with tempfile.TemporaryDirectory(prefix="automirror-deploy-") as work:
-        packaged = package(endpoint, aws["s3"], template, Path(work))
+        packaged = package(endpoint, aws["s3"], template, Path(work), package_cache)
         body = packaged.read_text()
     change_set = cfn.create_change_set(
         StackName=stack_name, ChangeSetName=f"samcli-deploy{int(time.time())}", ChangeSetType="CREATE",
@@ -198,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signal-sensors", action="store_true",
                         help="send the sensor group's SUCCESS signals, as the sensors' bootstrap does on AWS")
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--package-cache", help="a folder keeping the packaged artifacts of this build between deploys")
     args = parser.parse_args(argv)
     try:
         aws = clients(args.endpoint)
@@ -213,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise DeployFailed(f"--parameter {pair!r} is not KEY=VALUE")
             parameters[key] = value
         result = deploy(args.endpoint, Path(args.template), args.stack_name, parameters, args.timeout,
-                        answer_signals=args.signal_sensors)
+                        answer_signals=args.signal_sensors,
+                        package_cache=Path(args.package_cache) if args.package_cache else None)
         result["network"] = network
     except DeployFailed as exc:
         print(f"deploy: {exc}", file=sys.stderr)

@@ -100,7 +100,7 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         await lab.Cloud.SetFixedTargetHealthAsync(lab.TargetGroupArn, "healthy");
         var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 1);
         // Lambda's service failed the invoke: the function never ran; the state sees Lambda.ServiceException.
-        lab.LambdaFaults.Fail("CreateSessionsFunction", "Lambda.ServiceException");
+        lab.LambdaFaults.Fail(lab.Stack.FunctionName("CreateSessionsFunction"), "Lambda.ServiceException");
 
         var run = await lab.RunAttachAsync(instance);
 
@@ -125,7 +125,7 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         var running = lab.RunAttachAsync(instance, pollSeconds: 3, maxAttempts: 5);
         await WaitUntilAsync(async () => (await lab.Cloud.GetCallCountsAsync()).For("elasticloadbalancing", "DescribeTargetHealth") >= 1, running);
         var foreign = await lab.Aws.Ec2.CreateTrafficMirrorSessionAsync(
-            new CreateTrafficMirrorSessionRequest(interfaces[1], lab.TargetId, (string)lab.Lab["filterId"]!, 1, null, null,
+            new CreateTrafficMirrorSessionRequest(interfaces[1], lab.TargetId, lab.FilterId, 1, null, null,
                 "foreign-" + instance, new Dictionary<string, string> { ["owner"] = "someone-else" }),
             CancellationToken.None);
         var run = await running;

@@ -48,7 +48,7 @@ public sealed class TeardownWorkflowRoutingTests(WorkflowLab lab) : IClassFixtur
     public async Task TransientLambdaServiceException_InTheMap_IsRetried_AndEverySessionIsDeleted()
     {
         var (_, interfaces) = await AttachedLabInstanceAsync("lab-transient");
-        lab.LambdaFaults.Fail("DeleteSessionFunction", "Lambda.ServiceException");
+        lab.LambdaFaults.Fail(lab.Stack.FunctionName("DeleteSessionFunction"), "Lambda.ServiceException");
 
         var run = await lab.RunTeardownAsync("lab-transient", "detach", mapConcurrency: 1);
 

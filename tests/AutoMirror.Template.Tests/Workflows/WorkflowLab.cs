@@ -10,29 +10,37 @@ using AutoMirror.Testing;
 namespace AutoMirror.Template.Tests.Workflows;
 
 /// <summary>
-/// A local account for the workflow tests: the local cloud (moto + AutoMirror's extension) seeded with what the stack
-/// makes (sensor NLB, target group, mirror target and filter), the local Step Functions endpoint running the ASL
-/// unchanged, and the local Lambda host serving template.yaml's functions against both. The interpreter reaches the
-/// host through AWS_ENDPOINT_URL_LAMBDA; the host's EventFunction starts executions through AWS_ENDPOINT_URL_SFN.
+/// A local account for the workflow tests: template.yaml deployed into the local cloud (moto + AutoMirror's
+/// extension) as `sam deploy` does, the local Step Functions endpoint running the workflows the stack holds, and the
+/// local Lambda host serving the stack's functions (its environment, the built code). The interpreter reaches the host
+/// through AWS_ENDPOINT_URL_LAMBDA; the host's EventFunction starts executions through AWS_ENDPOINT_URL_SFN.
 /// </summary>
 public sealed class WorkflowLab : IAsyncLifetime
 {
-    public const string FunctionArnPrefix = "arn:aws:lambda:us-east-1:123456789012:function:";
-    /// <summary>The state machine the EventFunction starts (ATTACH_STATE_MACHINE_ARN), with the stack's substitutions.</summary>
-    public const string AttachStateMachine = "AutoMirrorAttach";
     private static readonly TimeSpan ToolLimit = TimeSpan.FromMinutes(2);
-    private readonly StringBuilder _hostLog = new();
-    private Process? _host;
+
+    /// <summary>The stack's parameters for the waits the tests can afford (a deploy for tests would choose these).</summary>
+    public static readonly IReadOnlyDictionary<string, string> StackParameters = new Dictionary<string, string>
+    {
+        ["HealthPollSeconds"] = "1",
+        ["HealthMaxAttempts"] = "5",
+        ["TeardownConcurrency"] = "2",
+    };
 
     public LocalCloud Cloud { get; } = new();
 
-    public Uri LambdaEndpoint { get; private set; } = new("http://127.0.0.1:0");
+    public DeployedStack Stack { get; private set; } = null!;
 
-    public JsonObject Lab { get; private set; } = [];
+    public Uri LambdaEndpoint => Stack.LambdaEndpoint;
 
-    public string TargetGroupArn => (string)Lab["targetGroupArn"]!;
+    public string TargetGroupArn => Stack.TargetGroupArn;
 
-    public string TargetId => (string)Lab["targetId"]!;
+    public string TargetId => Stack.MirrorTargetId;
+
+    public string FilterId => Stack.MirrorFilterId;
+
+    /// <summary>The state machine the EventFunction starts (its ATTACH_STATE_MACHINE_ARN): the stack's own.</summary>
+    public string AttachStateMachine => Stack.AttachStateMachineArn.Split(':')[^1];
 
     public LocalStepFunctions StepFunctions { get; private set; } = null!;
 
@@ -44,12 +52,9 @@ public sealed class WorkflowLab : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Cloud.InitializeAsync();
-        Lab = await SeedAsync("lab");
-        // The Lambda host must know this endpoint before it starts, so the interpreter learns the host's afterwards.
         StepFunctions = await LocalStepFunctions.StartAsync(new LocalStepFunctionsOptions
         {
-            Definitions = new Dictionary<string, string> { [AttachStateMachine] = "statemachine/attach.asl.json" },
-            Substitutions = AttachSubstitutions(1, 3),
+            Definitions = new Dictionary<string, string>(),
             // Retry pauses in ms instead of the ASL's seconds; the definition stays as deployed.
             RetryPause = TimeSpan.FromMilliseconds(20),
         });
@@ -59,20 +64,30 @@ public sealed class WorkflowLab : IAsyncLifetime
             name => Cloud.ClientEnvironment.GetValueOrDefault(name),
             instanceMetadataRegion: () => null,
             credentials: () => new Amazon.Runtime.BasicAWSCredentials("testing", "testing")));
-        await StartHostAsync();
+        Stack = await DeployedStack.DeployAsync(Cloud, StackParameters, StepFunctions.ClientEnvironment);
+        // The workflows the stack holds (after DefinitionSubstitutions), under the stack's own names and ARNs.
+        foreach (var arn in new[] { Stack.AttachStateMachineArn, Stack.TeardownStateMachineArn })
+        {
+            var machine = await CloudStateMachineAsync(arn);
+            await StepFunctions.CallAsync("CreateStateMachine", new JsonObject
+            {
+                ["name"] = (string)machine["name"]!,
+                ["definition"] = (string)machine["definition"]!,
+                ["roleArn"] = (string)machine["roleArn"]!,
+            });
+        }
+
         LambdaFaults = LambdaFaultProxy.Start(LambdaEndpoint);
         await StepFunctions.UseLambdaAsync(LambdaFaults.Address);
     }
 
     public async Task DisposeAsync()
     {
-        if (_host is { HasExited: false })
+        if (Stack is not null)
         {
-            _host.Kill(entireProcessTree: true);
-            await _host.WaitForExitAsync();
+            await Stack.DisposeAsync();
         }
 
-        _host?.Dispose();
         if (LambdaFaults is not null)
         {
             await LambdaFaults.DisposeAsync();
@@ -90,28 +105,32 @@ public sealed class WorkflowLab : IAsyncLifetime
     /// <summary>A tagged source instance with <paramref name="interfaces"/> network interfaces.</summary>
     public async Task<(string InstanceId, IReadOnlyList<string> Interfaces)> LaunchSourceAsync(int interfaces, string lab = "lab-a")
     {
-        var source = await SeedAsync("source", "--subnet", (string)Lab["labSubnetId"]!, "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lab", lab);
+        var source = await SeedAsync("source", "--subnet", Stack.WorkloadSubnetIds[0], "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lab", lab);
         return ((string)source["instanceId"]!, source["networkInterfaceIds"]!.AsArray().Select(e => (string)e!).ToList());
     }
 
-    public static Dictionary<string, string> AttachSubstitutions(int pollSeconds, int maxAttempts) => new()
+    /// <summary>
+    /// DefinitionSubstitutions as the stack makes them — its own function ARNs — with other waits: the workflow a
+    /// stack deployed with other HealthPollSeconds/HealthMaxAttempts would run.
+    /// </summary>
+    public Dictionary<string, string> AttachSubstitutions(int pollSeconds, int maxAttempts) => new()
     {
-        ["EvaluateFunctionArn"] = FunctionArnPrefix + "EvaluateFunction",
-        ["TargetHealthFunctionArn"] = FunctionArnPrefix + "TargetHealthFunction",
-        ["CreateSessionsFunctionArn"] = FunctionArnPrefix + "CreateSessionsFunction",
-        ["VerifyFunctionArn"] = FunctionArnPrefix + "VerifyFunction",
-        ["CleanupFunctionArn"] = FunctionArnPrefix + "CleanupFunction",
+        ["EvaluateFunctionArn"] = Stack.FunctionArn("EvaluateFunction"),
+        ["TargetHealthFunctionArn"] = Stack.FunctionArn("TargetHealthFunction"),
+        ["CreateSessionsFunctionArn"] = Stack.FunctionArn("CreateSessionsFunction"),
+        ["VerifyFunctionArn"] = Stack.FunctionArn("VerifyFunction"),
+        ["CleanupFunctionArn"] = Stack.FunctionArn("CleanupFunction"),
         // Waits shortened by substitution, exactly where DefinitionSubstitutions puts the stack's values.
         ["HealthPollSeconds"] = pollSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["HealthMaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    public static Dictionary<string, string> TeardownSubstitutions(int mapConcurrency) => new()
+    public Dictionary<string, string> TeardownSubstitutions(int mapConcurrency) => new()
     {
-        ["ListLabSessionsFunctionArn"] = FunctionArnPrefix + "ListLabSessionsFunction",
-        ["DeleteSessionFunctionArn"] = FunctionArnPrefix + "DeleteSessionFunction",
-        ["InstanceActionFunctionArn"] = FunctionArnPrefix + "InstanceActionFunction",
-        ["TeardownReportFunctionArn"] = FunctionArnPrefix + "TeardownReportFunction",
+        ["ListLabSessionsFunctionArn"] = Stack.FunctionArn("ListLabSessionsFunction"),
+        ["DeleteSessionFunctionArn"] = Stack.FunctionArn("DeleteSessionFunction"),
+        ["InstanceActionFunctionArn"] = Stack.FunctionArn("InstanceActionFunction"),
+        ["TeardownReportFunctionArn"] = Stack.FunctionArn("TeardownReportFunction"),
         ["MapConcurrency"] = mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
@@ -119,16 +138,27 @@ public sealed class WorkflowLab : IAsyncLifetime
     public async Task<WorkflowRun> RunTeardownAsync(string labName, string action, int mapConcurrency = 2)
     {
         // One state machine per variant of the stack's substitutions, as two stacks with other parameters would have.
-        var machine = "AutoMirrorTeardown-map" + mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await StepFunctions.CreateStateMachineAsync(machine, "statemachine/teardown.asl.json", TeardownSubstitutions(mapConcurrency));
+        var machine = Stack.TeardownStateMachineArn.Split(':')[^1];
+        if (mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture) != StackParameters["TeardownConcurrency"])
+        {
+            machine = "AutoMirrorTeardown-map" + mapConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await StepFunctions.CreateStateMachineAsync(machine, "statemachine/teardown.asl.json", TeardownSubstitutions(mapConcurrency));
+        }
+
         return await RunAsync(machine, new JsonObject { ["lab"] = labName, ["action"] = action, ["reasons"] = new JsonObject { ["status"] = "idle-running" } });
     }
 
     /// <summary>Starts one execution of the Attach workflow; await the task for its outcome.</summary>
     public async Task<WorkflowRun> RunAttachAsync(string instanceId, int pollSeconds = 1, int maxAttempts = 5)
     {
-        var machine = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"AutoMirrorAttach-poll{pollSeconds}-max{maxAttempts}");
-        await StepFunctions.CreateStateMachineAsync(machine, "statemachine/attach.asl.json", AttachSubstitutions(pollSeconds, maxAttempts));
+        var machine = AttachStateMachine;
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (pollSeconds.ToString(invariant) != StackParameters["HealthPollSeconds"] || maxAttempts.ToString(invariant) != StackParameters["HealthMaxAttempts"])
+        {
+            machine = string.Create(invariant, $"AutoMirrorAttach-poll{pollSeconds}-max{maxAttempts}");
+            await StepFunctions.CreateStateMachineAsync(machine, "statemachine/attach.asl.json", AttachSubstitutions(pollSeconds, maxAttempts));
+        }
+
         return await RunAsync(machine, new JsonObject { ["instanceId"] = instanceId, ["trigger"] = "tag", ["eventId"] = "test-" + instanceId });
     }
 
@@ -152,7 +182,7 @@ public sealed class WorkflowLab : IAsyncLifetime
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
         using var content = new StringContent(payload, Encoding.UTF8, "application/json");
-        using var response = await http.PostAsync(new Uri(LambdaEndpoint, $"/2015-03-31/functions/{function}/invocations"), content);
+        using var response = await http.PostAsync(new Uri(LambdaEndpoint, $"/2015-03-31/functions/{Stack.FunctionName(function)}/invocations"), content);
         var body = await response.Content.ReadAsStringAsync();
         if (response.Headers.Contains("X-Amz-Function-Error"))
         {
@@ -165,12 +195,20 @@ public sealed class WorkflowLab : IAsyncLifetime
     /// <summary>ListExecutions of the state machine the EventFunction starts.</summary>
     public Task<IReadOnlyList<JsonNode>> ExecutionsAsync() => StepFunctions.ListExecutionsAsync(AttachStateMachine);
 
-    public string HostLog()
+    public string HostLog() => Stack.HostLog;
+
+    /// <summary>A state machine as the cloud's Step Functions (where the stack created it) describes it.</summary>
+    private async Task<JsonObject> CloudStateMachineAsync(string arn)
     {
-        lock (_hostLog)
-        {
-            return _hostLog.ToString();
-        }
+        var result = await ExternalTool.RunAsync("python3", ["-c",
+            "import boto3, json, sys; c = boto3.client('stepfunctions', region_name='us-east-1', endpoint_url=sys.argv[1], "
+            + "aws_access_key_id='testing', aws_secret_access_key='testing'); "
+            + "m = c.describe_state_machine(stateMachineArn=sys.argv[2]); "
+            + "print(json.dumps({'name': m['name'], 'definition': m['definition'], 'roleArn': m['roleArn']}))",
+            Cloud.Endpoint.ToString().TrimEnd('/'), arn], ToolLimit);
+        return result.ExitCode == 0
+            ? JsonNode.Parse(result.StandardOutput)!.AsObject()
+            : throw new InvalidOperationException("describing " + arn + " failed: " + result.Describe());
     }
 
     private async Task<JsonObject> SeedAsync(params string[] arguments)
@@ -179,77 +217,5 @@ public sealed class WorkflowLab : IAsyncLifetime
         return result.ExitCode == 0
             ? JsonNode.Parse(result.StandardOutput)!.AsObject()
             : throw new InvalidOperationException("seed_lab " + arguments[0] + " failed: " + result.Describe());
-    }
-
-    private async Task StartHostAsync()
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot.Path,
-        };
-        foreach (var argument in new[]
-        {
-            Path.Combine(AppContext.BaseDirectory, "AutoMirror.LocalLambda.dll"),
-            "--port", "0",
-            "--template", Path.Combine(RepositoryRoot.Path, "template.yaml"),
-            // What CloudFormation would resolve from the stack's resources.
-            "--env", "MIRROR_TARGET_ID=" + TargetId,
-            "--env", "MIRROR_FILTER_ID=" + (string)Lab["filterId"]!,
-            "--env", "SENSOR_TARGET_GROUP_ARN=" + TargetGroupArn,
-            "--env", "SENSOR_SUBNET_IDS=" + (string)Lab["sensorSubnetId"]!,
-            "--env", "ATTACH_STATE_MACHINE_ARN=" + LocalStepFunctions.StateMachineArn(AttachStateMachine),
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in Cloud.ClientEnvironment.Concat(StepFunctions.ClientEnvironment))
-        {
-            start.Environment[name] = value;
-        }
-
-        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _host = Process.Start(start) ?? throw new InvalidOperationException("the local Lambda host did not start");
-        _host.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            Append(e.Data);
-            const string prefix = "automirror-locallambda ready ";
-            if (e.Data.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                ready.TrySetResult(new Uri(e.Data[prefix.Length..].Split(' ')[0]));
-            }
-        };
-        _host.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                Append(e.Data);
-            }
-        };
-        _host.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("the local Lambda host exited:\n" + HostLog()));
-        _host.EnableRaisingEvents = true;
-        _host.BeginOutputReadLine();
-        _host.BeginErrorReadLine();
-        LambdaEndpoint = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-    }
-
-    private void Append(string line)
-    {
-        lock (_hostLog)
-        {
-            // Bounded: a long run must not grow memory without limit.
-            if (_hostLog.Length < 1_000_000)
-            {
-                _hostLog.AppendLine(line);
-            }
-        }
     }
 }
