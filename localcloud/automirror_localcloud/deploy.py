@@ -184,7 +184,7 @@ def deploy(endpoint: str, template: Path, stack_name: str, parameters: dict[str,
         stack = wait_for_stack(cfn, stack_name, timeout)
     finally:
         stop.set()
-    return describe(cfn, stack, aws["lambda"])
+    return describe(cfn, stack, aws["lambda"], aws["autoscaling"])
 
 
 def wait_for_stack(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
@@ -204,8 +204,13 @@ def wait_for_stack(cfn: Any, stack_name: str, timeout: float) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def describe(cfn: Any, stack: dict[str, Any], lambda_client: Any = None) -> dict[str, Any]:
+def describe(cfn: Any, stack: dict[str, Any], lambda_client: Any = None, autoscaling: Any = None) -> dict[str, Any]:
     resources = cfn.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+    sensors = []
+    if autoscaling is not None:
+        groups = [r.get("PhysicalResourceId") for r in resources if r["ResourceType"] == "AWS::AutoScaling::AutoScalingGroup"]
+        for group in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=groups)["AutoScalingGroups"] if groups else []:
+            sensors += [i["InstanceId"] for i in group["Instances"]]
     functions = {}
     if lambda_client is not None:
         logical_of = {r.get("PhysicalResourceId"): r["LogicalResourceId"] for r in resources
@@ -224,6 +229,7 @@ def describe(cfn: Any, stack: dict[str, Any], lambda_client: Any = None) -> dict
         "resources": {r["LogicalResourceId"]: {"physicalId": r.get("PhysicalResourceId"), "type": r["ResourceType"]}
                       for r in resources},
         "functions": functions,
+        "sensorInstanceIds": sensors,
     }
 
 

@@ -12,8 +12,9 @@ using AutoMirror.Testing;
 namespace AutoMirror.Functions.Tests.Integration;
 
 /// <summary>
-/// A seeded local cloud (VPC, sensor NLB with a healthy target, mirror target and filter) that throttles 20% of
-/// EC2 and ELB calls, fails 5% with 5xx, and answers InvalidInstanceID.NotFound for 3 s after each launch.
+/// template.yaml deployed into a local cloud (its sensor NLB with a healthy target, mirror target and filter), plus
+/// another team's mirror target, that then throttles 20% of EC2 and ELB calls, fails 5% with 5xx, and answers
+/// InvalidInstanceID.NotFound for 3 s after each launch. The functions run with the environment the stack gave them.
 /// </summary>
 public sealed class FaultyLocalCloud : IAsyncLifetime
 {
@@ -21,33 +22,40 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
 
     public LabDriver Lab { get; private set; } = null!;
 
-    public JsonElement Seed { get; private set; }
+    public DeployedStack Stack { get; private set; } = null!;
 
     public AwsClients Clients { get; private set; } = null!;
 
-    public string Id(string name) => Seed.GetProperty(name).GetString()!;
+    private readonly Dictionary<string, string> _ids = [];
+
+    public string Id(string name) => _ids[name];
 
     public async Task InitializeAsync()
     {
         await Cloud.InitializeAsync();
         Lab = new LabDriver(Cloud.Endpoint);
-        Seed = await Lab.RunAsync("seed");
+        Stack = await DeployedStack.DeployAsync(Cloud);
+        var sensor = (string)Stack.Document["sensorInstanceIds"]![0]!;
+        _ids["mirrorTargetId"] = Stack.MirrorTargetId;
+        _ids["mirrorFilterId"] = Stack.MirrorFilterId;
+        _ids["targetGroupArn"] = Stack.TargetGroupArn;
+        _ids["subnetId"] = Stack.WorkloadSubnetIds[0];
+        _ids["sensorInstanceId"] = sensor;
+        _ids["foreignTargetId"] = (await Lab.RunAsync("foreign-target", Stack.SensorSubnetIds[0])).GetProperty("foreignTargetId").GetString()!;
+        // A sensor carrying the opt-in tag (a user's slip) must still never be mirrored: it is in a sensor subnet.
+        await Lab.RunAsync("tag", "automirror", "true", sensor);
         await Cloud.SetFixedTargetHealthAsync(Id("targetGroupArn"), "healthy");
         var environment = new Dictionary<string, string>(Cloud.ClientEnvironment);
         Clients = new AwsClients(AwsClientOptions.FromEnvironment(environment.GetValueOrDefault, () => null, () => new BasicAWSCredentials("test", "test")));
         await Cloud.ConfigureFaultsAsync(new FaultSettings(Seed: 20260101, ThrottleProbability: 0.20, ServerErrorProbability: 0.05, InstanceNotFoundSeconds: 3));
     }
 
-    public AutoMirrorSettings Settings() => AutoMirrorSettings.FromVariables(name => name switch
+    /// <summary>Exactly the environment the stack gave the event function (empty values count as unset there).</summary>
+    public AutoMirrorSettings Settings()
     {
-        "MIRROR_TARGET_ID" => Id("mirrorTargetId"),
-        "MIRROR_FILTER_ID" => Id("mirrorFilterId"),
-        "SENSOR_TARGET_GROUP_ARN" => Id("targetGroupArn"),
-        "SENSOR_SUBNET_IDS" => Id("sensorSubnetId"),
-        "VPC_IDS" => Id("vpcId"),
-        "ATTACH_STATE_MACHINE_ARN" => "arn:aws:states:us-east-1:123456789012:stateMachine:AutoMirrorAttach",
-        _ => null,
-    });
+        var environment = Stack.FunctionEnvironment("EventFunction");
+        return AutoMirrorSettings.FromVariables(name => environment.GetValueOrDefault(name));
+    }
 
     /// <summary>
     /// The functions as deployed, over the real AWS clients; StartExecution runs the Attach workflow in-process
@@ -89,10 +97,14 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
         }
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
         Clients?.Dispose();
+        if (Stack is not null)
+        {
+            await Stack.DisposeAsync();
+        }
+
         Cloud.Dispose();
-        return Task.CompletedTask;
     }
 }

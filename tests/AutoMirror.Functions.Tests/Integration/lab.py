@@ -1,7 +1,8 @@
 """Drives a lab in the local cloud with boto3, the reference client, for what AutoMirror's own ports cannot do
-(launching instances, building the sensor NLB). One command per run; prints one JSON document.
+(launching instances, someone else's mirror target); the stack itself is template.yaml, deployed by
+tests/AutoMirror.Testing/DeployedStack.cs. One command per run; prints one JSON document.
 
-  lab.py ENDPOINT seed
+  lab.py ENDPOINT foreign-target SUBNET
   lab.py ENDPOINT launch SUBNET COUNT TYPE INTERFACES TAGS_JSON
   lab.py ENDPOINT tag|untag KEY VALUE ID...
   lab.py ENDPOINT stop|start|terminate ID...
@@ -21,28 +22,11 @@ def clients(endpoint):
     return session.client("ec2", endpoint_url=endpoint, config=config), session.client("elbv2", endpoint_url=endpoint, config=config)
 
 
-def seed(ec2, elbv2):
-    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.0.0/18", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    sensor_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.200.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    sensor = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="c5n.large", MinCount=1, MaxCount=1, SubnetId=sensor_subnet,
-                               TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "automirror", "Value": "true"}]}])
-    sensor_id = sensor["Instances"][0]["InstanceId"]
-    lb_arn = elbv2.create_load_balancer(Name="automirror-sensor", Subnets=[sensor_subnet], Scheme="internal", Type="network")[
-        "LoadBalancers"][0]["LoadBalancerArn"]
-    tg_arn = elbv2.create_target_group(Name="automirror-sensor", Protocol="UDP", Port=4789, VpcId=vpc, TargetType="instance",
-                                       HealthCheckProtocol="TCP", HealthCheckPort="8080")["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": sensor_id, "Port": 4789}])
-    elbv2.create_listener(LoadBalancerArn=lb_arn, Protocol="UDP", Port=4789, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
-    target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=lb_arn, Description="AutoMirror sensor NLB")["TrafficMirrorTarget"][
-        "TrafficMirrorTargetId"]
-    # Another team's appliance: an ENI target (an NLB can back one mirror target only).
-    appliance = ec2.create_network_interface(SubnetId=sensor_subnet, Description="blue team appliance")["NetworkInterface"]["NetworkInterfaceId"]
-    foreign_target = ec2.create_traffic_mirror_target(NetworkInterfaceId=appliance, Description="someone else's")["TrafficMirrorTarget"][
-        "TrafficMirrorTargetId"]
-    mirror_filter = ec2.create_traffic_mirror_filter(Description="AutoMirror all traffic")["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
-    return {"vpcId": vpc, "subnetId": subnet, "sensorSubnetId": sensor_subnet, "sensorInstanceId": sensor_id, "loadBalancerArn": lb_arn,
-            "targetGroupArn": tg_arn, "mirrorTargetId": target, "foreignTargetId": foreign_target, "mirrorFilterId": mirror_filter}
+def foreign_target(ec2, subnet):
+    """Another team's appliance: an ENI target someone else made (not AutoMirror's, not the stack's)."""
+    appliance = ec2.create_network_interface(SubnetId=subnet, Description="blue team appliance")["NetworkInterface"]["NetworkInterfaceId"]
+    target = ec2.create_traffic_mirror_target(NetworkInterfaceId=appliance, Description="someone else's")["TrafficMirrorTarget"]
+    return {"foreignTargetId": target["TrafficMirrorTargetId"]}
 
 
 def launch(ec2, subnet, count, instance_type, interfaces, tags):
@@ -59,8 +43,8 @@ def launch(ec2, subnet, count, instance_type, interfaces, tags):
 def main():
     endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     ec2, elbv2 = clients(endpoint)
-    if command == "seed":
-        result = seed(ec2, elbv2)
+    if command == "foreign-target":
+        result = foreign_target(ec2, args[0])
     elif command == "launch":
         result = launch(ec2, args[0], int(args[1]), args[2], int(args[3]), json.loads(args[4]))
     elif command == "tag":
