@@ -18,12 +18,51 @@ public sealed class DeployedStack : IAsyncDisposable
     private readonly Process _host;
     private readonly OutputTail _hostLog;
 
-    private DeployedStack(Process host, OutputTail hostLog, Uri lambdaEndpoint, JsonObject document)
+    private readonly Uri _cloud;
+
+    private DeployedStack(Process host, OutputTail hostLog, Uri lambdaEndpoint, JsonObject document, Uri cloud)
     {
         _host = host;
         _hostLog = hostLog;
         LambdaEndpoint = lambdaEndpoint;
         Document = document;
+        _cloud = cloud;
+    }
+
+    /// <summary>
+    /// Creates, in the local Step Functions endpoint that runs workflows, the state machine the stack holds — its
+    /// definition after DefinitionSubstitutions, under the stack's own name, so its ARN is the one the functions'
+    /// environment names. Returns the name.
+    /// </summary>
+    public async Task<string> InstallWorkflowAsync(LocalStepFunctions stepFunctions, string stateMachineArn)
+    {
+        ArgumentNullException.ThrowIfNull(stepFunctions);
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, _cloud)
+        {
+            Content = new StringContent(new JsonObject { ["stateMachineArn"] = stateMachineArn }.ToJsonString(), Encoding.UTF8),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-amz-json-1.0");
+        request.Headers.TryAddWithoutValidation("X-Amz-Target", "AWSStepFunctions.DescribeStateMachine");
+        // The local cloud routes by the credential scope; it checks no signature.
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"AWS4-HMAC-SHA256 Credential=testing/{DateTime.UtcNow:yyyyMMdd}/{LocalCloud.Region}/states/aws4_request, SignedHeaders=host, Signature=0");
+        using var answer = await http.SendAsync(request);
+        var body = await answer.Content.ReadAsStringAsync();
+        if (!answer.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"DescribeStateMachine {stateMachineArn} failed: {body}");
+        }
+
+        var machine = JsonNode.Parse(body)!;
+        var name = (string)machine["name"]!;
+        await stepFunctions.CallAsync("CreateStateMachine", new JsonObject
+        {
+            ["name"] = name,
+            ["definition"] = (string)machine["definition"]!,
+            ["roleArn"] = (string)machine["roleArn"]!,
+        });
+        return name;
     }
 
     /// <summary>The Lambda Invoke endpoint serving the stack's functions.</summary>
@@ -117,7 +156,7 @@ public sealed class DeployedStack : IAsyncDisposable
             }
 
             var document = await RunDeployAsync(arguments);
-            return new DeployedStack(host, log, endpoint, document);
+            return new DeployedStack(host, log, endpoint, document, cloud.Endpoint);
         }
         catch
         {

@@ -43,8 +43,8 @@ public sealed class LocalCloudLab(Uri endpoint) : IDisposable
     }
 
     /// <summary>
-    /// What the stack makes: an internal Network Load Balancer as the mirror target (an ENI target would allow only
-    /// 10 sources) and an empty filter.
+    /// A mirror target that is not the stack's (another team's, or another stack's): an internal Network Load Balancer
+    /// target and an empty filter. The stack's own come from DeployedStack.
     /// </summary>
     public async Task<(string TargetId, string FilterId)> MirrorTargetAsync()
     {
@@ -160,54 +160,6 @@ public sealed class LocalCloudLab(Uri endpoint) : IDisposable
     {
         var answer = await Ec2Async("DescribeInstances", new() { ["InstanceId.1"] = instanceId });
         return Child(Named(answer.Root!, "instanceState").Single(), "name").Value;
-    }
-
-    /// <summary>NetworkMirrorIn/Out datapoints of <paramref name="value"/> bytes every five minutes in [from, to).</summary>
-    public async Task PutMirrorMetricsAsync(string instanceId, DateTimeOffset from, DateTimeOffset to, double value)
-    {
-        var points = new List<DateTimeOffset>();
-        for (var t = from; t < to; t += TimeSpan.FromMinutes(5))
-        {
-            points.Add(t);
-        }
-
-        foreach (var metric in new[] { "NetworkMirrorIn", "NetworkMirrorOut" })
-        {
-            foreach (var chunk in points.Chunk(20))
-            {
-                var p = new Dictionary<string, string> { ["Namespace"] = "AWS/EC2" };
-                for (var k = 0; k < chunk.Length; k++)
-                {
-                    var m = $"MetricData.member.{k + 1}.";
-                    p[m + "MetricName"] = metric;
-                    p[m + "Value"] = value.ToString(CultureInfo.InvariantCulture);
-                    p[m + "Unit"] = "Bytes";
-                    p[m + "Timestamp"] = chunk[k].UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-                    p[m + "Dimensions.member.1.Name"] = "InstanceId";
-                    p[m + "Dimensions.member.1.Value"] = instanceId;
-                }
-
-                await QueryAsync("monitoring", "PutMetricData", "2010-08-01", p);
-            }
-        }
-    }
-
-    public async Task<string> CreateStateMachineAsync(string name)
-    {
-        var body = new System.Text.Json.Nodes.JsonObject
-        {
-            ["name"] = name,
-            ["roleArn"] = "arn:aws:iam::123456789012:role/teardown",
-            ["definition"] = """{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}""",
-        }.ToJsonString();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-amz-json-1.0");
-        request.Headers.TryAddWithoutValidation("X-Amz-Target", "AWSStepFunctions.CreateStateMachine");
-        request.Headers.TryAddWithoutValidation("Authorization", Authorization("states"));
-        using var response = await _http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, text);
-        return System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("stateMachineArn").GetString()!;
     }
 
     /// <summary>How often the local cloud answered <paramref name="action"/> (of any service) since the last reset.</summary>

@@ -23,6 +23,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
     private string _targetId = "";
     private string _filterId = "";
     private string _stateMachineArn = "";
+    private DeployedStack? _stack;
 
     public async Task InitializeAsync()
     {
@@ -34,15 +35,19 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
             Credentials = new BasicAWSCredentials("test", "test"),
             EndpointUrl = cloud.Endpoint,
         });
-        (_targetId, _filterId) = await _lab.MirrorTargetAsync();
-        _stateMachineArn = await _lab.CreateStateMachineAsync("teardown");
+        // The stack as `sam deploy` makes it: its mirror target and filter, its Teardown state machine.
+        _stack = await DeployedStack.DeployAsync(cloud);
+        (_targetId, _filterId, _stateMachineArn) = (_stack.MirrorTargetId, _stack.MirrorFilterId, _stack.TeardownStateMachineArn);
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
         _clients.Dispose();
         _lab.Dispose();
-        return Task.CompletedTask;
+        if (_stack is not null)
+        {
+            await _stack.DisposeAsync();
+        }
     }
 
     private TeardownService Service(TeardownAction action, TimeProvider clock, bool allowTerminate = false) =>

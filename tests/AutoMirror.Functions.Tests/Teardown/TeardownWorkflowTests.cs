@@ -4,7 +4,6 @@ using Amazon;
 using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Functions.Teardown;
-using AutoMirror.LocalLambda;
 using AutoMirror.Testing;
 using AutoMirror.Testing.Teardown;
 using Xunit.Abstractions;
@@ -19,11 +18,11 @@ namespace AutoMirror.Functions.Tests.Teardown;
 [Trait("Category", "Integration")]
 public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper log) : IClassFixture<LocalCloud>, IAsyncLifetime
 {
-    private const string StateMachine = "teardown";
     private const int LabSize = 50;
     private readonly LocalCloudLab _lab = new(cloud.Endpoint);
-    private LocalLambdaServer? _lambda;
+    private DeployedStack? _stack;
     private LocalStepFunctions? _stepFunctions;
+    private string _stateMachine = "";
     private AwsClients _clients = null!;
 
     public async Task InitializeAsync()
@@ -44,9 +43,9 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
             await _stepFunctions.DisposeAsync();
         }
 
-        if (_lambda is not null)
+        if (_stack is not null)
         {
-            await _lambda.DisposeAsync();
+            await _stack.DisposeAsync();
         }
 
         _clients.Dispose();
@@ -56,7 +55,7 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
     [Fact]
     public async Task TeardownOfA50InstanceLab_UnderThrottling_LeavesNoAutoMirrorSessionInTheLab()
     {
-        var (targetId, filterId) = await _lab.MirrorTargetAsync();
+        var (targetId, filterId) = await DeployAsync();
         var members = await _lab.RunInstancesAsync(LabSize, new Dictionary<string, string>
         {
             ["automirror"] = "true", ["lab"] = "big", ["automirror:expires-at"] = "2026-01-01T00:00:00Z",
@@ -74,11 +73,11 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         // some outlast the client's five attempts and reach the workflow's Retry as ThrottledException.
         await _lab.ControlAsync("throttling", """{"enabled":true,"buckets":{"mutating":{"capacity":10,"refillPerSecond":5}}}""");
         await _lab.ControlAsync("faults", """{"seed":7,"throttleProbability":0.7,"services":["ec2"],"actions":["DeleteTrafficMirrorSession"]}""");
-        var stepFunctions = await StartWorkflowAsync(targetId, filterId);
+        var stepFunctions = await StartWorkflowAsync();
 
         // The schedule's decision, as IdleLabsFunction makes it: it starts the execution through the Step Functions API.
         var clock = Stopwatch.StartNew();
-        var settings = new TeardownSettings { MirrorTargetId = targetId, StateMachineArn = LocalStepFunctions.StateMachineArn(StateMachine), Action = TeardownAction.Detach };
+        var settings = new TeardownSettings { MirrorTargetId = targetId, StateMachineArn = _stack!.TeardownStateMachineArn, Action = TeardownAction.Detach };
         var idle = await new TeardownService(_clients.Ec2, _clients.CloudWatch, stepFunctions.Client, TimeProvider.System, settings)
             .StartIdleTeardownsAsync(default);
         var execution = Assert.Single(idle.Executions);
@@ -110,7 +109,7 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
     [InlineData("stop")]
     public async Task TeardownWorkflow_ReportChangesNothing_StopDetachesThenStops(string action)
     {
-        var (targetId, filterId) = await _lab.MirrorTargetAsync();
+        var (targetId, filterId) = await DeployAsync();
         var members = await _lab.RunInstancesAsync(3, new Dictionary<string, string> { ["automirror"] = "true", ["lab"] = "mid" });
         foreach (var (instanceId, eniId) in members)
         {
@@ -118,14 +117,14 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         }
 
         var before = await _lab.SessionIdsAsync();
-        var stepFunctions = await StartWorkflowAsync(targetId, filterId);
+        var stepFunctions = await StartWorkflowAsync();
         var input = new JsonObject
         {
             ["lab"] = "mid", ["action"] = action,
             ["reasons"] = new JsonObject { ["status"] = "expired", ["details"] = new JsonArray("expired at 2026-01-01T00:00:00Z"), ["requestedAction"] = action, ["notes"] = new JsonArray() },
         };
 
-        var run = await stepFunctions.RunAsync(StateMachine, input.ToJsonString());
+        var run = await stepFunctions.RunAsync(_stateMachine, input.ToJsonString());
 
         Assert.True(run.Status == "SUCCEEDED", run.Describe());
         var states = run.States;
@@ -148,33 +147,30 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         }
     }
 
-    /// <summary>The local Lambda host serving template.yaml's handlers, and the local Step Functions endpoint calling it.</summary>
-    private async Task<LocalStepFunctions> StartWorkflowAsync(string targetId, string filterId)
+    /// <summary>
+    /// template.yaml deployed as `sam deploy` would, with a teardown that detaches and deletes ten sessions at once:
+    /// its mirror target and filter.
+    /// </summary>
+    private async Task<(string TargetId, string FilterId)> DeployAsync()
     {
-        _lambda = await LocalLambdaServer.StartAsync(CommandLine.Parse([
-            "--port", "0",
-            "--template", Path.Combine(RepositoryRoot.Path, "template.yaml"),
-            "--env", "AWS_REGION=us-east-1",
-            "--env", "AWS_ACCESS_KEY_ID=test",
-            "--env", "AWS_SECRET_ACCESS_KEY=test",
-            "--env", "AWS_ENDPOINT_URL=" + cloud.Endpoint,
-            "--env", "MIRROR_TARGET_ID=" + targetId,
-            "--env", "MIRROR_FILTER_ID=" + filterId,
-            "--env", "TEARDOWN_ACTION=detach",
-        ]));
-        var substitutions = new Dictionary<string, string> { ["MapConcurrency"] = "10" };
-        foreach (var function in new[] { "ListLabSessionsFunction", "DeleteSessionFunction", "InstanceActionFunction", "TeardownReportFunction" })
+        _stack = await DeployedStack.DeployAsync(cloud, new Dictionary<string, string>
         {
-            substitutions[function + "Arn"] = $"arn:aws:lambda:{LocalCloud.Region}:{LocalCloud.AccountId}:function:{function}";
-        }
+            ["TeardownAction"] = "detach",
+            ["TeardownConcurrency"] = "10",
+        });
+        return (_stack.MirrorTargetId, _stack.MirrorFilterId);
+    }
 
+    /// <summary>The local Step Functions endpoint running the stack's Teardown workflow against the stack's functions.</summary>
+    private async Task<LocalStepFunctions> StartWorkflowAsync()
+    {
         _stepFunctions = await LocalStepFunctions.StartAsync(new LocalStepFunctionsOptions
         {
-            Definitions = new Dictionary<string, string> { [StateMachine] = Path.Combine("statemachine", "teardown.asl.json") },
-            Substitutions = substitutions,
+            Definitions = new Dictionary<string, string>(),
             RetryPause = TimeSpan.FromMilliseconds(50),
-            LambdaEndpoint = _lambda.Address,
+            LambdaEndpoint = _stack!.LambdaEndpoint,
         });
+        _stateMachine = await _stack.InstallWorkflowAsync(_stepFunctions, _stack.TeardownStateMachineArn);
         return _stepFunctions;
     }
 }

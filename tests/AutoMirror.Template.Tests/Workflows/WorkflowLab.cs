@@ -66,16 +66,8 @@ public sealed class WorkflowLab : IAsyncLifetime
             credentials: () => new Amazon.Runtime.BasicAWSCredentials("testing", "testing")));
         Stack = await DeployedStack.DeployAsync(Cloud, StackParameters, StepFunctions.ClientEnvironment);
         // The workflows the stack holds (after DefinitionSubstitutions), under the stack's own names and ARNs.
-        foreach (var arn in new[] { Stack.AttachStateMachineArn, Stack.TeardownStateMachineArn })
-        {
-            var machine = await CloudStateMachineAsync(arn);
-            await StepFunctions.CallAsync("CreateStateMachine", new JsonObject
-            {
-                ["name"] = (string)machine["name"]!,
-                ["definition"] = (string)machine["definition"]!,
-                ["roleArn"] = (string)machine["roleArn"]!,
-            });
-        }
+        await Stack.InstallWorkflowAsync(StepFunctions, Stack.AttachStateMachineArn);
+        await Stack.InstallWorkflowAsync(StepFunctions, Stack.TeardownStateMachineArn);
 
         LambdaFaults = LambdaFaultProxy.Start(LambdaEndpoint);
         await StepFunctions.UseLambdaAsync(LambdaFaults.Address);
@@ -196,20 +188,6 @@ public sealed class WorkflowLab : IAsyncLifetime
     public Task<IReadOnlyList<JsonNode>> ExecutionsAsync() => StepFunctions.ListExecutionsAsync(AttachStateMachine);
 
     public string HostLog() => Stack.HostLog;
-
-    /// <summary>A state machine as the cloud's Step Functions (where the stack created it) describes it.</summary>
-    private async Task<JsonObject> CloudStateMachineAsync(string arn)
-    {
-        var result = await ExternalTool.RunAsync("python3", ["-c",
-            "import boto3, json, sys; c = boto3.client('stepfunctions', region_name='us-east-1', endpoint_url=sys.argv[1], "
-            + "aws_access_key_id='testing', aws_secret_access_key='testing'); "
-            + "m = c.describe_state_machine(stateMachineArn=sys.argv[2]); "
-            + "print(json.dumps({'name': m['name'], 'definition': m['definition'], 'roleArn': m['roleArn']}))",
-            Cloud.Endpoint.ToString().TrimEnd('/'), arn], ToolLimit);
-        return result.ExitCode == 0
-            ? JsonNode.Parse(result.StandardOutput)!.AsObject()
-            : throw new InvalidOperationException("describing " + arn + " failed: " + result.Describe());
-    }
 
     private async Task<JsonObject> SeedAsync(params string[] arguments)
     {
