@@ -162,6 +162,36 @@ public sealed class LocalCloudLab(Uri endpoint) : IDisposable
         return Child(Named(answer.Root!, "instanceState").Single(), "name").Value;
     }
 
+    /// <summary>NetworkMirrorIn/Out datapoints of <paramref name="value"/> bytes every five minutes in [from, to).</summary>
+    public async Task PutMirrorMetricsAsync(string instanceId, DateTimeOffset from, DateTimeOffset to, double value)
+    {
+        var points = new List<DateTimeOffset>();
+        for (var t = from; t < to; t += TimeSpan.FromMinutes(5))
+        {
+            points.Add(t);
+        }
+
+        foreach (var metric in new[] { "NetworkMirrorIn", "NetworkMirrorOut" })
+        {
+            foreach (var chunk in points.Chunk(20))
+            {
+                var p = new Dictionary<string, string> { ["Namespace"] = "AWS/EC2" };
+                for (var k = 0; k < chunk.Length; k++)
+                {
+                    var m = $"MetricData.member.{k + 1}.";
+                    p[m + "MetricName"] = metric;
+                    p[m + "Value"] = value.ToString(CultureInfo.InvariantCulture);
+                    p[m + "Unit"] = "Bytes";
+                    p[m + "Timestamp"] = chunk[k].UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                    p[m + "Dimensions.member.1.Name"] = "InstanceId";
+                    p[m + "Dimensions.member.1.Value"] = instanceId;
+                }
+
+                await QueryAsync("monitoring", "PutMetricData", "2010-08-01", p);
+            }
+        }
+    }
+
     /// <summary>How often the local cloud answered <paramref name="action"/> (of any service) since the last reset.</summary>
     public async Task<int> CallsAsync(string action)
     {
