@@ -169,10 +169,13 @@ def deploy(endpoint: str, template: Path, stack_name: str, parameters: dict[str,
     cfn = aws["cloudformation"]
     with tempfile.TemporaryDirectory(prefix="automirror-deploy-") as work:
         packaged = package(endpoint, aws["s3"], template, Path(work), package_cache)
-        body = packaged.read_text()
+        # As `sam deploy` does with its bucket: the template goes by S3 URL, since CloudFormation takes at most
+        # 51,200 bytes in TemplateBody.
+        key = f"automirror/{hashlib.sha256(packaged.read_bytes()).hexdigest()}.template"
+        aws["s3"].upload_file(str(packaged), ARTIFACT_BUCKET, key)
     change_set = cfn.create_change_set(
         StackName=stack_name, ChangeSetName=f"samcli-deploy{int(time.time())}", ChangeSetType="CREATE",
-        TemplateBody=body, Capabilities=CAPABILITIES,
+        TemplateURL=f"https://s3.{REGION}.amazonaws.com/{ARTIFACT_BUCKET}/{key}", Capabilities=CAPABILITIES,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Description="Created by the local `sam deploy`")
     cfn.execute_change_set(ChangeSetName=change_set["Id"], StackName=stack_name)

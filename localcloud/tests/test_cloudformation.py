@@ -197,5 +197,63 @@ class LocalCloudFormationTests(unittest.TestCase):
         self.assertEqual(group["Description"], "port-8080")
 
 
+class TemplateRulesTests(unittest.TestCase):
+    """template.yaml's own Rules, checked by the local cloud when the request arrives, as CloudFormation checks them."""
+
+    ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cloud = LocalCloudProcess().start()
+        cls.cfn = cls.cloud.client("cloudformation")
+        ec2 = cls.cloud.client("ec2")
+        s3 = cls.cloud.client("s3")
+        cls.vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+        cls.zone_a = ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.7.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        cls.zone_b = ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.7.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+        s3.create_bucket(Bucket="templates")
+        # template.yaml is over CloudFormation's 51,200-byte TemplateBody limit: it goes by URL, as sam deploy sends it.
+        s3.put_object(Bucket="templates", Key="template.yaml", Body=(cls.ROOT / "template.yaml").read_bytes())
+        cls.url = "https://s3.us-east-1.amazonaws.com/templates/template.yaml"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+
+    def refusal(self, **overrides):
+        parameters = {"VpcId": self.vpc, "VpcCidr": "10.7.0.0/16", "SensorSubnetIds": self.zone_a,
+                      "NlbSubnetIds": self.zone_a, "SensorCidr": "10.7.1.0/24", **overrides}
+        with self.assertRaises(ClientError) as refused:
+            self.cfn.create_stack(StackName="refused", TemplateURL=self.url, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                                  Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "ValidationError")
+        return refused.exception.response["Error"]["Message"]
+
+    def test_TemplateBodyOverTheLimit_IsRefused_SoSamDeploysByUrl(self):
+        body = (self.ROOT / "template.yaml").read_text()
+        self.assertGreater(len(body.encode()), 51_200)
+        with self.assertRaises(ClientError) as refused:
+            self.cfn.create_stack(StackName="too-big", TemplateBody=body)
+        self.assertIn("51200", refused.exception.response["Error"]["Message"])
+
+    def test_LoadBalancerZoneWithoutSensors_IsRefusedWithTheTemplatesMessage(self):
+        message = self.refusal(NlbSubnetIds=f"{self.zone_a},{self.zone_b}")
+        self.assertIn("Every NlbSubnetIds subnet needs a SensorSubnetIds subnet in the same Availability Zone", message)
+
+    def test_SensorZoneWithoutTheLoadBalancer_IsRefusedWithTheTemplatesMessage(self):
+        message = self.refusal(SensorSubnetIds=f"{self.zone_a},{self.zone_b}")
+        self.assertIn("Every SensorSubnetIds subnet needs an NlbSubnetIds subnet", message)
+
+    def test_OtherVpcWithoutItsSourceCidr_IsRefused(self):
+        message = self.refusal(MirrorVpcIds="vpc-0123456789abcdef0")
+        self.assertIn("set MirrorSourceCidr", message)
+
+    def test_TerminateWithoutTheExplicitOptIn_IsRefused(self):
+        self.assertIn("set AllowTerminate=true", self.refusal(TeardownAction="terminate"))
+
+    def test_ParameterOutsideItsAllowedValues_IsRefused(self):
+        self.assertIn("SensorReceive", self.refusal(SensorReceive="carrier-pigeon"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -54,6 +54,7 @@ def install(controller: Controller) -> None:
     _install_background_create(controller)
     _install_delete(controller)
     _install_signal_resource()
+    _install_template_body_limit()
 
 
 # ----- templates and parameters -----------------------------------------------------------------
@@ -631,6 +632,24 @@ def _install_delete(controller: Controller) -> None:
 
 
 # ----- SignalResource ---------------------------------------------------------------------------
+def _install_template_body_limit() -> None:
+    """CloudFormation takes at most 51,200 bytes of TemplateBody; a larger template must come by TemplateURL."""
+    for action in ("create_stack", "create_change_set", "update_stack", "validate_template"):
+        original = getattr(CloudFormationResponse, action)
+
+        def guarded(self: CloudFormationResponse, _original: Any = original) -> Any:
+            body = self._get_param("TemplateBody")
+            if body is not None and len(body.encode("utf-8")) > TEMPLATE_BODY_LIMIT:
+                raise ValidationError(message=f"1 validation error detected: Value at 'templateBody' failed to satisfy "
+                                              f"constraint: Member must have length less than or equal to {TEMPLATE_BODY_LIMIT}")
+            return _original(self)
+
+        setattr(CloudFormationResponse, action, guarded)
+
+
+TEMPLATE_BODY_LIMIT = 51_200
+
+
 def _install_signal_resource() -> None:
     def signal_resource(self: CloudFormationResponse) -> Any:
         stack_name = self._get_param("StackName")
