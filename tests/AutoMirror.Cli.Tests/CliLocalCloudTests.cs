@@ -9,19 +9,25 @@ namespace AutoMirror.Cli.Tests;
 public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCloud>, IAsyncLifetime
 {
     private readonly LocalCloudLab _lab = new(cloud.Endpoint);
+    private DeployedStack _stack = null!;
     private string _targetId = "";
     private string _filterId = "";
 
     public async Task InitializeAsync()
     {
         await _lab.ControlAsync("reset", "{}");
-        (_targetId, _filterId) = await _lab.MirrorTargetAsync();
+        // The stack `sam deploy` makes: the operator points the command at its target and filter (its outputs).
+        _stack = await DeployedStack.DeployAsync(cloud);
+        (_targetId, _filterId) = (_stack.MirrorTargetId, _stack.MirrorFilterId);
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
         _lab.Dispose();
-        return Task.CompletedTask;
+        if (_stack is not null)
+        {
+            await _stack.DisposeAsync();
+        }
     }
 
     private Dictionary<string, string> Environment() => new()
@@ -38,7 +44,8 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
 
     /// <summary>
     /// Lab "red": two instances with one AutoMirror session each, the first also with a foreign session. An
-    /// instance with the mirror tag but no lab, with one of our sessions. A healthy sensor behind the target group.
+    /// instance with the mirror tag but no lab, with one of our sessions. The stack's sensor, healthy behind the
+    /// stack's target group.
     /// </summary>
     private async Task<World> WorldAsync()
     {
@@ -52,8 +59,9 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         var foreign = await _lab.CreateSessionAsync(red[0].EniId, _targetId, _filterId, 2, new Dictionary<string, string> { ["owner"] = "secops" });
         var (loner, lonerEni) = (await _lab.RunInstancesAsync(1, new Dictionary<string, string> { ["automirror"] = "true" }))[0];
         var lonerSession = await _lab.CreateSessionAsync(lonerEni, _targetId, _filterId, 1, LocalCloudLab.OurSessionTags(loner, lonerEni, null));
-        var (sensor, _) = (await _lab.RunInstancesAsync(1, new Dictionary<string, string>()))[0];
-        var group = await _lab.SensorTargetGroupAsync(sensor, "healthy");
+        var sensor = (string)_stack.Document["sensorInstanceIds"]![0]!;
+        var group = _stack.TargetGroupArn;
+        await _lab.ControlAsync("target-health", $$"""{"targetGroupArn":"{{group}}","state":"healthy"}""");
         return new World([.. red.Select(r => r.InstanceId)], sessions, foreign, loner, lonerSession, sensor, group);
     }
 

@@ -60,31 +60,6 @@ public sealed class LocalCloudLab(Uri endpoint) : IDisposable
         return (Text(target, "trafficMirrorTargetId"), Text(filter, "trafficMirrorFilterId"));
     }
 
-    /// <summary>The sensors' UDP 4789 target group with <paramref name="instanceId"/> registered; health set by the control endpoint.</summary>
-    public async Task<string> SensorTargetGroupAsync(string instanceId, string health)
-    {
-        var vpc = await Ec2Async("DescribeSubnets", new() { ["SubnetId.1"] = await SubnetAsync() });
-        var group = await QueryAsync("elasticloadbalancing", "CreateTargetGroup", "2015-12-01", new()
-        {
-            ["Name"] = "sensor",
-            ["Protocol"] = "UDP",
-            ["Port"] = "4789",
-            ["VpcId"] = Text(vpc, "vpcId"),
-            ["TargetType"] = "instance",
-            ["HealthCheckProtocol"] = "TCP",
-            ["HealthCheckPort"] = "8080",
-        });
-        var arn = Text(group, "TargetGroupArn");
-        await QueryAsync("elasticloadbalancing", "RegisterTargets", "2015-12-01", new()
-        {
-            ["TargetGroupArn"] = arn,
-            ["Targets.member.1.Id"] = instanceId,
-            ["Targets.member.1.Port"] = "4789",
-        });
-        await ControlAsync("target-health", $$"""{"targetGroupArn":"{{arn}}","state":"{{health}}"}""");
-        return arn;
-    }
-
     public async Task<IReadOnlyList<(string InstanceId, string EniId)>> RunInstancesAsync(int count, IReadOnlyDictionary<string, string> tags, string type = "m5.large")
     {
         var p = new Dictionary<string, string>
