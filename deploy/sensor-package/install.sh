@@ -3,12 +3,17 @@
 # unzips the package built by deploy/sensor-package/Makefile and runs this script from it as root.
 #
 #   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
-#              [--receive sockets|af-xdp|packet-ring] [--mirror-interface NAME] [--root DIR] [--dry-run]
+#              [--receive auto|sockets|af-xdp|packet-ring] [--mirror-interface NAME] [--root DIR] [--dry-run]
 #
-# --receive af-xdp: the sensor receives through AF_XDP on the mirror interface (default: the one the default
-# route leaves by, i.e. the ENI the NLB sends to); its unit gets the drop-in af-xdp.conf with the capabilities.
-# --receive packet-ring: the same for the sensor's TPACKET_V3 ring (drop-in packet-ring.conf). Each run leaves
-# only its own mode's setting and drop-in: switching modes removes the other's.
+# --receive auto (the default): the sensor picks at each start the fastest path the kernel, driver and its
+# capabilities allow (packet ring, AF_XDP, sockets; /health says which) on the mirror interface (default: the
+# one the default route leaves by, i.e. the ENI the NLB sends to, found by the sensor itself at start); its unit
+# gets both drop-ins below, so either fast path can be tried.
+# --receive af-xdp: the sensor receives through AF_XDP on the mirror interface (default: the default route's,
+# found here); its unit gets the drop-in af-xdp.conf with the capabilities.
+# --receive packet-ring: the same for the sensor's TPACKET_V3 ring (drop-in packet-ring.conf).
+# --receive sockets: the UDP sockets only, no drop-in. Each run leaves only its own mode's settings and
+# drop-ins: switching modes removes the others'.
 #
 # The package carries the sensor's own deploy folder (src/AutoMirror.Sensor/deploy, as sensor-deploy/): its systemd
 # unit, the sensor.env it reads, and Zeek's node.cfg and local.zeek additions. This script follows them:
@@ -26,7 +31,7 @@ health_port=""
 zeek_repository=""
 source_networks=""
 tap="automirror0"
-receive="sockets"
+receive="auto"
 mirror_interface=""
 root=""
 dry_run=0
@@ -56,15 +61,18 @@ done
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
-# Each receive mode but the sockets: the sensor's setting naming the mirror interface, and the unit's drop-in.
+# Per receive mode: the sensor's setting naming the mirror interface, and the unit's drop-ins (the capabilities of
+# the paths the mode may run). auto tries both fast paths, so it needs both drop-ins; its interface, when not
+# given, the sensor finds itself at each start (the default route's), so none is written.
 case "$receive" in
-  sockets) receive_setting="" ;;
-  af-xdp) receive_setting="Sensor__AfXdp__Interface" ;;
-  packet-ring) receive_setting="Sensor__PacketRing__Interface" ;;
-  *) die "--receive must be sockets, af-xdp or packet-ring, got '$receive'" ;;
+  auto) receive_setting="Sensor__ReceiveInterface"; mode_dropins=(af-xdp.conf packet-ring.conf) ;;
+  sockets) receive_setting=""; mode_dropins=() ;;
+  af-xdp) receive_setting="Sensor__AfXdp__Interface"; mode_dropins=(af-xdp.conf) ;;
+  packet-ring) receive_setting="Sensor__PacketRing__Interface"; mode_dropins=(packet-ring.conf) ;;
+  *) die "--receive must be auto, sockets, af-xdp or packet-ring, got '$receive'" ;;
 esac
 receive_dropins=(af-xdp.conf packet-ring.conf)
-if [[ -n "$receive_setting" && -z "$mirror_interface" ]]; then
+if [[ "$receive" != auto && -n "$receive_setting" && -z "$mirror_interface" ]]; then
   # The ENI the NLB sends to is the one the default route leaves by.
   mirror_interface="$(ip -o -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')"
   [[ -n "$mirror_interface" ]] || die "--receive $receive: no default route to find the mirror interface by; give --mirror-interface"
@@ -80,7 +88,9 @@ units=("$shipped"/*.service)
 shopt -u nullglob
 [[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
 [[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
-[[ "$receive" == sockets || -f "$shipped/$receive.conf" ]] || die "--receive $receive: the unit's drop-in $receive.conf is missing from $shipped"
+for dropin in "${mode_dropins[@]}"; do
+  [[ -f "$shipped/$dropin" ]] || die "--receive $receive: the unit's drop-in $dropin is missing from $shipped"
+done
 
 run() {
   if (( dry_run )); then
@@ -122,13 +132,16 @@ done
   # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
   echo "Sensor__Health__DownstreamProcess=zeek"
   if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
-  if [[ -n "$receive_setting" ]]; then echo "$receive_setting=$mirror_interface"; fi
+  # The sensor's default is auto; the mode is written whatever it is, so the file says what runs.
+  echo "Sensor__Receive=$receive"
+  if [[ -n "$receive_setting" && -n "$mirror_interface" ]]; then echo "$receive_setting=$mirror_interface"; fi
 } > "$root$environment_file"
-# AF_XDP and the packet ring need more than the unit's CAP_NET_ADMIN: the sensor's own drop-in for the mode says
-# what, and only that mode's is installed (the other's rights would be granted for nothing).
+# AF_XDP and the packet ring need more than the unit's CAP_NET_ADMIN: the sensor's own drop-in for each path says
+# what, and only the mode's are installed (the others' rights would be granted for nothing). systemd merges the
+# lists of several drop-ins, so auto's service holds the rights of both paths.
 dropin_dir="$root/etc/systemd/system/$sensor_unit.d"
 for dropin in "${receive_dropins[@]}"; do
-  if [[ "$dropin" == "$receive.conf" ]]; then
+  if [[ " ${mode_dropins[*]} " == *" $dropin "* ]]; then
     mkdir -p "$dropin_dir"
     install -m 0644 "$shipped/$dropin" "$dropin_dir/$dropin"
   else

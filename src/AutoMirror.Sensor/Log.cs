@@ -40,12 +40,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "AF_XDP on {Interface}: {Queues} receive queues, {Attach} XDP, {Copy} sockets; datagrams the XDP program passes still reach the UDP sockets")]
     public static partial void XdpReceiving(ILogger logger, string @interface, int queues, string attach, string copy);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "AF_XDP on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
-    public static partial void XdpUnavailable(ILogger logger, string @interface, string reason);
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "{Path} on {Interface} is not available ({Reason}): falling back to {Next}")]
+    public static partial void ReceivePathUnavailable(ILogger logger, string path, string @interface, string reason, string next);
 
     [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Packet ring on {Interface}: {Workers} rings of {Blocks} blocks of {BlockKilobytes} KiB, tcx ingress drop; datagrams the rings do not take still reach the UDP sockets")]
     public static partial void PacketRingReceiving(ILogger logger, string @interface, int workers, int blocks, int blockKilobytes);
 
-    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Packet ring on {Interface} is not available ({Reason}): the UDP sockets receive everything")]
-    public static partial void PacketRingUnavailable(ILogger logger, string @interface, string reason);
+    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Receive path: {Path} (Sensor:Receive={Mode}, interface {Interface}; refused before it: {Refused})")]
+    public static partial void ReceivePathChosen(ILogger logger, string path, string mode, string @interface, string refused);
 }

@@ -18,6 +18,8 @@ var switches = new Dictionary<string, string>
     ["--workers"] = "Sensor:ReceiveWorkers",
     ["--af-xdp"] = "Sensor:AfXdp:Interface",
     ["--packet-ring"] = "Sensor:PacketRing:Interface",
+    ["--receive"] = "Sensor:Receive",
+    ["--receive-interface"] = "Sensor:ReceiveInterface",
 };
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
@@ -69,9 +71,7 @@ IResult Health(HealthEvaluator health)
         lastHealthy = healthy;
     }
 
-    return healthy
-        ? Results.Text("ok\n", "text/plain")
-        : Results.Text("unhealthy: " + string.Join("; ", problems) + "\n", "text/plain", statusCode: StatusCodes.Status503ServiceUnavailable);
+    return Results.Text(health.Json(problems), "application/json", statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
 }
 
 app.MapGet("/health", Health);

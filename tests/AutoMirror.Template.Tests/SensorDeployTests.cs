@@ -18,7 +18,16 @@ public sealed partial class SensorDeployTests : IDisposable
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(1);
     private static readonly string Installer = Path.Combine(RepositoryRoot.Path, "deploy", "sensor-package", "install.sh");
     private static readonly string SensorDeploy = Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "deploy");
-    private static readonly string[] ReceiveSettings = ["Sensor__AfXdp__", "Sensor__PacketRing__"];
+    private static readonly string[] ReceiveSettings = ["Sensor__AfXdp__", "Sensor__PacketRing__", "Sensor__Receive"];
+
+    /// <summary>The drop-ins each receive mode installs: the capabilities of every path it may run.</summary>
+    private static readonly Dictionary<string, string[]> DropInsOf = new()
+    {
+        ["auto"] = ["af-xdp.conf", "packet-ring.conf"],
+        ["sockets"] = [],
+        ["af-xdp"] = ["af-xdp.conf"],
+        ["packet-ring"] = ["packet-ring.conf"],
+    };
     private readonly string _scratch = Directory.CreateTempSubdirectory("automirror-sensor-deploy-").FullName;
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
@@ -157,6 +166,9 @@ public sealed partial class SensorDeployTests : IDisposable
         Assert.Contains("Sensor__Tap__Name=automirror0", settings);
         Assert.Contains("Sensor__Health__DownstreamProcess=zeek", settings);
         Assert.Contains("Sensor__SourceNetworks=10.0.0.0/16", settings);
+        // Without --receive: auto, as the stack's default, with the drop-ins of both fast paths.
+        Assert.Contains("Sensor__Receive=auto", settings);
+        Assert.Equal(DropInsOf["auto"], Directory.GetFiles(Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d")).Select(Path.GetFileName).Order());
 
         var nodeCfg = await File.ReadAllLinesAsync(Path.Combine(root, "opt/zeek/etc/node.cfg"));
         Assert.Equal("interface=automirror0", Assert.Single(nodeCfg, l => l.StartsWith("interface", StringComparison.Ordinal)));
@@ -261,6 +273,60 @@ public sealed partial class SensorDeployTests : IDisposable
     }
 
     [Fact]
+    public async Task Installer_ReceiveAuto_InstallsBothFastPathsDropIns_AndLeavesTheInterfaceToTheSensor()
+    {
+        var package = Package();
+        var root = Path.Combine(_scratch, "root");
+        string[] common = ["--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/"];
+        var dropIns = Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d");
+        var settings = Path.Combine(root, "etc/automirror/sensor.env");
+        // An `ip` that fails: with auto the installer must not need the default route (the sensor finds it at each start).
+        var bin = Directory.CreateDirectory(Path.Combine(_scratch, "bin")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(bin, "ip"), "#!/bin/sh\nexit 1\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.Combine(bin, "ip"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var result = await ExternalTool.RunAsync("bash", [Path.Combine(package, "install.sh"), .. common, "--receive", "auto", "--root", root, "--dry-run"],
+            Limit, new Dictionary<string, string> { ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH") });
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var lines = await File.ReadAllLinesAsync(settings);
+        Assert.Contains("Sensor__Receive=auto", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("Sensor__ReceiveInterface=", StringComparison.Ordinal) || l.StartsWith("Sensor__AfXdp__", StringComparison.Ordinal) || l.StartsWith("Sensor__PacketRing__", StringComparison.Ordinal));
+        // The sensor's own drop-ins, unchanged: auto may run either fast path, so the service needs the rights of both.
+        foreach (var dropIn in DropInsOf["auto"])
+        {
+            Assert.Equal(await File.ReadAllTextAsync(Path.Combine(package, "sensor-deploy", dropIn)), await File.ReadAllTextAsync(Path.Combine(dropIns, dropIn)));
+        }
+
+        // A given mirror interface is passed on as auto's.
+        result = await RunInstallerAsync(package, root, [.. common, "--receive", "auto", "--mirror-interface", "ens6"]);
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains("Sensor__ReceiveInterface=ens6", await File.ReadAllLinesAsync(settings));
+
+        // Sockets only: the sensor is told so (its own default is auto) and no fast path's rights remain.
+        result = await RunInstallerAsync(package, root, [.. common, "--receive", "sockets"]);
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Contains("Sensor__Receive=sockets", await File.ReadAllLinesAsync(settings));
+        Assert.Empty(Directory.GetFiles(dropIns));
+    }
+
+    [Fact]
+    public void AutoDropIns_Merged_GrantTheRightsAndAddressFamiliesOfBothFastPaths()
+    {
+        // systemd adds the lists of several drop-ins to the unit's: auto's service holds what either path needs.
+        string[] files = [Path.Combine(SensorDeploy, "automirror-sensor.service"), .. DropInsOf["auto"].Select(d => Path.Combine(SensorDeploy, d))];
+        var ambient = files.SelectMany(f => UnitSetting(f, "AmbientCapabilities")).Distinct().Order();
+        var families = files.SelectMany(f => UnitSetting(f, "RestrictAddressFamilies")).Distinct().ToList();
+
+        Assert.Equal(["CAP_BPF", "CAP_IPC_LOCK", "CAP_NET_ADMIN", "CAP_NET_RAW"], ambient);
+        Assert.Contains("AF_XDP", families);
+        Assert.Contains("AF_PACKET", families);
+    }
+
+    [Fact]
     public async Task Installer_SwitchingReceiveModes_LeavesOnlyTheCurrentModesSettingAndDropIn()
     {
         var package = Package();
@@ -268,12 +334,13 @@ public sealed partial class SensorDeployTests : IDisposable
         var dropIns = Path.Combine(root, "etc/systemd/system/automirror-sensor.service.d");
         var settings = Path.Combine(root, "etc/automirror/sensor.env");
 
-        // Both ways between the two, then off: the sensor refuses both settings at once, and the other mode's
-        // drop-in would grant rights nothing uses.
+        // Both ways between the two, through auto, then off: the sensor refuses contradicting settings, and another
+        // mode's drop-in would grant rights nothing uses.
         (string Mode, string? Setting)[] steps =
         [
             ("af-xdp", "Sensor__AfXdp__Interface=ens5"),
             ("packet-ring", "Sensor__PacketRing__Interface=ens5"),
+            ("auto", "Sensor__ReceiveInterface=ens5"),
             ("af-xdp", "Sensor__AfXdp__Interface=ens5"),
             ("sockets", null),
         ];
@@ -284,9 +351,10 @@ public sealed partial class SensorDeployTests : IDisposable
 
             Assert.True(result.ExitCode == 0, mode + ": " + result.Describe());
             var receive = (await File.ReadAllLinesAsync(settings)).Where(l => ReceiveSettings.Any(p => l.StartsWith(p, StringComparison.Ordinal)));
-            Assert.Equal(setting is null ? [] : [setting], receive);
-            var installed = Directory.Exists(dropIns) ? Directory.GetFiles(dropIns).Select(Path.GetFileName).ToList() : [];
-            Assert.Equal(mode == "sockets" ? [] : [mode + ".conf"], installed);
+            string[] expected = setting is null ? ["Sensor__Receive=" + mode] : ["Sensor__Receive=" + mode, setting];
+            Assert.Equal(expected.Order(StringComparer.Ordinal), receive.Order(StringComparer.Ordinal));
+            var installed = Directory.Exists(dropIns) ? Directory.GetFiles(dropIns).Select(Path.GetFileName).Order().ToList() : [];
+            Assert.Equal(DropInsOf[mode], installed);
         }
     }
 
@@ -319,18 +387,20 @@ public sealed partial class SensorDeployTests : IDisposable
     }
 
     [Theory]
-    [InlineData("af-xdp")]
-    [InlineData("packet-ring")]
-    public async Task Installer_RefusesAPackageWithoutTheReceiveModesDropIn(string mode)
+    [InlineData("af-xdp", "af-xdp.conf")]
+    [InlineData("packet-ring", "packet-ring.conf")]
+    [InlineData("auto", "af-xdp.conf")]
+    [InlineData("auto", "packet-ring.conf")]
+    public async Task Installer_RefusesAPackageWithoutTheReceiveModesDropIn(string mode, string missing)
     {
         var package = Package();
-        File.Delete(Path.Combine(package, "sensor-deploy", mode + ".conf"));
+        File.Delete(Path.Combine(package, "sensor-deploy", missing));
 
         var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"),
             "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--receive", mode, "--mirror-interface", "ens5");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains($"drop-in {mode}.conf is missing", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"drop-in {missing} is missing", result.StandardError, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_scratch, "root", "opt")), "nothing may be installed from an incomplete package");
     }
 
@@ -351,17 +421,20 @@ public sealed partial class SensorDeployTests : IDisposable
     }
 
     [Fact]
-    public async Task Template_SensorReceiveValues_AreTheInstallersAndDefaultToSockets()
+    public async Task Template_SensorReceiveValues_AreTheInstallersAndTheSensors_AndDefaultToAuto()
     {
         var template = SamTemplate.Load();
         var parameter = template.Root["Parameters"]!["SensorReceive"]!;
         var allowed = parameter["AllowedValues"]!.AsArray().Select(v => (string)v!).ToList();
 
-        Assert.Equal("sockets", (string)parameter["Default"]!);
-        Assert.Equal(["af-xdp", "packet-ring", "sockets"], allowed.Order());
-        // Each mode but the sockets has the sensor's drop-in of its name, and no drop-in is without its mode.
-        Assert.Equal(allowed.Where(v => v != "sockets").Select(v => v + ".conf").Order(),
-            Directory.GetFiles(SensorDeploy, "*.conf").Select(Path.GetFileName).Order());
+        Assert.Equal("auto", (string)parameter["Default"]!);
+        Assert.Equal(["af-xdp", "auto", "packet-ring", "sockets"], allowed.Order());
+        // Each fast path has the sensor's drop-in of its name, and no drop-in is without its path.
+        Assert.Equal(["af-xdp.conf", "packet-ring.conf"], Directory.GetFiles(SensorDeploy, "*.conf").Select(Path.GetFileName).Order());
+        // The sensor takes the same words for Sensor:Receive (a value it did not know would stop it with exit 2).
+        var sensorModes = Regex.Match(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "src", "AutoMirror.Sensor", "Configuration", "SensorSettings.cs")),
+            @"ReceiveModes = \[(?<v>[^\]]*)\]").Groups["v"].Value.Split(',').Select(v => v.Trim().Trim('"'));
+        Assert.Equal(allowed.Order(), sensorModes.Order());
         foreach (var value in allowed)
         {
             var result = await RunInstallerAsync(Package(value), Path.Combine(_scratch, "root-" + value),

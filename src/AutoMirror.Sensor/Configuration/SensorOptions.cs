@@ -18,6 +18,20 @@ public sealed class SensorOptions
 
     public int GenevePort { get; set; } = 6081;
 
+    /// <summary>
+    /// How the sensor receives: "auto" (the fastest path this kernel, driver and the process's capabilities allow,
+    /// tried in the order bench/sensor measured: packet ring, AF_XDP, UDP sockets), or one of "sockets", "af-xdp",
+    /// "packet-ring" (that path, falling back to the sockets where it is not available).
+    /// </summary>
+    public string Receive { get; set; } = "auto";
+
+    /// <summary>
+    /// The mirror interface auto (or an explicit af-xdp / packet-ring) receives on; empty: the interface of the IPv4
+    /// default route, which on a sensor instance is the ENI the load balancer sends to.
+    /// AfXdp:Interface or PacketRing:Interface, when set, name the path and its interface themselves.
+    /// </summary>
+    public string ReceiveInterface { get; set; } = string.Empty;
+
     /// <summary>Receive threads (SO_REUSEPORT sockets) per port.</summary>
     public int ReceiveWorkers { get; set; } = 2;
 

@@ -14,6 +14,9 @@ namespace AutoMirror.Sensor.Configuration;
 /// </summary>
 public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress, SourceNetworkFilter Sources, VlanMap Vlans)
 {
+    /// <summary>The values of Sensor:Receive.</summary>
+    public static readonly string[] ReceiveModes = ["auto", "sockets", "af-xdp", "packet-ring"];
+
     public static SensorSettings Load(IConfiguration configuration)
     {
         SensorOptions options;
@@ -111,10 +114,37 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
             Range(errors, S + "Pcap:SnapLength", o.Pcap.SnapLength, 64, 262144);
         }
 
+        if (Array.IndexOf(ReceiveModes, o.Receive) < 0)
+        {
+            errors.Add(S + "Receive: must be " + string.Join(", ", ReceiveModes) + " (got '" + o.Receive + "')");
+        }
+        else if (o.Receive != "auto")
+        {
+            // AfXdp:Interface and PacketRing:Interface each choose their own path: a different explicit choice contradicts them.
+            if (!string.IsNullOrEmpty(o.AfXdp.Interface) && o.Receive != "af-xdp")
+            {
+                errors.Add(S + "Receive: '" + o.Receive + "' contradicts Sensor:AfXdp:Interface, which chooses af-xdp");
+            }
+
+            if (!string.IsNullOrEmpty(o.PacketRing.Interface) && o.Receive != "packet-ring")
+            {
+                errors.Add(S + "Receive: '" + o.Receive + "' contradicts Sensor:PacketRing:Interface, which chooses packet-ring");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(o.ReceiveInterface))
+        {
+            InterfaceName(errors, S + "ReceiveInterface", o.ReceiveInterface);
+        }
+
         if (!string.IsNullOrEmpty(o.AfXdp.Interface))
         {
             InterfaceName(errors, S + "AfXdp:Interface", o.AfXdp.Interface);
+        }
 
+        // Checked whenever AF_XDP may run: named by its interface, by Sensor:Receive, or tried by auto.
+        if (o.Receive is "auto" or "af-xdp" || !string.IsNullOrEmpty(o.AfXdp.Interface))
+        {
             if (o.AfXdp.Frames is < 64 or > 65536 || !int.IsPow2(o.AfXdp.Frames))
             {
                 errors.Add(S + "AfXdp:Frames: must be a power of two 64-65536 (got " + o.AfXdp.Frames + ")");
@@ -134,6 +164,11 @@ public sealed record SensorSettings(SensorOptions Options, IPAddress BindAddress
             {
                 errors.Add(S + "PacketRing:Interface: not together with Sensor:AfXdp:Interface (each would take the datagrams the other receives)");
             }
+        }
+
+        // Checked whenever the packet ring may run: named by its interface, by Sensor:Receive, or tried by auto.
+        if (o.Receive is "auto" or "packet-ring" || !string.IsNullOrEmpty(o.PacketRing.Interface))
+        {
 
             Range(errors, S + "PacketRing:Blocks", o.PacketRing.Blocks, 2, 4096);
             // A block must hold the largest datagram accepted, with its Ethernet/IP/UDP headers and the ring's own header.

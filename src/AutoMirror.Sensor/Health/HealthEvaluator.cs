@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using AutoMirror.Sensor.Receive;
 
 namespace AutoMirror.Sensor.Health;
@@ -8,6 +10,42 @@ namespace AutoMirror.Sensor.Health;
 /// </summary>
 public sealed class HealthEvaluator(SensorEngine engine, DownstreamProbe downstream)
 {
+    /// <summary>
+    /// /health's body: {"status":"ok"|"unhealthy","receive_path":…,"receive_fallbacks":[{"path","reason"}],"problems":[…]}.
+    /// The load balancer reads only the status code; an operator reads which path runs and why the faster ones did not.
+    /// </summary>
+    public string Json(IReadOnlyList<string> problems)
+    {
+        using var buffer = new MemoryStream();
+        // Relaxed escaping: reasons quote names ('zeek') and an operator reads them with curl.
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", problems.Count == 0 ? "ok" : "unhealthy");
+            json.WriteString("receive_path", engine.ReceivePath);
+            json.WriteStartArray("receive_fallbacks");
+            foreach (var fallback in engine.Fallbacks)
+            {
+                json.WriteStartObject();
+                json.WriteString("path", fallback.Path);
+                json.WriteString("reason", fallback.Reason);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("problems");
+            foreach (var problem in problems)
+            {
+                json.WriteStringValue(problem);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();

@@ -100,6 +100,13 @@ public sealed class PrometheusExporter(SensorEngine engine, int maxVnis)
             Sample(sb, "automirror_sensor_worker_frames_forwarded_total", "worker", worker.Label, Volatile.Read(ref worker.Counters.FramesForwarded));
         }
 
+        // An info-style gauge: the label carries the path, so a dashboard can group sensors by it and alert on a fallback.
+        Header(sb, "automirror_sensor_receive_path", "gauge", "The receive path the sensor chose at start (packet-ring, af-xdp or sockets): 1 on its label.");
+        if (engine.ReceivePath is { } path)
+        {
+            Sample(sb, "automirror_sensor_receive_path", "path", path, 1);
+        }
+
         Header(sb, "automirror_sensor_af_xdp_queues", "gauge", "Receive queues served by AF_XDP sockets (0: AF_XDP off or unavailable, the UDP sockets receive everything).");
         Sample(sb, "automirror_sensor_af_xdp_queues", null, null, engine.XdpQueues);
         if (engine.XdpQueues > 0)

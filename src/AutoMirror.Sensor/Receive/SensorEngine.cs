@@ -9,53 +9,67 @@ using Microsoft.Extensions.Logging;
 namespace AutoMirror.Sensor.Receive;
 
 /// <summary>
-/// Owns the outputs and the receive workers: opens the TAP/pcap, binds every socket before it
-/// reports started (a bind or TAP failure stops start-up), and on shutdown stops the workers,
-/// then flushes and closes the outputs.
+/// Owns the outputs and runs one receive path: opens the TAP/pcap, then opens the path the
+/// <see cref="ReceivePlan"/> picks (the first that this kernel, driver and the process's capabilities allow,
+/// each refusal logged with its reason) before it reports started (a bind or TAP failure stops start-up),
+/// and on shutdown stops the path, then flushes and closes the outputs. The path owns its sockets,
+/// programs and threads; the engine only its outputs and its flush and stats timers.
 /// </summary>
 public sealed class SensorEngine : IHostedService, IDisposable
 {
     private readonly SensorSettings _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<SensorEngine> _logger;
-    private readonly List<IReceiveWorker> _workers = [];
-    private XdpAttachment? _xdp;
-    private int _ringLink = -1;
-    private int _ringProgram = -1;
+    private readonly Func<ReceivePlan, IReadOnlyList<IReceivePath>> _candidates;
+    private readonly Func<string?> _defaultRouteInterface;
     private readonly List<IFrameOutput> _outputs = [];
+    private readonly List<ReceiveFallback> _fallbacks = [];
+    private IReceivePath? _path;
     private ITimer? _flushTimer;
     private ITimer? _statsTimer;
     private bool _tapWritesLogged;
 
     public SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger)
+        : this(settings, time, logger, ReceivePaths, () => ReceivePlan.DefaultRouteInterface())
+    {
+    }
+
+    /// <param name="candidates">The paths to try for a plan, in its order (tests give fakes).</param>
+    /// <param name="defaultRouteInterface">The interface of the IPv4 default route, or null.</param>
+    internal SensorEngine(SensorSettings settings, TimeProvider time, ILogger<SensorEngine> logger,
+        Func<ReceivePlan, IReadOnlyList<IReceivePath>> candidates, Func<string?> defaultRouteInterface)
     {
         _settings = settings;
         _time = time;
         _logger = logger;
+        _candidates = candidates;
+        _defaultRouteInterface = defaultRouteInterface;
     }
 
-    public IReadOnlyList<IReceiveWorker> Workers => _workers;
+    public IReadOnlyList<IReceiveWorker> Workers => _path?.Workers ?? [];
+
+    /// <summary>The path receiving ("packet-ring", "af-xdp", "sockets"); null before start.</summary>
+    public string? ReceivePath => _path?.Name;
+
+    /// <summary>The paths tried before the one receiving, each with why it was refused.</summary>
+    public IReadOnlyList<ReceiveFallback> Fallbacks => _fallbacks;
 
     /// <summary>Receive queues served by AF_XDP sockets (0: the UDP sockets receive everything).</summary>
-    public int XdpQueues { get; private set; }
+    public int XdpQueues => (_path as AfXdpReceivePath)?.Queues ?? 0;
 
     /// <summary>Receive threads on the packet ring (0: off or unavailable, the UDP sockets receive everything).</summary>
-    public int PacketRingWorkers { get; private set; }
+    public int PacketRingWorkers => (_path as PacketRingReceivePath)?.RingWorkers ?? 0;
 
     public IReadOnlyList<IFrameOutput> Outputs => _outputs;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var o = _settings.Options;
-        if (!string.IsNullOrEmpty(o.AfXdp.Interface))
+        var plan = ReceivePlan.Resolve(o, _defaultRouteInterface);
+        if (plan is { Interface: not null, InterfaceSetting: not null })
         {
             // Before the TAP exists: a persistent TAP created for a start-up that then fails on this setting would outlive the process.
-            SensorSettings.RequireInterface(o.AfXdp.Interface, "Sensor:AfXdp:Interface");
-        }
-
-        if (!string.IsNullOrEmpty(o.PacketRing.Interface))
-        {
-            SensorSettings.RequireInterface(o.PacketRing.Interface, "Sensor:PacketRing:Interface");
+            SensorSettings.RequireInterface(plan.Interface, plan.InterfaceSetting);
         }
 
         if (o.Tap.Enabled)
@@ -77,26 +91,12 @@ public sealed class SensorEngine : IHostedService, IDisposable
         }
 
         Log.SourceNetworks(_logger, string.Join(",", _settings.Sources.Describe()));
-        AddWorkers(Encapsulation.Vxlan, o.VxlanPort);
-        if (o.GeneveEnabled)
-        {
-            AddWorkers(Encapsulation.Geneve, o.GenevePort);
-        }
-
-        if (!string.IsNullOrEmpty(o.AfXdp.Interface))
-        {
-            AddXdpWorkers(o.AfXdp.Interface);
-        }
-
-        if (!string.IsNullOrEmpty(o.PacketRing.Interface))
-        {
-            AddPacketRingWorkers(o.PacketRing.Interface);
-        }
-
-        foreach (var worker in _workers)
-        {
-            worker.Start();
-        }
+        var outputs = _outputs.ToArray();
+        var context = new ReceiveContext(_settings,
+            encapsulation => new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs)),
+            _logger);
+        _path = Open(plan, _candidates(plan), context);
+        _path.Start();
 
         _flushTimer = _time.CreateTimer(_ => FlushOutputs(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         var every = TimeSpan.FromSeconds(o.StatsLogSeconds);
@@ -108,11 +108,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
     {
         _flushTimer?.Dispose();
         _statsTimer?.Dispose();
-        foreach (var worker in _workers)
-        {
-            worker.Stop(TimeSpan.FromSeconds(2));
-        }
-
+        _path?.Stop(TimeSpan.FromSeconds(2));
         LogStats();
         foreach (var output in _outputs)
         {
@@ -128,160 +124,62 @@ public sealed class SensorEngine : IHostedService, IDisposable
     {
         _flushTimer?.Dispose();
         _statsTimer?.Dispose();
-        foreach (var worker in _workers)
-        {
-            worker.Dispose();
-        }
-
-        _xdp?.Dispose();
-        CloseRingDrop();
+        _path?.Dispose();
         foreach (var output in _outputs)
         {
             output.Dispose();
         }
     }
 
-    private void AddXdpWorkers(string interfaceName)
-    {
-        var o = _settings.Options;
-        var outputs = _outputs.ToArray();
-        var added = new List<XdpReceiveWorker>();
-        XdpAttachment? attachment = null;
-        try
+    /// <summary>The paths a plan names, each on the plan's interface.</summary>
+    private static IReadOnlyList<IReceivePath> ReceivePaths(ReceivePlan plan)
+        => plan.Paths.Select(name => name switch
         {
-            attachment = XdpAttachment.Create(interfaceName);
-            for (int queue = 0; queue < attachment.Queues; queue++)
-            {
-                var socket = new XskSocket(attachment.InterfaceIndex, queue, o.AfXdp.Frames);
-                // A socket not yet in a worker is closed here if a later step fails.
-                try
-                {
-                    attachment.Register(queue, socket);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-
-                // Datagrams to either port arrive on the same queue: the worker tells the forwarder which each is.
-                var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
-                added.Add(new XdpReceiveWorker("rx-xdp-" + queue, forwarder, socket, o.BatchSize, o.ReceiveCoalesceMicroseconds, o.GeneveEnabled ? o.GenevePort : null, o.MaxDatagramBytes));
-            }
-
-            attachment.Attach(o.VxlanPort, o.GeneveEnabled ? o.GenevePort : null, o.AfXdp.Mode);
-        }
-        catch (IOException e)
-        {
-            // The UDP sockets are bound and receive everything the program would have taken.
-            foreach (var worker in added)
-            {
-                worker.Dispose();
-            }
-
-            attachment?.Dispose();
-            Log.XdpUnavailable(_logger, interfaceName, e.Message);
-            return;
-        }
-
-        _xdp = attachment;
-        _workers.AddRange(added);
-        XdpQueues = attachment.Queues;
-        Log.XdpReceiving(_logger, interfaceName, attachment.Queues, attachment.AttachedMode, added.Count > 0 && added[0].ZeroCopy ? "zero-copy" : "copy");
-    }
+            ReceivePlan.PacketRing => (IReceivePath)new PacketRingReceivePath(plan.Interface, plan.NoInterfaceReason),
+            ReceivePlan.AfXdp => new AfXdpReceivePath(plan.Interface, plan.NoInterfaceReason),
+            _ => new UdpSocketReceivePath(),
+        }).ToList();
 
     /// <summary>
-    /// The packet rings (one per receive worker, in a fanout group steered by inner addresses when there are
-    /// several) and their tcx drop. The drop is attached before the rings are bound: a datagram arriving in
-    /// the microseconds between the two is dropped rather than forwarded twice (by a ring and the UDP sockets).
+    /// Opens the first path that is available; each refused one is logged with its reason and the path tried next.
+    /// The last is never skipped: what it throws (a port in use) stops start-up.
     /// </summary>
-    private void AddPacketRingWorkers(string interfaceName)
+    private IReceivePath Open(ReceivePlan plan, IReadOnlyList<IReceivePath> candidates, ReceiveContext context)
     {
-        var o = _settings.Options;
-        int? geneve = o.GeneveEnabled ? o.GenevePort : null;
-        int index = SensorSettings.RequireInterface(interfaceName, "Sensor:PacketRing:Interface");
-        var rings = new List<PacketRing>();
-        try
+        for (int i = 0; i < candidates.Count; i++)
         {
-            for (int i = 0; i < o.ReceiveWorkers; i++)
+            var path = candidates[i];
+            try
             {
-                rings.Add(new PacketRing(o.PacketRing.Blocks, o.PacketRing.BlockKilobytes * 1024, PacketRingPrograms.RingFilter(o.VxlanPort, geneve)));
+                path.Open(context);
+                Log.ReceivePathChosen(_logger, path.Name, plan.Mode, plan.Interface ?? "-",
+                    _fallbacks.Count == 0 ? "-" : string.Join("; ", _fallbacks.Select(f => f.Path + ": " + f.Reason)));
+                return path;
             }
-
-            _ringProgram = Bpf.LoadTcxIngressProgram(PacketRingPrograms.IngressDrop(o.VxlanPort, geneve), "automirror_ring");
-            _ringLink = Bpf.AttachTcxIngress(_ringProgram, index);
-            rings[0].Bind(index);
-            if (rings.Count > 1)
+            catch (ReceivePathUnavailableException e) when (i < candidates.Count - 1)
             {
-                // Both directions of a conversation to one worker, as the socket path's SO_REUSEPORT steering does.
-                // A ring joins right after its bind (the kernel takes only bound sockets): until then, microseconds at
-                // start-up, it copies the group's datagrams too.
-                int group = rings[0].StartFanout(InnerAddressSteering.ForFanout(rings.Count, geneve));
-                for (int i = 1; i < rings.Count; i++)
-                {
-                    rings[i].Bind(index);
-                    rings[i].JoinFanout(group);
-                }
+                path.Dispose();
+                _fallbacks.Add(new ReceiveFallback(path.Name, e.Message));
+                Log.ReceivePathUnavailable(_logger, Describe(path.Name), plan.Interface ?? "(none)", e.Message, Describe(candidates[i + 1].Name));
+            }
+            catch
+            {
+                path.Dispose();
+                throw;
             }
         }
-        catch (IOException e)
-        {
-            // Without the drop (no tcx before kernel 6.6, no CAP_BPF) or the ring (no CAP_NET_RAW) the UDP sockets receive everything.
-            CloseRingDrop();
-            rings.ForEach(r => r.Dispose());
-            Log.PacketRingUnavailable(_logger, interfaceName, e.Message);
-            return;
-        }
 
-        var outputs = _outputs.ToArray();
-        for (int i = 0; i < rings.Count; i++)
-        {
-            var forwarder = new FrameForwarder(Encapsulation.Vxlan, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
-            _workers.Add(new PacketRingReceiveWorker("rx-ring-" + i, forwarder, rings[i], index, interfaceName, o.BatchSize, geneve, o.MaxDatagramBytes));
-        }
-
-        PacketRingWorkers = rings.Count;
-        Log.PacketRingReceiving(_logger, interfaceName, rings.Count, o.PacketRing.Blocks, o.PacketRing.BlockKilobytes);
+        throw new InvalidOperationException("no receive path to try");
     }
 
-    /// <summary>The link first: the stack gets the datagrams back before the ring goes.</summary>
-    private void CloseRingDrop()
+    /// <summary>A path as the log names it (the operator's words, as in the README).</summary>
+    private static string Describe(string path) => path switch
     {
-        int link = Interlocked.Exchange(ref _ringLink, -1);
-        if (link >= 0)
-        {
-            LibC.close(link);
-        }
-
-        int program = Interlocked.Exchange(ref _ringProgram, -1);
-        if (program >= 0)
-        {
-            LibC.close(program);
-        }
-    }
-
-    private void AddWorkers(Encapsulation encapsulation, int port)
-    {
-        var o = _settings.Options;
-        var outputs = _outputs.ToArray();
-        UdpReceiveWorker? first = null;
-        for (int i = 0; i < o.ReceiveWorkers; i++)
-        {
-            var forwarder = new FrameForwarder(encapsulation, o.VxlanPort, _settings.Sources, _settings.Vlans, outputs, o.MaxVnis, OpenBatches(outputs));
-            var worker = new UdpReceiveWorker("rx-" + port + "-" + i, forwarder, o.BatchSize, o.MaxDatagramBytes, o.ReceiveCoalesceMicroseconds);
-            _workers.Add(worker);
-            worker.Bind(_settings.BindAddress, port, o.SocketReceiveBufferBytes);
-            first ??= worker;
-        }
-
-        if (o.ReceiveWorkers > 1)
-        {
-            // Socket i of the reuseport group is the i-th bound; the program picks it by index.
-            first!.SteerByInnerAddresses(encapsulation, o.ReceiveWorkers);
-        }
-
-        Log.Receiving(_logger, encapsulation.ToString(), _settings.BindAddress.ToString(), port, o.ReceiveWorkers);
-    }
+        ReceivePlan.PacketRing => "Packet ring",
+        ReceivePlan.AfXdp => "AF_XDP",
+        ReceivePlan.Sockets => "the UDP sockets",
+        _ => path,
+    };
 
     /// <summary>One worker's batch writers: the TAP through an io_uring unless disabled or unavailable (then write() per frame, with a warning).</summary>
     private IFrameBatch?[] OpenBatches(IFrameOutput[] outputs)
@@ -333,7 +231,8 @@ public sealed class SensorEngine : IHostedService, IDisposable
     private void LogStats()
     {
         long datagrams = 0, forwarded = 0, rejected = 0, decap = 0, output = 0, queue = 0;
-        foreach (var worker in _workers)
+        var workers = Workers;
+        foreach (var worker in workers)
         {
             var c = worker.Counters;
             datagrams += c.Datagrams;
@@ -343,7 +242,7 @@ public sealed class SensorEngine : IHostedService, IDisposable
             output += c.Drops[(int)DropReason.OutputError];
         }
 
-        queue = SocketQueues.Read(_workers).Drops;
+        queue = SocketQueues.Read(workers).Drops;
 
         Log.Stats(_logger, datagrams, forwarded, rejected, decap, output, queue);
     }

@@ -29,10 +29,9 @@ public sealed class XdpAttachment : IDisposable
 
     public int Queues { get; }
 
-    /// <summary>Finds the interface and its receive queues and creates the (empty) socket map.</summary>
-    public static XdpAttachment Create(string interfaceName)
+    /// <summary>Finds the interface's receive queues and creates the (empty) socket map.</summary>
+    public static XdpAttachment Create(string interfaceName, int index)
     {
-        int index = SensorSettings.RequireInterface(interfaceName, "Sensor:AfXdp:Interface");
 
         int queues = 1;
         string queuesDirectory = "/sys/class/net/" + interfaceName + "/queues";

@@ -184,4 +184,62 @@ public class SensorSettingsTests
         var problems = Assert.Throws<SensorConfigurationException>(() => Load(("Sensor:Tap:Mtu", "1"), ("Sensor:BatchSize", "0"))).Problems;
         Assert.Equal(2, problems.Count);
     }
+
+    [Fact]
+    public void Load_Receive_IsAutoByDefault_OnTheDefaultRouteInterface()
+    {
+        var o = Load().Options;
+
+        Assert.Equal("auto", o.Receive);
+        Assert.Equal(string.Empty, o.ReceiveInterface);
+    }
+
+    [Theory]
+    [InlineData("sockets")]
+    [InlineData("af-xdp")]
+    [InlineData("packet-ring")]
+    [InlineData("auto")]
+    public void Load_Receive_EachValueBinds(string mode)
+        => Assert.Equal(mode, Load(("Sensor:Receive", mode), ("Sensor:ReceiveInterface", "ens5")).Options.Receive);
+
+    [Theory]
+    [InlineData("fast")]
+    [InlineData("Auto")]   // the values are the template's and the installer's, spelt one way
+    [InlineData("af_xdp")]
+    [InlineData("")]
+    public void Load_ReceiveUnknown_FailsNamingTheKeyAndTheValues(string mode)
+    {
+        string problem = Problem(("Sensor:Receive", mode));
+
+        Assert.Contains("Sensor:Receive: must be auto, sockets, af-xdp, packet-ring", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sockets", "Sensor:AfXdp:Interface")]
+    [InlineData("packet-ring", "Sensor:AfXdp:Interface")]
+    [InlineData("sockets", "Sensor:PacketRing:Interface")]
+    [InlineData("af-xdp", "Sensor:PacketRing:Interface")]
+    public void Load_ReceiveContradictingAPathsInterfaceSetting_FailsNamingBoth(string mode, string interfaceKey)
+    {
+        string problem = Problem(("Sensor:Receive", mode), (interfaceKey, "ens5"));
+
+        Assert.Contains("Sensor:Receive", problem, StringComparison.Ordinal);
+        Assert.Contains(interfaceKey, problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("eth0; reboot")]
+    [InlineData("a-name-longer-than-15")]
+    public void Load_ReceiveInterfaceBadName_FailsNamingIt(string name)
+        => Assert.Contains("Sensor:ReceiveInterface", Problem(("Sensor:ReceiveInterface", name)), StringComparison.Ordinal);
+
+    [Fact]
+    public void Load_Auto_ChecksTheSettingsOfThePathsItMayTry()
+    {
+        // Auto may run AF_XDP or the packet ring without their interface settings: a bad value of theirs must stop start-up too.
+        Assert.Contains("Sensor:AfXdp:Frames", Problem(("Sensor:AfXdp:Frames", "100")), StringComparison.Ordinal);
+        Assert.Contains("Sensor:PacketRing:BlockKilobytes", Problem(("Sensor:PacketRing:BlockKilobytes", "48")), StringComparison.Ordinal);
+        // The sockets never run them: their defaults-only values are not checked then.
+        Load(("Sensor:Receive", "sockets"), ("Sensor:AfXdp:Frames", "100"));
+    }
 }
