@@ -319,8 +319,9 @@ class Network:
         ]
         for ns, dev in ((self.client, "c0"), (self.server, "s0"), (self.client, "c1"), (self.sensor, "x0")):
             commands.append(["ip", "-n", ns, "link", "set", dev, "up"])
-        # The outer sources are the VPC's interface addresses, reached through the mirror link.
-        commands.append(["ip", "-n", self.sensor, "route", "add", VPC_CIDR, "via", "10.99.0.1"])
+        # The outer sources are the VPC's interface addresses, reached through the mirror link, which is the sensor's
+        # default route as on an EC2 sensor (its subnet's router): the sensor's receive=auto takes that interface.
+        commands.append(["ip", "-n", self.sensor, "route", "add", "default", "via", "10.99.0.1"])
         for command in commands:
             run(command, " ".join(command))
 
@@ -765,6 +766,10 @@ def run_lab(resources, work, configuration):
         note(f"sensor restarted with VLAN per VNI {vlan_by_vni}")
         analyser.wait_ready()
         wait_for("the sensor's health to be 200", lambda: sensor.health()[0] == "200", 30)
+        # The sensor runs with its default receive setting (auto): say which path it chose and why it refused others.
+        health = json.loads(sensor.health()[1] or "{}")
+        report["receivePath"] = {"path": health.get("receive_path"), "refused": health.get("receive_fallbacks")}
+        note(f"sensor receive path: {health.get('receive_path')} (refused before it: {health.get('receive_fallbacks') or 'none'})")
         note(f"{analyser.kind} reading {network.tap}; sensor healthy")
 
     with Step(4, f"traffic: real HTTP + DNS per session, wrapped in VXLAN as AWS does, to the sensor; {analyser.kind} on the TAP"):
@@ -1073,6 +1078,7 @@ def render(report):
     lines.append(f"  AutoMirror sessions left: {len(report['remainingAutoMirrorSessions'])}; "
                  f"someone else's sessions left: {report['foreignSessionsLeft']}")
     d = report["stackDeletion"]
+    lines += ["", f"sensor receive path (Sensor:Receive=auto): {(report.get('receivePath') or {}).get('path')}"]
     lines += ["", f"sam delete: {d['status']} with {len(d['liveSessionsBefore'])} live AutoMirror sessions; "
                   f"sessions left {d['sessionsLeft']} (someone else's), failures {d['failed'] or 'none'}"]
     lines += ["", "CloudFormation outputs from the deployed stack (as `sam deploy` shows them)", "-" * 72]
