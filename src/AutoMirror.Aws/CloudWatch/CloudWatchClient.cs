@@ -20,7 +20,7 @@ internal sealed class CloudWatchClient(AwsPipeline pipeline) : ICloudWatchClient
             do
             {
                 var request = Build(batch, startTime, endTime).Add("NextToken", nextToken);
-                var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), cancellationToken).ConfigureAwait(false);
+                var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), bucket: null, cancellationToken).ConfigureAwait(false);
                 var result = Xml.ParseAnswer(answer, request.Action).Child("GetMetricDataResult");
                 foreach (var item in result.Items("MetricDataResults"))
                 {

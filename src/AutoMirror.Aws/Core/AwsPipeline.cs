@@ -33,11 +33,11 @@ internal sealed class AwsPipeline : IDisposable
     /// <summary>The innermost transport, for SDK clients that should share this pipeline's connections (and tests' recorders).</summary>
     public HttpMessageHandler Handler => _handler;
 
-    public Task<string> SendQueryAsync(AwsService service, string operation, byte[] body, CancellationToken cancellationToken) =>
-        SendAsync(service, operation, body, QueryContentType, target: null, cancellationToken);
+    public Task<string> SendQueryAsync(AwsService service, string operation, byte[] body, TokenBucket? bucket, CancellationToken cancellationToken) =>
+        SendAsync(service, operation, body, QueryContentType, target: null, bucket, cancellationToken);
 
     public Task<string> SendJsonAsync(AwsService service, string operation, byte[] body, CancellationToken cancellationToken) =>
-        SendAsync(service, operation, body, JsonContentType, $"{service.JsonTargetPrefix}.{operation}", cancellationToken);
+        SendAsync(service, operation, body, JsonContentType, $"{service.JsonTargetPrefix}.{operation}", bucket: null, cancellationToken);
 
     /// <summary>
     /// The retry loop every client shares, hand-written or SDK: a token from <paramref name="bucket"/> per attempt,
@@ -84,10 +84,11 @@ internal sealed class AwsPipeline : IDisposable
         }
     }
 
-    private Task<string> SendAsync(AwsService service, string operation, byte[] body, string contentType, string? target, CancellationToken cancellationToken)
+    private Task<string> SendAsync(
+        AwsService service, string operation, byte[] body, string contentType, string? target, TokenBucket? bucket, CancellationToken cancellationToken)
     {
         var endpoint = _options.EndpointFor(service);
-        return RunAsync(operation, bucket: null, ct => AttemptAsync(service, endpoint, operation, body, contentType, target, ct), cancellationToken);
+        return RunAsync(operation, bucket, ct => AttemptAsync(service, endpoint, operation, body, contentType, target, ct), cancellationToken);
     }
 
     private async Task<string> AttemptAsync(

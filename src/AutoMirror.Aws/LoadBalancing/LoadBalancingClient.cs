@@ -86,7 +86,7 @@ internal sealed class LoadBalancingClient(AwsPipeline pipeline) : ILoadBalancing
     /// <summary>Sends and returns the &lt;ActionResult&gt; element of the &lt;ActionResponse&gt;.</summary>
     private async Task<XElement> SendAsync(QueryRequest request, CancellationToken cancellationToken)
     {
-        var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), cancellationToken).ConfigureAwait(false);
+        var answer = await pipeline.SendQueryAsync(Service, request.Action, request.ToBody(), bucket: null, cancellationToken).ConfigureAwait(false);
         return Xml.ParseAnswer(answer, request.Action).Child(request.Action + "Result") ?? new XElement(request.Action + "Result");
     }
 }
