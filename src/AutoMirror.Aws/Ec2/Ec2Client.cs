@@ -21,15 +21,21 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
 
     private readonly AwsPipeline _pipeline;
     private readonly Ec2RateLimits? _rateLimits;
-    private readonly AmazonEC2Client _ec2;
+    private readonly Lazy<AmazonEC2Client> _client;
     private readonly ConcurrentDictionary<string, InstanceTypeInfo> _instanceTypes = new(StringComparer.Ordinal);
 
     public Ec2Client(AwsPipeline pipeline, Ec2RateLimits? rateLimits)
     {
         _pipeline = pipeline;
         _rateLimits = rateLimits;
-        _ec2 = new AmazonEC2Client(pipeline.Options.Credentials, Config(pipeline));
+
+        // Built on the first EC2 call, not with the handler: loading AWSSDK.EC2 and building its config cost about
+        // as much as the rest of a cold start (bench/coldstart), and a function whose event needs no EC2 call
+        // (EventFunction's "running") should not pay it.
+        _client = new Lazy<AmazonEC2Client>(() => new AmazonEC2Client(pipeline.Options.Credentials, Config(pipeline)));
     }
+
+    private AmazonEC2Client Ec2 => _client.Value;
 
     internal static AmazonEC2Config Config(AwsPipeline pipeline)
     {
@@ -70,7 +76,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
         return await PagesAsync(
             "DescribeInstances",
             token => new Sdk.DescribeInstancesRequest { InstanceIds = [.. instanceIds], NextToken = token },
-            _ec2.DescribeInstancesAsync,
+            Ec2.DescribeInstancesAsync,
             answer => (answer.Reservations.OrEmpty().SelectMany(r => r.Instances.OrEmpty()).Select(ToInstance), answer.NextToken),
             cancellationToken).ConfigureAwait(false);
     }
@@ -79,7 +85,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
         PagesAsync(
             "DescribeInstances",
             token => new Sdk.DescribeInstancesRequest { Filters = ToFilters(filters), MaxResults = InstancesPage, NextToken = token },
-            _ec2.DescribeInstancesAsync,
+            Ec2.DescribeInstancesAsync,
             answer => (answer.Reservations.OrEmpty().SelectMany(r => r.Instances.OrEmpty()).Select(ToInstance), answer.NextToken),
             cancellationToken);
 
@@ -91,7 +97,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             var found = await PagesAsync(
                 "DescribeInstanceTypes",
                 token => new Sdk.DescribeInstanceTypesRequest { InstanceTypes = [.. chunk], NextToken = token },
-                _ec2.DescribeInstanceTypesAsync,
+                Ec2.DescribeInstanceTypesAsync,
                 answer => (answer.InstanceTypes.OrEmpty().Select(t => new InstanceTypeInfo(
                     Required(t.InstanceType?.Value, "instanceType"), NullIfEmpty(t.Hypervisor?.Value), t.BareMetal ?? false)), answer.NextToken),
                 cancellationToken).ConfigureAwait(false);
@@ -112,7 +118,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
         PagesAsync(
             "DescribeTrafficMirrorSessions",
             token => new Sdk.DescribeTrafficMirrorSessionsRequest { Filters = ToFilters(filters), MaxResults = TrafficMirrorPage, NextToken = token },
-            _ec2.DescribeTrafficMirrorSessionsAsync,
+            Ec2.DescribeTrafficMirrorSessionsAsync,
             answer => (answer.TrafficMirrorSessions.OrEmpty().Select(ToSession), answer.NextToken),
             cancellationToken);
 
@@ -120,7 +126,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
         PagesAsync(
             "DescribeTrafficMirrorTargets",
             token => new Sdk.DescribeTrafficMirrorTargetsRequest { Filters = ToFilters(filters), MaxResults = TrafficMirrorPage, NextToken = token },
-            _ec2.DescribeTrafficMirrorTargetsAsync,
+            Ec2.DescribeTrafficMirrorTargetsAsync,
             answer => (answer.TrafficMirrorTargets.OrEmpty().Select(t => new TrafficMirrorTarget(
                 Required(t.TrafficMirrorTargetId, "trafficMirrorTargetId"),
                 NullIfEmpty(t.Type?.Value),
@@ -151,13 +157,13 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             create.TagSpecifications = [new Sdk.TagSpecification { ResourceType = ResourceType.TrafficMirrorSession, Tags = ToSdkTags(request.Tags) }];
         }
 
-        var answer = await SendAsync("CreateTrafficMirrorSession", create, _ec2.CreateTrafficMirrorSessionAsync, cancellationToken).ConfigureAwait(false);
+        var answer = await SendAsync("CreateTrafficMirrorSession", create, Ec2.CreateTrafficMirrorSessionAsync, cancellationToken).ConfigureAwait(false);
         return ToSession(answer.TrafficMirrorSession ?? throw new FormatException("CreateTrafficMirrorSession answer has no trafficMirrorSession"));
     }
 
     public Task DeleteTrafficMirrorSessionAsync(string trafficMirrorSessionId, CancellationToken cancellationToken) =>
         SendAsync("DeleteTrafficMirrorSession", new Sdk.DeleteTrafficMirrorSessionRequest { TrafficMirrorSessionId = trafficMirrorSessionId },
-            _ec2.DeleteTrafficMirrorSessionAsync, cancellationToken);
+            Ec2.DeleteTrafficMirrorSessionAsync, cancellationToken);
 
     public Task CreateTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken)
     {
@@ -166,7 +172,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             return Task.CompletedTask;
         }
 
-        return SendAsync("CreateTags", new Sdk.CreateTagsRequest { Resources = [.. resourceIds], Tags = ToSdkTags(tags) }, _ec2.CreateTagsAsync, cancellationToken);
+        return SendAsync("CreateTags", new Sdk.CreateTagsRequest { Resources = [.. resourceIds], Tags = ToSdkTags(tags) }, Ec2.CreateTagsAsync, cancellationToken);
     }
 
     public Task DeleteTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyCollection<string> tagKeys, CancellationToken cancellationToken)
@@ -179,7 +185,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
 
         // Keys only (no Value): EC2 then deletes the tag whatever its value.
         var request = new Sdk.DeleteTagsRequest { Resources = [.. resourceIds], Tags = [.. tagKeys.Select(key => new Sdk.Tag { Key = key })] };
-        return SendAsync("DeleteTags", request, _ec2.DeleteTagsAsync, cancellationToken);
+        return SendAsync("DeleteTags", request, Ec2.DeleteTagsAsync, cancellationToken);
     }
 
     public async Task<IReadOnlyList<InstanceStateChange>> StopInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken)
@@ -189,7 +195,7 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             return [];
         }
 
-        var answer = await SendAsync("StopInstances", new Sdk.StopInstancesRequest { InstanceIds = [.. instanceIds] }, _ec2.StopInstancesAsync, cancellationToken)
+        var answer = await SendAsync("StopInstances", new Sdk.StopInstancesRequest { InstanceIds = [.. instanceIds] }, Ec2.StopInstancesAsync, cancellationToken)
             .ConfigureAwait(false);
         return answer.StoppingInstances.OrEmpty().Select(ToStateChange).ToList();
     }
@@ -201,12 +207,18 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             return [];
         }
 
-        var answer = await SendAsync("TerminateInstances", new Sdk.TerminateInstancesRequest { InstanceIds = [.. instanceIds] }, _ec2.TerminateInstancesAsync, cancellationToken)
+        var answer = await SendAsync("TerminateInstances", new Sdk.TerminateInstancesRequest { InstanceIds = [.. instanceIds] }, Ec2.TerminateInstancesAsync, cancellationToken)
             .ConfigureAwait(false);
         return answer.TerminatingInstances.OrEmpty().Select(ToStateChange).ToList();
     }
 
-    public void Dispose() => _ec2.Dispose();
+    public void Dispose()
+    {
+        if (_client.IsValueCreated)
+        {
+            _client.Value.Dispose();
+        }
+    }
 
     private async Task<IReadOnlyList<T>> PagesAsync<TRequest, TResponse, T>(
         string action,
