@@ -53,7 +53,7 @@ def run(command: list[str], **kwargs) -> None:
         sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}")
 
 
-def build(scratch: Path, publish_flags: str | None) -> tuple[Path, Path, Path]:
+def build(scratch: Path, publish_flags: str | None, vs_flags: str | None) -> tuple[Path, Path, Path]:
     makefile = ROOT / "src/AutoMirror.Functions/Makefile"
     extra = [f"PUBLISH_FLAGS={publish_flags}"] if publish_flags is not None else []
     candidate = scratch / "EventFunction"
@@ -61,10 +61,15 @@ def build(scratch: Path, publish_flags: str | None) -> tuple[Path, Path, Path]:
     log("build: function package (make build-EventFunction)")
     run(["make", "--no-print-directory", "-f", str(makefile), "build-EventFunction", f"STAGE={scratch / 'stage-candidate'}", *extra],
         env={**os.environ, "ARTIFACTS_DIR": str(candidate)})
-    log("build: baseline package (same recipe, hand-written EC2 client)")
-    baseline_project = ROOT / "bench/coldstart/Baseline/Functions/AutoMirror.Functions.Baseline.csproj"
     (scratch / "stage-baseline").mkdir()
-    run(["make", "--no-print-directory", "-f", str(makefile), "publish", f"STAGE={scratch / 'stage-baseline'}", f"PROJECT={baseline_project}", *extra])
+    if vs_flags is not None:
+        # The same code under other publish settings: what one setting changes, paired like the baseline.
+        log(f"build: the function package again with PUBLISH_FLAGS={vs_flags!r} as the baseline")
+        run(["make", "--no-print-directory", "-f", str(makefile), "publish", f"STAGE={scratch / 'stage-baseline'}", f"PUBLISH_FLAGS={vs_flags}"])
+    else:
+        log("build: baseline package (same recipe, hand-written EC2 client)")
+        baseline_project = ROOT / "bench/coldstart/Baseline/Functions/AutoMirror.Functions.Baseline.csproj"
+        run(["make", "--no-print-directory", "-f", str(makefile), "publish", f"STAGE={scratch / 'stage-baseline'}", f"PROJECT={baseline_project}", *extra])
     log("build: host")
     host = scratch / "host"
     run(["dotnet", "build", str(ROOT / "bench/coldstart/Host/ColdStart.Host.csproj"), "-c", "Release", "-o", str(host), "-nologo", "-v", "quiet"])
@@ -142,7 +147,7 @@ def event_file(folder: Path, instance: str, state: str) -> Path:
     return path
 
 
-def cold_start(package: Path, host: Path, env: dict[str, str], event: Path, expect: str) -> tuple[float, float]:
+def cold_start(package: Path, host: Path, env: dict[str, str], event: Path, expect: str, report: list[str] | None = None) -> tuple[float, float]:
     """Wall time from spawn to the answer line, and the process's CPU time (user + system) to its exit."""
     command = ["dotnet", "exec", "--depsfile", str(package / "AutoMirror.Functions.deps.json"),
                "--runtimeconfig", str(package / "AutoMirror.Functions.runtimeconfig.json"), str(host), HANDLER, str(event)]
@@ -161,6 +166,8 @@ def cold_start(package: Path, host: Path, env: dict[str, str], event: Path, expe
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0 or expect not in answer:
         sys.exit(f"{package.name}: expected an answer with '{expect}', got {answer!r} (exit {process.returncode}):\n{errors[-3000:]}")
+    if report is not None:
+        report.extend(line[len("loaded: "):] for line in errors.splitlines() if line.startswith("loaded: "))
     return elapsed, usage.ru_utime + usage.ru_stime
 
 
@@ -171,15 +178,19 @@ def folder_bytes(folder: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="cold starts per package and scenario (alternated)")
-    parser.add_argument("--publish-flags", default=None, help="PUBLISH_FLAGS for both packages (default: the Makefile's own)")
+    parser.add_argument("--publish-flags", default=None, help="PUBLISH_FLAGS for both packages (default: the Makefile's own); "
+                        "write --publish-flags=... when the value starts with a dash")
+    parser.add_argument("--vs-flags", default=None, help="baseline = the SDK package published with these PUBLISH_FLAGS instead "
+                        "of the hand-written client (measures one publish setting)")
     parser.add_argument("--scenarios", default="running,ec2-call")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--list-assemblies", action="store_true", help="print the assemblies each package loads per scenario")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="automirror-coldstart-"))
     cloud = None
     try:
-        candidate, baseline, host = build(scratch, args.publish_flags)
+        candidate, baseline, host = build(scratch, args.publish_flags, args.vs_flags)
         cloud, endpoint = start_local_cloud()
         ids = seed(endpoint)
         env = function_environment(endpoint, ids, candidate)
@@ -190,8 +201,12 @@ def main() -> None:
             state, expect = expectations[scenario]
             # One untimed start of each: both packages' files are then in the page cache, as a deployed package is
             # on the worker's disk; what is timed is the process's own cold start.
-            for package in packages.values():
-                cold_start(package, host, env, event_file(scratch, ids["instance"], state), expect)
+            for name, package in packages.items():
+                loaded: list[str] = []
+                listing = {**env, "COLDSTART_LIST_ASSEMBLIES": "1"} if args.list_assemblies else env
+                cold_start(package, host, listing, event_file(scratch, ids["instance"], state), expect, loaded)
+                if args.list_assemblies:
+                    print(f"{scenario} {name}: {len(loaded)} assemblies loaded: {' '.join(loaded)}")
             wall: dict[str, list[float]] = {name: [] for name in packages}
             cpu: dict[str, list[float]] = {name: [] for name in packages}
             for i in range(args.runs):

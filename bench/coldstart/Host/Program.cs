@@ -57,4 +57,13 @@ Console.Out.WriteLine("answer: " + answer.ReplaceLineEndings(" "));
 Console.Out.Flush();
 await Console.Error.WriteLineAsync(FormattableString.Invariant(
     $"init_ms={Stopwatch.GetElapsedTime(started, initialized).TotalMilliseconds:0.0} invoke_ms={Stopwatch.GetElapsedTime(initialized, answered).TotalMilliseconds:0.0}"));
+if (Environment.GetEnvironmentVariable("COLDSTART_LIST_ASSEMBLIES") == "1")
+{
+    // What the cold path touched, for comparing packages (run.py --list-assemblies).
+    foreach (var loaded in AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name).Order(StringComparer.Ordinal))
+    {
+        await Console.Error.WriteLineAsync("loaded: " + loaded);
+    }
+}
+
 return 0;
