@@ -172,4 +172,80 @@ public sealed class OptionsTests
         Assert.Equal("AWSStepFunctions.StartExecution", requests[0].Headers["X-Amz-Target"]);
         Assert.Equal("application/x-amz-json-1.0", requests[0].Headers["Content-Type"]);
     }
+
+    [Theory]
+    [InlineData(null, "http://ec2.override.test:5000/")]
+    [InlineData("true", "https://ec2.us-east-1.amazonaws.com/")]
+    public async Task Ec2_OnTheProcessEnvironment_TheSdkReadsTheEndpointVariablesItself(string? ignoreConfigured, string expectedEc2)
+    {
+        // Same class as the other tests that touch the process environment, so xunit never runs them at once.
+        string[] names = ["AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"];
+        Environment.SetEnvironmentVariable("AWS_REGION", "us-east-1");
+        Environment.SetEnvironmentVariable("AWS_ENDPOINT_URL", "http://global.override.test:4566");
+        Environment.SetEnvironmentVariable("AWS_ENDPOINT_URL_EC2", "http://ec2.override.test:5000");
+        Environment.SetEnvironmentVariable("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", ignoreConfigured);
+
+        // The SDK reads AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (with retry mode and the like) once per process and keeps
+        // it; a Lambda's environment never changes, a test's does.
+        Amazon.Runtime.Internal.FallbackInternalConfigurationFactory.Reset();
+        try
+        {
+            var options = AwsClientOptions.FromEnvironment(credentials: SomeCredentials);
+            var handler = new RecordingHandler((request, _) => request.Headers.ContainsKey("X-Amz-Target")
+                ? RecordingHandler.Json("{\"executionArn\":\"arn:x\",\"startDate\":1767225600}")
+                : RecordingHandler.Xml("<DeleteTrafficMirrorSessionResponse/>"));
+            using var clients = new AwsClients(options with { Handler = handler });
+
+            await clients.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", CancellationToken.None);
+            await clients.StepFunctions.StartExecutionAsync("arn:aws:states:us-east-1:123456789012:stateMachine:m", "n", "{}", CancellationToken.None);
+
+            Assert.True(options.SdkReadsEndpointVariables);
+            var requests = handler.Requests.ToList();
+            Assert.Equal(expectedEc2, requests[0].Uri.AbsoluteUri);
+            Assert.Contains("/us-east-1/ec2/aws4_request", requests[0].Headers["Authorization"], StringComparison.Ordinal);
+
+            // The hand-written clients resolve the same variables the same way.
+            Assert.Equal(ignoreConfigured is null ? "http://global.override.test:4566/" : "https://states.us-east-1.amazonaws.com/", requests[1].Uri.AbsoluteUri);
+        }
+        finally
+        {
+            foreach (var name in names)
+            {
+                Environment.SetEnvironmentVariable(name, null);
+            }
+
+            Amazon.Runtime.Internal.FallbackInternalConfigurationFactory.Reset();
+        }
+    }
+
+    [Theory]
+    [InlineData("us-east-1", "https://ec2.us-east-1.amazonaws.com/")]
+    [InlineData("cn-north-1", "https://ec2.cn-north-1.amazonaws.com.cn/")]
+    [InlineData("us-gov-west-1", "https://ec2.us-gov-west-1.amazonaws.com/")]
+    public async Task Ec2_WithoutAnOverride_GoesWhereTheSdksEndpointRulesSay_SignedForTheRegion(string region, string expected)
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml("<DeleteTrafficMirrorSessionResponse/>"));
+        using var clients = new AwsClients(TestClients.Options(handler) with { Region = RegionEndpoint.GetBySystemName(region), EndpointUrl = null });
+
+        await clients.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", CancellationToken.None);
+
+        var sent = Assert.Single(handler.Requests);
+        Assert.Equal(expected, sent.Uri.AbsoluteUri);
+        Assert.Contains($"/{region}/ec2/aws4_request", sent.Headers["Authorization"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ec2_WithAnOverrideGivenInCode_IsSentThere_AndSignedForTheConfiguredRegion()
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml("<DeleteTrafficMirrorSessionResponse/>"));
+        var options = Resolve(new() { ["AWS_REGION"] = "ap-southeast-2", ["AWS_ENDPOINT_URL_EC2"] = "http://127.0.0.1:4566" });
+        using var clients = new AwsClients(options with { Handler = handler });
+
+        await clients.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", CancellationToken.None);
+
+        Assert.False(options.SdkReadsEndpointVariables);
+        var sent = Assert.Single(handler.Requests);
+        Assert.Equal("http://127.0.0.1:4566/", sent.Uri.AbsoluteUri);
+        Assert.Contains("/ap-southeast-2/ec2/aws4_request", sent.Headers["Authorization"], StringComparison.Ordinal);
+    }
 }

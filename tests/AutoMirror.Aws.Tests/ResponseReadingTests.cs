@@ -113,10 +113,10 @@ public sealed class ResponseReadingTests
     public async Task EmptyNextToken_EndsPagination()
     {
         var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(
-            "<DescribeTrafficMirrorFiltersResponse><trafficMirrorFilterSet/><nextToken></nextToken></DescribeTrafficMirrorFiltersResponse>"));
+            "<DescribeTrafficMirrorTargetsResponse><trafficMirrorTargetSet/><nextToken></nextToken></DescribeTrafficMirrorTargetsResponse>"));
         using var clients = new AwsClients(TestClients.Options(handler));
 
-        await clients.Ec2.DescribeTrafficMirrorFiltersAsync([], CancellationToken.None);
+        await clients.Ec2.DescribeTrafficMirrorTargetsAsync([], CancellationToken.None);
 
         Assert.Equal(1, handler.Count);
     }

@@ -140,6 +140,24 @@ public sealed class RetryTests
     }
 
     [Fact]
+    public async Task Ec2ConnectionFailure_ThroughTheSdk_IsRetried_ThenRaisedAsTransient()
+    {
+        var handler = new RecordingHandler((_, n) => n == 1
+            ? throw new HttpRequestException("Connection refused (127.0.0.1:1)")
+            : RecordingHandler.Xml(EmptySessions));
+        using var clients = new AwsClients(TestClients.Options(handler, retry: FourAttempts));
+
+        await clients.Ec2.DescribeTrafficMirrorSessionsAsync([], CancellationToken.None);
+        Assert.Equal(2, handler.Count);
+
+        var failing = new RecordingHandler((_, _) => throw new HttpRequestException("Connection refused (127.0.0.1:1)"));
+        using var unreachable = new AwsClients(TestClients.Options(failing, retry: FourAttempts));
+        var error = await Assert.ThrowsAsync<TransientServiceException>(() => unreachable.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", CancellationToken.None));
+
+        Assert.Equal(("ConnectionFailure", 4), (error.ErrorCode, failing.Count));
+    }
+
+    [Fact]
     public async Task AttemptTimeout_IsRetried_ThenRaisedAsTransient()
     {
         var handler = new RecordingHandler(async (_, _, cancellationToken) =>

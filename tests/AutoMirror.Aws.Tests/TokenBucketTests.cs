@@ -62,7 +62,7 @@ public sealed class TokenBucketTests
     {
         var limits = new Ec2RateLimits(new ManualTimeProvider());
 
-        Assert.NotSame(limits.For("DescribeInstances"), limits.For("DescribeNetworkInterfaces"));
+        Assert.NotSame(limits.For("DescribeInstances"), limits.For("DescribeTrafficMirrorSessions"));
         Assert.Same(limits.For("DescribeInstances"), limits.For("DescribeInstances"));
     }
 

@@ -19,13 +19,9 @@ public sealed class DryRunEc2ClientTests
 
         public Task<IReadOnlyList<InstanceTypeInfo>> DescribeInstanceTypesAsync(IReadOnlyCollection<string> instanceTypes, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<InstanceTypeInfo>>([]);
 
-        public Task<IReadOnlyList<NetworkInterface>> DescribeNetworkInterfacesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<NetworkInterface>>([]);
+            public Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TrafficMirrorTarget>>([]);
 
-        public Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TrafficMirrorTarget>>([]);
-
-        public Task<IReadOnlyList<TrafficMirrorFilter>> DescribeTrafficMirrorFiltersAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TrafficMirrorFilter>>([]);
-
-        public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
+            public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
 
         public Task DeleteTrafficMirrorSessionAsync(string trafficMirrorSessionId, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
 

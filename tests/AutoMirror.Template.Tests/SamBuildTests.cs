@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Reflection.PortableExecutable;
 using System.Runtime.Loader;
 using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
@@ -18,6 +19,9 @@ public sealed class SamBuildTests(SamBuildTests.Build build, ITestOutputHelper o
 {
     // Lambda's quota for a function's unzipped code plus all its layers.
     private const long UnzippedLimit = 250L * 1024 * 1024;
+
+    // crossgen2 marks a ReadyToRun image's target OS by XOR-ing the COFF machine with an OS constant (Linux: 0x7B79).
+    private const ushort ReadyToRunLinuxMachineXor = 0x7B79;
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
     private readonly string _scratch = Directory.CreateTempSubdirectory("automirror-sam-build-").FullName;
 
@@ -39,7 +43,8 @@ public sealed class SamBuildTests(SamBuildTests.Build build, ITestOutputHelper o
             Assert.Null(runtimeOptions["includedFrameworks"]);
             // Every runtime assembly the deps file promises is in the package.
             var deps = JsonNode.Parse(File.ReadAllText(Path.Combine(artifact, "AutoMirror.Functions.deps.json")))!;
-            var assemblies = deps["targets"]!.AsObject().Single().Value!.AsObject()
+            // The host reads the runtimeTarget's entry (a RID-specific publish also lists the portable one).
+            var assemblies = deps["targets"]![(string)deps["runtimeTarget"]!["name"]!]!.AsObject()
                 .SelectMany(l => l.Value?["runtime"]?.AsObject().Select(r => Path.GetFileName(r.Key)) ?? []).ToList();
             Assert.Contains("AutoMirror.Aws.dll", assemblies);
             Assert.All(assemblies, a => Assert.True(File.Exists(Path.Combine(artifact, a)), $"{id}: deps.json names {a}, the package lacks it"));
@@ -70,6 +75,27 @@ public sealed class SamBuildTests(SamBuildTests.Build build, ITestOutputHelper o
             finally
             {
                 context.Unload();
+            }
+        });
+    }
+
+    [Fact]
+    public void EveryFunction_IsReadyToRun_ForTheTemplatesArchitecture()
+    {
+        // Precompiled code only runs on the architecture it was compiled for (elsewhere the runtime JITs it all and the
+        // cold start is lost): the Makefile's RID must follow template.yaml's Architectures.
+        var architecture = (string?)SamTemplate.Load().FunctionGlobals?["Architectures"]?[0] ?? "x86_64";
+        var rid = architecture switch { "x86_64" => "linux-x64", "arm64" => "linux-arm64", _ => throw new InvalidOperationException(architecture) };
+        Assert.All(build.FunctionIds, id =>
+        {
+            var artifact = build.ArtifactOf(id);
+            var deps = JsonNode.Parse(File.ReadAllText(Path.Combine(artifact, "AutoMirror.Functions.deps.json")))!;
+            Assert.EndsWith("/" + rid, (string?)deps["runtimeTarget"]!["name"], StringComparison.Ordinal);
+            foreach (var assembly in (string[])["AutoMirror.Functions.dll", "AutoMirror.Aws.dll", "AWSSDK.Core.dll", "AWSSDK.EC2.dll"])
+            {
+                using var pe = new PEReader(File.OpenRead(Path.Combine(artifact, assembly)));
+                Assert.True(pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0, $"{id}: {assembly} is IL only, not ReadyToRun");
+                Assert.Equal(rid == "linux-x64" ? Machine.Amd64 : Machine.Arm64, (Machine)((ushort)pe.PEHeaders.CoffHeader.Machine ^ ReadyToRunLinuxMachineXor));
             }
         });
     }

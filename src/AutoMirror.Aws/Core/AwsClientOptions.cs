@@ -35,16 +35,22 @@ public sealed record AwsClientOptions
     /// <summary>The innermost transport; null uses one pooled SocketsHttpHandler per <see cref="AwsClients"/>.</summary>
     public HttpMessageHandler? Handler { get; init; }
 
+    /// <summary>
+    /// True when these options were read from the process environment: the AWS SDK clients (EC2) then read
+    /// AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS themselves, as every AWS SDK
+    /// does, instead of being handed <see cref="EndpointUrl"/>. The hand-written clients always use <see cref="EndpointFor"/>.
+    /// </summary>
+    public bool SdkReadsEndpointVariables { get; init; }
+
+    /// <summary>The configured override for a service (its own variable first, then the global one), or null.</summary>
+    internal Uri? EndpointOverrideFor(AwsService service) =>
+        ServiceEndpointUrls.TryGetValue(service.EndpointVariableSuffix, out var serviceUrl) ? serviceUrl : EndpointUrl;
+
     internal Uri EndpointFor(AwsService service)
     {
-        if (ServiceEndpointUrls.TryGetValue(service.EndpointVariableSuffix, out var serviceUrl))
+        if (EndpointOverrideFor(service) is { } overridden)
         {
-            return serviceUrl;
-        }
-
-        if (EndpointUrl is not null)
-        {
-            return EndpointUrl;
+            return overridden;
         }
 
         // RegionEndpoint carries the partition: amazonaws.com for aws and aws-us-gov, amazonaws.com.cn for aws-cn.
@@ -64,6 +70,8 @@ public sealed record AwsClientOptions
         Func<string?>? instanceMetadataRegion = null,
         Func<AWSCredentials>? credentials = null)
     {
+        // The SDK clients read the process environment themselves; a lookup given here is what they cannot see.
+        var processEnvironment = variable is null;
         variable ??= Environment.GetEnvironmentVariable;
         instanceMetadataRegion ??= () => EC2InstanceMetadata.Region?.SystemName;
         credentials ??= () => new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(clientConfig: null);
@@ -113,6 +121,7 @@ public sealed record AwsClientOptions
             Credentials = resolved!,
             EndpointUrl = endpointUrl,
             ServiceEndpointUrls = serviceUrls,
+            SdkReadsEndpointVariables = processEnvironment,
         };
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Xml;
 using System.Xml.Linq;
+using Amazon.Runtime;
 
 namespace AutoMirror.Aws;
 
@@ -33,6 +34,30 @@ internal static class AwsErrorParser
         code ??= Header(response, "x-amzn-ErrorType")?.Split(':')[0] ?? StatusName(status);
         message ??= string.IsNullOrWhiteSpace(body) ? $"HTTP {(int)status}" : Truncate(body);
         return new AwsFailure(Classify(code, status), code, message, requestId ?? bodyRequestId, status);
+    }
+
+    /// <summary>
+    /// One attempt's exception as a classified failure: the hand-written clients' own, or the AWS SDK's
+    /// (<see cref="AmazonServiceException"/> carries the service's code, message, request id and status). Null means
+    /// "not an AWS failure": a bug or a malformed answer, raised as it is.
+    /// </summary>
+    public static AwsFailure? FromException(string operation, Exception exception) => exception switch
+    {
+        AwsFailureException own => own.Failure,
+
+        // The SDK reports a connection that failed before any answer as a service exception without a status.
+        HttpRequestException or AmazonServiceException { StatusCode: 0, InnerException: HttpRequestException } =>
+            new AwsFailure(FailureKind.Transient, "ConnectionFailure", $"{operation} could not reach the endpoint: {exception.Message}", null, 0, exception),
+        AmazonServiceException { StatusCode: var status } sdk when (int)status >= 400 || !string.IsNullOrEmpty(sdk.ErrorCode) => FromSdk(sdk),
+        _ => null,
+    };
+
+    private static AwsFailure FromSdk(AmazonServiceException e)
+    {
+        // A proxy's HTML answer has no code: name the status, as Parse does.
+        var code = string.IsNullOrEmpty(e.ErrorCode) ? StatusName(e.StatusCode) : e.ErrorCode;
+        var message = string.IsNullOrEmpty(e.Message) ? $"HTTP {(int)e.StatusCode}" : e.Message;
+        return new AwsFailure(Classify(code, e.StatusCode), code, message, string.IsNullOrEmpty(e.RequestId) ? null : e.RequestId, e.StatusCode, e);
     }
 
     public static FailureKind Classify(string code, HttpStatusCode status)

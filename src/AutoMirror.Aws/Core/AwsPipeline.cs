@@ -14,19 +14,24 @@ internal sealed class AwsPipeline : IDisposable
     private const string JsonContentType = "application/x-amz-json-1.0";
 
     private readonly AwsClientOptions _options;
+    private readonly HttpMessageHandler _handler;
     private readonly HttpClient _http;
 
     public AwsPipeline(AwsClientOptions options)
     {
         _options = options;
-        var handler = options.Handler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        _handler = options.Handler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
 
-        // Caller-supplied handlers belong to the caller; the default one is ours to dispose.
-        _http = new HttpClient(handler, disposeHandler: options.Handler is null) { Timeout = Timeout.InfiniteTimeSpan };
+        // The handler is shared with the EC2 SDK client's HttpClient (one connection pool); it is disposed below,
+        // and only when it is ours: caller-supplied handlers belong to the caller.
+        _http = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("automirror", "1.0"));
     }
 
     public AwsClientOptions Options => _options;
+
+    /// <summary>The innermost transport, for SDK clients that should share this pipeline's connections (and tests' recorders).</summary>
+    public HttpMessageHandler Handler => _handler;
 
     public Task<string> SendQueryAsync(AwsService service, string operation, byte[] body, TokenBucket? bucket, CancellationToken cancellationToken) =>
         SendAsync(service, operation, body, QueryContentType, target: null, bucket, cancellationToken);
@@ -34,61 +39,77 @@ internal sealed class AwsPipeline : IDisposable
     public Task<string> SendJsonAsync(AwsService service, string operation, byte[] body, CancellationToken cancellationToken) =>
         SendAsync(service, operation, body, JsonContentType, $"{service.JsonTargetPrefix}.{operation}", bucket: null, cancellationToken);
 
-    private async Task<string> SendAsync(
-        AwsService service, string operation, byte[] body, string contentType, string? target, TokenBucket? bucket, CancellationToken cancellationToken)
+    /// <summary>
+    /// The retry loop every client shares, hand-written or SDK: a token from <paramref name="bucket"/> per attempt,
+    /// each attempt bounded by <see cref="RetryPolicy.AttemptTimeout"/>, failures classified by
+    /// <see cref="AwsErrorParser.Classify"/>, throttling and transient ones retried with jittered backoff on
+    /// <see cref="AwsClientOptions.TimeProvider"/>. The caller's cancellation is passed through, never retried.
+    /// </summary>
+    public async Task<T> RunAsync<T>(string operation, TokenBucket? bucket, Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
     {
         var policy = _options.Retry;
-        var endpoint = _options.EndpointFor(service);
-        for (var attempt = 1; ; attempt++)
+        for (var attemptNumber = 1; ; attemptNumber++)
         {
             if (bucket is not null)
             {
                 await bucket.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var outcome = await AttemptAsync(service, endpoint, operation, body, contentType, target, cancellationToken).ConfigureAwait(false);
-            if (outcome.Body is { } answer)
+            AwsFailure error;
+            using (var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
-                return answer;
+                attemptTimeout.CancelAfter(policy.AttemptTimeout);
+                try
+                {
+                    return await attempt(attemptTimeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    error = new AwsFailure(FailureKind.Transient, "RequestTimeout",
+                        $"{operation} got no answer within {policy.AttemptTimeout.TotalSeconds:0.###} s", null, HttpStatusCode.RequestTimeout, e);
+                }
+                catch (Exception e) when (AwsErrorParser.FromException(operation, e) is { } failure)
+                {
+                    error = failure;
+                }
             }
 
-            var error = outcome.Error!;
-            if (error.Kind == FailureKind.Permanent || attempt >= policy.MaxAttempts)
+            if (error.Kind == FailureKind.Permanent || attemptNumber >= policy.MaxAttempts)
             {
                 throw error.ToException();
             }
 
-            var delay = policy.Delay(attempt, error.Kind == FailureKind.Throttled, _options.Jitter());
+            var delay = policy.Delay(attemptNumber, error.Kind == FailureKind.Throttled, _options.Jitter());
             await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<AttemptResult> AttemptAsync(
+    private Task<string> SendAsync(
+        AwsService service, string operation, byte[] body, string contentType, string? target, TokenBucket? bucket, CancellationToken cancellationToken)
+    {
+        var endpoint = _options.EndpointFor(service);
+        return RunAsync(operation, bucket, ct => AttemptAsync(service, endpoint, operation, body, contentType, target, ct), cancellationToken);
+    }
+
+    private async Task<string> AttemptAsync(
         AwsService service, Uri endpoint, string operation, byte[] body, string contentType, string? target, CancellationToken cancellationToken)
     {
-        using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attemptTimeout.CancelAfter(_options.Retry.AttemptTimeout);
         try
         {
             // Signed per attempt: the signature carries the time, and a retry may come minutes later.
-            using var request = await SignedRequestAsync(service, endpoint, body, contentType, target, attemptTimeout.Token).ConfigureAwait(false);
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attemptTimeout.Token).ConfigureAwait(false);
-            var text = await response.Content.ReadAsStringAsync(attemptTimeout.Token).ConfigureAwait(false);
+            using var request = await SignedRequestAsync(service, endpoint, body, contentType, target, cancellationToken).ConfigureAwait(false);
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
             {
-                return new AttemptResult(text, null);
+                return text;
             }
 
-            return new AttemptResult(null, AwsErrorParser.Parse(service.Protocol, response, text));
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new AttemptResult(null, new AwsFailure(FailureKind.Transient, "RequestTimeout",
-                $"{operation} got no answer within {_options.Retry.AttemptTimeout.TotalSeconds:0.###} s", null, HttpStatusCode.RequestTimeout, e));
+            throw new AwsFailureException(AwsErrorParser.Parse(service.Protocol, response, text));
         }
         catch (HttpRequestException e)
         {
-            return new AttemptResult(null, new AwsFailure(FailureKind.Transient, "ConnectionFailure",
+            throw new AwsFailureException(new AwsFailure(FailureKind.Transient, "ConnectionFailure",
                 $"{operation} could not reach {endpoint}: {e.Message}", null, 0, e));
         }
     }
@@ -130,9 +151,20 @@ internal sealed class AwsPipeline : IDisposable
         return request;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        if (_options.Handler is null)
+        {
+            _handler.Dispose();
+        }
+    }
+}
 
-    private sealed record AttemptResult(string? Body, AwsFailure? Error);
+/// <summary>An attempt's failure, already classified, on its way from an attempt to <see cref="AwsPipeline.RunAsync"/>.</summary>
+internal sealed class AwsFailureException(AwsFailure failure) : Exception(failure.Message, failure.Inner)
+{
+    public AwsFailure Failure { get; } = failure;
 }
 
 internal enum FailureKind

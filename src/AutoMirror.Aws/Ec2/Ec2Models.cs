@@ -27,16 +27,6 @@ public sealed record InstanceNetworkInterface(
 
 public sealed record InstanceTypeInfo(string InstanceType, string? Hypervisor, bool BareMetal);
 
-public sealed record NetworkInterface(
-    string NetworkInterfaceId,
-    string? InterfaceType,
-    string? VpcId,
-    string? SubnetId,
-    string? PrivateIpAddress,
-    string? InstanceId,
-    string? Description,
-    IReadOnlyDictionary<string, string> Tags);
-
 public sealed record TrafficMirrorSession(
     string TrafficMirrorSessionId,
     string NetworkInterfaceId,
@@ -54,11 +44,6 @@ public sealed record TrafficMirrorTarget(
     string? NetworkLoadBalancerArn,
     string? NetworkInterfaceId,
     string? GatewayLoadBalancerEndpointId,
-    IReadOnlyDictionary<string, string> Tags);
-
-public sealed record TrafficMirrorFilter(
-    string TrafficMirrorFilterId,
-    string? Description,
     IReadOnlyDictionary<string, string> Tags);
 
 /// <summary>

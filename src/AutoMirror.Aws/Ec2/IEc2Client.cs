@@ -12,13 +12,9 @@ public interface IEc2Client
     /// <summary>Hypervisor and bare-metal facts per type, all pages. Implementations cache answers per process.</summary>
     Task<IReadOnlyList<InstanceTypeInfo>> DescribeInstanceTypesAsync(IReadOnlyCollection<string> instanceTypes, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<NetworkInterface>> DescribeNetworkInterfacesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken);
-
     Task<IReadOnlyList<TrafficMirrorSession>> DescribeTrafficMirrorSessionsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<TrafficMirrorFilter>> DescribeTrafficMirrorFiltersAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken);
 
     Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken);
 

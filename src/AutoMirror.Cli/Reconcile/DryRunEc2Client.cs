@@ -43,14 +43,8 @@ public sealed class DryRunEc2Client(IEc2Client inner) : IEc2Client
     public Task<IReadOnlyList<InstanceTypeInfo>> DescribeInstanceTypesAsync(IReadOnlyCollection<string> instanceTypes, CancellationToken cancellationToken) =>
         inner.DescribeInstanceTypesAsync(instanceTypes, cancellationToken);
 
-    public Task<IReadOnlyList<NetworkInterface>> DescribeNetworkInterfacesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
-        inner.DescribeNetworkInterfacesAsync(filters, cancellationToken);
-
     public Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
         inner.DescribeTrafficMirrorTargetsAsync(filters, cancellationToken);
-
-    public Task<IReadOnlyList<TrafficMirrorFilter>> DescribeTrafficMirrorFiltersAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
-        inner.DescribeTrafficMirrorFiltersAsync(filters, cancellationToken);
 
     public async Task<IReadOnlyList<TrafficMirrorSession>> DescribeTrafficMirrorSessionsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken)
     {

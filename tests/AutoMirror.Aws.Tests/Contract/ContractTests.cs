@@ -17,8 +17,8 @@ public sealed class ContractTests
 
     private static readonly string[] AllOperations =
     [
-        "DescribeInstances", "DescribeInstanceTypes", "DescribeNetworkInterfaces", "DescribeTrafficMirrorSessions",
-        "DescribeTrafficMirrorTargets", "DescribeTrafficMirrorFilters", "CreateTrafficMirrorSession", "DeleteTrafficMirrorSession",
+        "DescribeInstances", "DescribeInstanceTypes", "DescribeTrafficMirrorSessions",
+        "DescribeTrafficMirrorTargets", "CreateTrafficMirrorSession", "DeleteTrafficMirrorSession",
         "CreateTags", "DeleteTags", "StopInstances", "TerminateInstances",
         "DescribeTargetHealth", "DescribeListeners", "DescribeTargetGroups", "DescribeLoadBalancerAttributes", "DescribeTargetGroupAttributes",
         "StartExecution", "DescribeExecution", "GetMetricData",
@@ -127,10 +127,8 @@ public sealed class ContractTests
         await clients.Ec2.DescribeInstancesAsync(["i-0123456789abcdef0", "i-0123456789abcdef1"], none);
         await clients.Ec2.DescribeInstancesAsync(filters, none);
         await clients.Ec2.DescribeInstanceTypesAsync(["m5.large", "c5n.metal"], none);
-        await clients.Ec2.DescribeNetworkInterfacesAsync(filters, none);
         await clients.Ec2.DescribeTrafficMirrorSessionsAsync(filters, none);
         await clients.Ec2.DescribeTrafficMirrorTargetsAsync(filters, none);
-        await clients.Ec2.DescribeTrafficMirrorFiltersAsync(filters, none);
         await clients.Ec2.CreateTrafficMirrorSessionAsync(
             new CreateTrafficMirrorSessionRequest("eni-1", "tmt-1", "tmf-1", 7, 4242, 8500, "token-1", tags, "AutoMirror session"), none);
         await clients.Ec2.DeleteTrafficMirrorSessionAsync("tms-1", none);

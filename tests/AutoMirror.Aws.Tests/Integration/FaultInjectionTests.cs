@@ -81,13 +81,13 @@ public sealed class FaultInjectionTests(LocalCloud cloud, ITestOutputHelper outp
     public async Task ServerErrorsThatOutlastTheRetries_RaiseTransientServiceException()
     {
         using var clients = Clients();
-        await cloud.ScriptErrorsAsync("DescribeNetworkInterfaces", Enumerable.Repeat("Unavailable", 10));
+        await cloud.ScriptErrorsAsync("DescribeTrafficMirrorTargets", Enumerable.Repeat("Unavailable", 10));
 
         var error = await Assert.ThrowsAsync<TransientServiceException>(() =>
-            clients.Ec2.DescribeNetworkInterfacesAsync([], CancellationToken.None));
+            clients.Ec2.DescribeTrafficMirrorTargetsAsync([], CancellationToken.None));
 
         Assert.Equal("Unavailable", error.ErrorCode);
-        Assert.Equal(QuickRetry.MaxAttempts, (await cloud.GetCallCountsAsync()).For("ec2", "DescribeNetworkInterfaces"));
+        Assert.Equal(QuickRetry.MaxAttempts, (await cloud.GetCallCountsAsync()).For("ec2", "DescribeTrafficMirrorTargets"));
     }
 
     [Fact]

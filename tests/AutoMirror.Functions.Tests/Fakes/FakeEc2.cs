@@ -251,9 +251,6 @@ public sealed class FakeEc2 : IEc2Client
         return Task.FromResult<IReadOnlyList<InstanceTypeInfo>>(result);
     }
 
-    public Task<IReadOnlyList<NetworkInterface>> DescribeNetworkInterfacesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("AutoMirror's domain does not call DescribeNetworkInterfaces");
-
     public Task<IReadOnlyList<TrafficMirrorSession>> DescribeTrafficMirrorSessionsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken)
     {
         Count("DescribeTrafficMirrorSessions");
@@ -279,9 +276,6 @@ public sealed class FakeEc2 : IEc2Client
             return Task.FromResult<IReadOnlyList<TrafficMirrorTarget>>(_targets.Values.Where(t => ids is null || ids.Contains(t.TrafficMirrorTargetId)).ToList());
         }
     }
-
-    public Task<IReadOnlyList<TrafficMirrorFilter>> DescribeTrafficMirrorFiltersAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("AutoMirror's domain does not call DescribeTrafficMirrorFilters");
 
     public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken)
     {

@@ -127,11 +127,7 @@ public sealed class FakeEc2 : IEc2Client
 
     public Task<IReadOnlyList<InstanceTypeInfo>> DescribeInstanceTypesAsync(IReadOnlyCollection<string> instanceTypes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<NetworkInterface>> DescribeNetworkInterfacesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => throw new NotSupportedException();
-
     public Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-    public Task<IReadOnlyList<TrafficMirrorFilter>> DescribeTrafficMirrorFiltersAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken) => throw new NotSupportedException("teardown never creates sessions");
 
