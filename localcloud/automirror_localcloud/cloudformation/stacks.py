@@ -419,7 +419,8 @@ class StackCreation:
                 instance = resource_map[logical]
                 if instance is None and resource_type not in parsing.NULL_MODELS:
                     raise RuntimeError(f"{resource_type} {logical} was not created")
-                if isinstance(instance, TaggedEC2Resource):
+                # CloudFormation tags what it creates with the stack's name, id and the resource's logical id.
+                if isinstance(instance, TaggedEC2Resource) or resource_type.startswith("AWS::EC2::TrafficMirror"):
                     ec2 = ec2_backends[stack.account_id][stack.region_name]
                     ec2.create_tags([instance.physical_resource_id],
                                     {**resource_map.tags, "aws:cloudformation:logical-id": logical})

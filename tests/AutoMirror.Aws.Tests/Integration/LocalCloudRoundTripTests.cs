@@ -58,13 +58,14 @@ public sealed class LocalCloudRoundTripTests(SeededLocalCloud cloud) : IClassFix
     }
 
     [Fact]
-    public async Task DescribeTrafficMirrorTargets_ReturnsTheSeededOne()
+    public async Task DescribeTrafficMirrorTargets_ReturnsTheStacksOne()
     {
         var targets = await _clients.Ec2.DescribeTrafficMirrorTargetsAsync([], CancellationToken.None);
 
         var target = Assert.Single(targets);
-        Assert.Equal((cloud.Id("mirrorTargetId"), cloud.Id("loadBalancerArn"), "target"),
-            (target.TrafficMirrorTargetId, target.NetworkLoadBalancerArn, target.Tags["automirror:role"]));
+        // template.yaml names it after the stack, and CloudFormation tags it with the stack's logical id.
+        Assert.Equal((cloud.Id("mirrorTargetId"), cloud.Id("loadBalancerArn"), cloud.Stack.StackName + "-sensor", "MirrorTarget"),
+            (target.TrafficMirrorTargetId, target.NetworkLoadBalancerArn, target.Tags["Name"], target.Tags["aws:cloudformation:logical-id"]));
     }
 
     [Fact]
@@ -130,7 +131,8 @@ public sealed class LocalCloudRoundTripTests(SeededLocalCloud cloud) : IClassFix
 
         var group = Assert.Single(byLoadBalancer);
         Assert.Equal(group, Assert.Single(byArn), TargetGroupComparer.Instance);
-        Assert.Equal((cloud.Id("targetGroupArn"), "UDP", 4789, "TCP", "8080"), (group.TargetGroupArn, group.Protocol, group.Port, group.HealthCheckProtocol, group.HealthCheckPort));
+                // The template's health check: HTTP on the sensor's health port (UDP target groups cannot check over UDP).
+        Assert.Equal((cloud.Id("targetGroupArn"), "UDP", 4789, "HTTP", "8080"), (group.TargetGroupArn, group.Protocol, group.Port, group.HealthCheckProtocol, group.HealthCheckPort));
         Assert.Equal([cloud.Id("loadBalancerArn")], group.LoadBalancerArns);
     }
 
