@@ -38,6 +38,10 @@ fi
 passed=0 failed=0 skipped=0
 
 if [ -z "$filter" ] || [ "$filter" = "Category=Integration" ]; then
+  # `sam deploy` and `sam delete` of what the build made, into a throwaway local cloud (its lines show the stack).
+  echo "== local sam deploy and sam delete (scripts/local-deploy.sh)"
+  if bash scripts/local-deploy.sh; then passed=$((passed + 1)); else echo "local deploy failed"; failed=$((failed + 1)); fi
+
   if [ -d localcloud/tests ]; then
     echo "== local cloud (python unittest, boto3 and the AWS CLI against the server)"
     PYTHONPATH=localcloud python3 -m unittest discover -s localcloud/tests -t localcloud 2>&1 | tee "$results/py.log" | tail -n 25
