@@ -10,10 +10,11 @@ Builds, from this tree and in this run:
     with the hand-written EC2 client of before in place of the SDK adapter);
   * the host (bench/coldstart/Host): what the managed dotnet10 runtime's bootstrap starts, reduced to loading the
     handler by name from LAMBDA_TASK_ROOT and invoking it once.
-Starts the local cloud (moto + extension), seeds one qualifying instance with boto3, then starts each package as a
+Starts the local cloud (moto + extension), deploys template.yaml into it as `sam deploy` does, launches one qualifying
+instance with boto3, then starts each package as a
 fresh process the way the runtime does (`dotnet exec --depsfile <task>/X.deps.json --runtimeconfig
-<task>/X.runtimeconfig.json <host> <handler>`, working directory and LAMBDA_TASK_ROOT the package, the template's
-Globals as environment) and times spawn → the handler's first answer (and the process's CPU time), alternating
+<task>/X.runtimeconfig.json <host> <handler>`, working directory and LAMBDA_TASK_ROOT the package, the environment
+the stack gave EventFunction) and times spawn → the handler's first answer (and the process's CPU time), alternating
 baseline and candidate so both see the same machine load. Prints medians per scenario and, last,
 `coldstart_over_baseline=<r> package_bytes=<n>` for the `running` event, r being the median of the back-to-back
 pairs' wall-time ratios.
@@ -91,48 +92,56 @@ def start_local_cloud() -> tuple[subprocess.Popen, str]:
     sys.exit("the local cloud did not become ready within 60 s")
 
 
-def seed(endpoint: str) -> dict[str, str]:
+def deploy_stack(endpoint: str, task_root: Path, scratch: Path) -> tuple[dict, subprocess.Popen]:
+    """template.yaml deployed into the local cloud as `sam deploy` does (automirror_localcloud.deploy), with the local
+    Lambda host serving its custom resource from the package under test. The function then runs with exactly the
+    environment the stack gives EventFunction."""
+    if not (ROOT / ".aws-sam/build/template.yaml").exists():
+        run([sys.executable, "scripts/sam-build.py"])
+    run(["dotnet", "build", str(ROOT / "src/AutoMirror.LocalLambda"), "-c", "Release", "-nologo", "-v", "quiet"])
+    host_env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing"}
+    host = subprocess.Popen(["dotnet", str(ROOT / "src/AutoMirror.LocalLambda/bin/Release/net10.0/AutoMirror.LocalLambda.dll"),
+                             "--port", "0", "--deployed-in", endpoint, "--assembly-dir", str(task_root)],
+                            cwd=ROOT, env=host_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = host.stdout.readline()
+    if not line.startswith("automirror-locallambda ready "):
+        host.kill()
+        sys.exit(f"the local Lambda host did not start: {line!r}")
+    import urllib.request
+
+    lambda_url = line.split()[2]
+    request = urllib.request.Request(f"{endpoint}/_automirror/lambda-endpoint", data=json.dumps({"url": lambda_url}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    sys.path.insert(0, str(ROOT / "localcloud"))
+    from automirror_localcloud import deploy as local_deploy
     import boto3
 
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    ec2 = session.client("ec2", endpoint_url=endpoint)
-    elbv2 = session.client("elbv2", endpoint_url=endpoint)
-    sfn = session.client("stepfunctions", endpoint_url=endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    # The sensors' own subnet: an instance there is never mirrored (it would mirror the mirror).
-    sensor_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.2.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    network = local_deploy.create_network(ec2)
+    stack = local_deploy.deploy(endpoint, ROOT / ".aws-sam/build/template.yaml", "automirror",
+                                local_deploy.network_parameters(network), timeout=240, answer_signals=True,
+                                package_cache=ROOT / ".aws-sam/package-cache")
     instance = ec2.run_instances(
-        ImageId="ami-12c6146b", InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet,
+        ImageId="ami-12c6146b", InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=network["workloadSubnetIds"][0],
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "automirror", "Value": "true"}, {"Key": "lab", "Value": "bench"}]}],
     )["Instances"][0]["InstanceId"]
-    lb_arn = elbv2.create_load_balancer(Name="automirror-sensor", Subnets=[subnet], Scheme="internal", Type="network")["LoadBalancers"][0]["LoadBalancerArn"]
-    tg_arn = elbv2.create_target_group(Name="automirror-sensor", Protocol="UDP", Port=4789, VpcId=vpc, TargetType="instance",
-                                       HealthCheckProtocol="HTTP", HealthCheckPort="8080")["TargetGroups"][0]["TargetGroupArn"]
-    target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=lb_arn)["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
-    mirror_filter = ec2.create_traffic_mirror_filter(Description="AutoMirror")["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    machine = sfn.create_state_machine(name="automirror-attach", definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::123456789012:role/automirror-sfn")["stateMachineArn"]
-    return {"vpc": vpc, "subnet": subnet, "sensorSubnet": sensor_subnet, "instance": instance, "targetGroup": tg_arn, "target": target,
-            "filter": mirror_filter, "stateMachine": machine}
+    event_function = next(f for f in stack["functions"].values() if f["logicalId"] == "EventFunction")
+    return {"instance": instance, "environment": event_function["environment"], "name": event_function["arn"].split(":")[-1]}, host
 
 
-def function_environment(endpoint: str, ids: dict[str, str], task_root: Path) -> dict[str, str]:
-    # What Lambda sets for a dotnet10 function, plus template.yaml's Globals at their defaults and EventFunction's own.
+def function_environment(endpoint: str, deployed: dict, task_root: Path) -> dict[str, str]:
+    # What Lambda sets for a dotnet10 function, plus exactly the environment the stack gave EventFunction.
     env = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "DOTNET_ROOT", "TMPDIR")}
     env.update({
-        "LAMBDA_TASK_ROOT": str(task_root), "AWS_EXECUTION_ENV": "AWS_Lambda_dotnet10", "AWS_LAMBDA_FUNCTION_NAME": "EventFunction",
+        "LAMBDA_TASK_ROOT": str(task_root), "AWS_EXECUTION_ENV": "AWS_Lambda_dotnet10", "AWS_LAMBDA_FUNCTION_NAME": deployed["name"],
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_ENDPOINT_URL": endpoint, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1",
-        "MIRROR_TAG_KEY": "automirror", "MIRROR_TAG_VALUES": "true", "EXCLUDE_TAG_KEY": "automirror:exclude", "LAB_TAG_KEY": "lab",
-        "VPC_IDS": ids["vpc"], "MIRROR_TARGET_ID": ids["target"], "MIRROR_FILTER_ID": ids["filter"],
-        "SENSOR_TARGET_GROUP_ARN": ids["targetGroup"], "SENSOR_SUBNET_IDS": ids["sensorSubnet"], "SENSOR_AUTOSCALING_GROUP": "automirror-sensors",
-        "PREFERRED_SESSION_NUMBER": "", "PACKET_LENGTH": "", "DEFAULT_VNI": "", "STATUS_TAG": "true",
-        "SUPPORTED_INSTANCE_TYPES": "", "UNSUPPORTED_INSTANCE_TYPES": "", "IDLE_MINUTES": "120", "TEARDOWN_ACTION": "report",
-        "ALLOW_TERMINATE": "false", "SESSION_HOURLY_PRICE": "0.015", "ATTACH_STATE_MACHINE_ARN": ids["stateMachine"],
     })
+    env.update(deployed["environment"])
     return env
 
 
@@ -189,10 +198,11 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="automirror-coldstart-"))
     cloud = None
+    lambda_host = None
     try:
         candidate, baseline, host = build(scratch, args.publish_flags, args.vs_flags)
         cloud, endpoint = start_local_cloud()
-        ids = seed(endpoint)
+        ids, lambda_host = deploy_stack(endpoint, candidate, scratch)
         env = function_environment(endpoint, ids, candidate)
         expectations = {"running": ("running", "attach-started"), "ec2-call": ("stopped", "stale-detach-event")}
         packages = {"baseline": baseline, "sdk": candidate}
@@ -238,9 +248,10 @@ def main() -> None:
         headline = ratios.get("running", next(iter(ratios.values())))
         print(f"coldstart_over_baseline={headline:.2f} package_bytes={package_bytes}")
     finally:
-        if cloud is not None:
-            cloud.kill()
-            cloud.wait()
+        for process in (lambda_host, cloud):
+            if process is not None:
+                process.kill()
+                process.wait()
         if args.keep:
             log(f"kept {scratch}")
         else:
