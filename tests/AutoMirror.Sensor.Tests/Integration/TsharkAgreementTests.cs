@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using AutoMirror.Sensor.Decap;
 using AutoMirror.Sensor.Tests.Support;
+using PacketDotNet;
 
 namespace AutoMirror.Sensor.Tests.Integration;
 
@@ -50,17 +52,34 @@ public class TsharkAgreementTests
                 var agreed = FrameDissector.AssertBothAgree(decapsulated, fixture + " decapsulated");
 
                 // Inside the tunnel, the occurrence after the encapsulation's own is the mirrored frame's.
-                var inTunnel = Tshark(Fixture(fixture), "eth.src", "ip.src", "ip.dst", "ip.id", "tcp.srcport", "udp.srcport").GetAwaiter().GetResult();
+                var inTunnel = Tshark(Fixture(fixture), "eth.src", "ip.src", "ip.dst", "ip.id", "ipv6.src", "ipv6.dst", "tcp.srcport", "udp.srcport").GetAwaiter().GetResult();
                 for (int i = 0; i < agreed.Count; i++)
                 {
                     var d = agreed[i];
                     var t = inTunnel[i];
                     string where = fixture + " frame " + (i + 1);
                     Assert.True(t["eth.src"][^1] == d.EthSrc, where + ": inner source MAC");
+                    if (encapsulation == Encapsulation.Vxlan)
+                    {
+                        // PacketDotNet decodes VXLAN on UDP 4789 by itself (it has no GENEVE): the frame is what follows
+                        // its VXLAN header up to the end of its UDP datagram. (Not its Ethernet packet's Bytes: PacketDotNet
+                        // rebuilds those and repeats 4 bytes of an ICMPv6 neighbour solicitation, frame 4 here.)
+                        var vxlan = Packet.ParsePacket(LinkLayers.Ethernet, records[i].Data).Extract<VxlanPacket>();
+                        Assert.True(vxlan?.PayloadPacket is EthernetPacket, where + ": PacketDotNet finds no Ethernet frame inside VXLAN");
+                        var h = vxlan.HeaderSegment;
+                        Assert.True(h.Bytes.AsSpan(h.Offset + h.Length, h.BytesLength - h.Offset - h.Length).SequenceEqual(frames[i]), where + ": not the frame PacketDotNet finds inside VXLAN");
+                    }
+
                     // IPv4 headers around the mirrored frame: the underlay's, and for GENEVE the mirror's own.
                     int outer = encapsulation == Encapsulation.Vxlan ? 1 : 2;
                     // (An ICMP error quotes one more, after the mirrored frame's own.)
                     Assert.True(d.IpVersion == 4 ? t["ip.src"].Length > outer : t["ip.src"].Length == outer, where + ": IPv4 headers tshark found: " + string.Join(",", t["ip.src"]));
+                    if (d.IpVersion == 6)
+                    {
+                        // The underlay is IPv4: every IPv6 header tshark saw is the mirrored frame's.
+                        Assert.True(IPAddress.Parse(t["ipv6.src"][0]).ToString() == d.IpSrc && IPAddress.Parse(t["ipv6.dst"][0]).ToString() == d.IpDst, where + ": inner IPv6 addresses");
+                    }
+
                     if (d.IpVersion != 4)
                     {
                         continue;
