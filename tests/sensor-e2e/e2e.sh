@@ -67,6 +67,9 @@ ip -n "$C" addr add 10.77.2.1/24 dev c1; ip -n "$X" addr add 10.77.2.2/24 dev x0
 # include GSO frames larger than 1500 bytes.
 ip -n "$C" link set c1 mtu 9000; ip -n "$X" link set x0 mtu 9000
 for pair in "$C c0" "$S s0" "$C c1" "$X x0"; do set -- $pair; ip -n "$1" link set "$2" up; done
+# IPv6 on the client-server link too, so the capture holds every layer the dissector tests check
+# (DissectorAgreementTests): IPv4/IPv6, TCP/UDP/ICMP/ICMPv6, IP fragments, and 802.1Q (below).
+ip -n "$C" addr add fd77:1::1/64 dev c0 nodad; ip -n "$S" addr add fd77:1::2/64 dev s0 nodad
 # The outer source is the mirrored interface's address (10.77.1.1), reached through the mirror link.
 ip -n "$X" route add 10.77.1.0/24 via 10.77.2.1
 
@@ -103,6 +106,18 @@ wait_for 10 "http server" ip netns exec "$C" curl -s -o /dev/null 10.77.1.2:8080
 ip netns exec "$C" curl -s -o /dev/null 10.77.1.2:8080/e2e.sh
 ip netns exec "$C" curl -s -o /dev/null -A "automirror-e2e" 10.77.1.2:8080/missing
 ip netns exec "$C" /usr/bin/python3 "$here/traffic.py" dns-client 10.77.1.2 lab1.automirror.test zeek.automirror.test www.example.test
+ip netns exec "$S" /usr/bin/python3 -m http.server 8080 --bind fd77:1::2 --directory "$here" > /dev/null 2>&1 &
+pids+=($!)
+ip netns exec "$S" /usr/bin/python3 "$here/traffic.py" dns-server fd77:1::2 &
+pids+=($!)
+wait_for 10 "http server (IPv6)" ip netns exec "$C" curl -g -s -o /dev/null "http://[fd77:1::2]:8080/vxlan_wrap.py"
+ip netns exec "$C" /usr/bin/python3 "$here/traffic.py" dns-client fd77:1::2 v6.automirror.test
+# Echo requests of 3000 bytes over a 1500-byte link: request and reply travel as fragments.
+for target in 10.77.1.2 fd77:1::2; do
+    for size in 56 3000; do ip netns exec "$C" /usr/bin/python3 "$here/traffic.py" ping "$target" "$size"; done
+done
+# This kernel may have no 8021q module (no VLAN devices): the client's packet socket sends the tagged frames.
+ip netns exec "$C" /usr/bin/python3 "$here/traffic.py" vlan c0 "$(ip -n "$S" -br link show s0 | awk '{print $3}')" 100
 sleep 1
 stop_pid "$tcpdump_orig"
 

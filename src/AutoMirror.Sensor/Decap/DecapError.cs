@@ -29,17 +29,20 @@ public enum DecapError
     OuterHeaderInvalid,
     /// <summary>AF_XDP path: the outer IPv4 header checksum, or a non-zero UDP checksum, is wrong.</summary>
     OuterChecksum,
+    /// <summary>GENEVE C flag: a critical option is present, and the sensor interprets no options (RFC 8926 section 3.4: MUST drop).</summary>
+    GeneveCriticalOption,
 }
 
 public static class DecapErrorNames
 {
-    public const int Count = (int)DecapError.OuterChecksum + 1;
+    public const int Count = (int)DecapError.GeneveCriticalOption + 1;
 
     private static readonly string[] Labels =
     [
         "none", "header_truncated", "vxlan_no_i_flag", "vxlan_reserved_bits", "frame_too_short", "oversized",
         "geneve_version", "geneve_oam", "geneve_protocol", "inner_ip_invalid", "inner_ip_fragment",
         "inner_not_udp", "inner_udp_invalid", "inner_not_vxlan_port", "outer_header_invalid", "outer_checksum",
+        "geneve_critical_option",
     ];
 
     public static string Label(DecapError error) => Labels[(int)error];

@@ -38,6 +38,12 @@ public static class GeneveHeader
             return DecapError.GeneveOam;
         }
 
+        // C: a critical option is present; the sensor interprets no options, so RFC 8926 says drop.
+        if ((datagram[1] & 0x40) != 0)
+        {
+            return DecapError.GeneveCriticalOption;
+        }
+
         int headerLength = Length + ((datagram[0] & 0x3F) * 4);
         if (datagram.Length < headerLength)
         {

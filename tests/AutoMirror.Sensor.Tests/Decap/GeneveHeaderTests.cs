@@ -19,6 +19,21 @@ public class GeneveHeaderTests
         Assert.Equal(frame, decoded.ToArray());
     }
 
+    /// <summary>
+    /// RFC 8926 section 3.4: with C set, an endpoint that does not parse the options MUST drop the
+    /// packet. A GWLB's own options (class 0x0108, types 1-3) are not critical and leave C clear.
+    /// Found by <see cref="DecapOraclePropertyTests"/>.
+    /// </summary>
+    [Fact]
+    public void Parse_CriticalOptionsFlag_IsDropped()
+    {
+        var datagram = Packets.GeneveAroundVxlan(777, Packets.SampleFrame(100));
+        datagram[1] |= 0x40;
+
+        Assert.Equal(DecapError.GeneveCriticalOption, GeneveHeader.Parse(datagram, 4789, out _, out var frame));
+        Assert.True(frame.IsEmpty);
+    }
+
     [Fact]
     public void Parse_InnerIpv6_IsSupported()
     {

@@ -105,6 +105,10 @@ public abstract class FramePathEndToEndAssertions(ITestOutputHelper output, EndT
         EndToEndTests.AssertSameFrames(original, EndToEndTests.Frames(Path.Combine(run.Work, "tap-geneve.pcap")), "TAP (GENEVE)");
     });
 
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet", DissectorAgreement.Tshark)]
+    public void EveryForwardedFrame_DissectsAsTheInput_InTsharkAndPacketDotNet()
+        => WithRun(run => DissectorAgreement.AssertForwardedFramesDissectAsTheInput(run));
+
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void SuricataOnTheTap_LogsTheSameFlowsAsFromTheOriginalCapture() => WithRun(run =>
     {

@@ -35,6 +35,10 @@ public sealed class EndToEndTests(ITestOutputHelper output, EndToEndTests.Run fi
         AssertSameFrames(original, onTap, "TAP");
     });
 
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet", DissectorAgreement.Tshark)]
+    public void EveryForwardedFrame_DissectsAsTheInput_InTsharkAndPacketDotNet()
+        => WithRun(run => DissectorAgreement.AssertForwardedFramesDissectAsTheInput(run));
+
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void Tap_IsWrittenInBatchesByDefault() => WithRun(run =>
     {

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using AutoMirror.Sensor.Decap;
 using AutoMirror.Sensor.Tests.Support;
+using PacketDotNet;
 
 namespace AutoMirror.Sensor.Tests.Integration;
 
@@ -22,6 +24,100 @@ public class TsharkAgreementTests
     [ToolFact("tshark")]
     public async Task GeneveAroundVxlan_DecodedFieldsMatchTshark()
         => await AssertAgreesWithTshark("geneve-gwlb.pcap", Encapsulation.Geneve);
+
+    /// <summary>
+    /// The frames the parsers take out of the fixtures, written to a capture of their own, read
+    /// alike by tshark and PacketDotNet, and as tshark read the mirrored frame inside its
+    /// encapsulation (the innermost Ethernet, IP and transport fields of the whole datagram).
+    /// </summary>
+    [ToolFact("tshark")]
+    public void DecapsulatedFrames_DissectInPacketDotNetAsTsharkReadsThemInsideTheTunnel()
+    {
+        foreach (var (fixture, encapsulation) in new[] { ("vxlan-kernel.pcap", Encapsulation.Vxlan), ("geneve-gwlb.pcap", Encapsulation.Geneve) })
+        {
+            var (linkType, records) = PcapFile.Read(Fixture(fixture));
+            var frames = records.Select(r =>
+            {
+                var payload = PcapFile.UdpPayload(r.Data, linkType, out _, out _)!;
+                var error = encapsulation == Encapsulation.Vxlan
+                    ? VxlanHeader.Parse(payload, out _, out var frame)
+                    : GeneveHeader.Parse(payload, 4789, out _, out frame);
+                Assert.Equal(DecapError.None, error);
+                return frame.ToArray();
+            }).ToList();
+            string decapsulated = Path.Combine(Directory.CreateTempSubdirectory("automirror-decap-").FullName, "frames.pcap");
+            try
+            {
+                WritePcap(decapsulated, frames);
+                var agreed = FrameDissector.AssertBothAgree(decapsulated, fixture + " decapsulated");
+
+                // Inside the tunnel, the occurrence after the encapsulation's own is the mirrored frame's.
+                var inTunnel = Tshark(Fixture(fixture), "eth.src", "ip.src", "ip.dst", "ip.id", "ipv6.src", "ipv6.dst", "tcp.srcport", "udp.srcport").GetAwaiter().GetResult();
+                for (int i = 0; i < agreed.Count; i++)
+                {
+                    var d = agreed[i];
+                    var t = inTunnel[i];
+                    string where = fixture + " frame " + (i + 1);
+                    Assert.True(t["eth.src"][^1] == d.EthSrc, where + ": inner source MAC");
+                    if (encapsulation == Encapsulation.Vxlan)
+                    {
+                        // PacketDotNet decodes VXLAN on UDP 4789 by itself (it has no GENEVE): the frame is what follows
+                        // its VXLAN header up to the end of its UDP datagram. (Not its Ethernet packet's Bytes: PacketDotNet
+                        // rebuilds those and repeats 4 bytes of an ICMPv6 neighbour solicitation, frame 4 here.)
+                        var vxlan = Packet.ParsePacket(LinkLayers.Ethernet, records[i].Data).Extract<VxlanPacket>();
+                        Assert.True(vxlan?.PayloadPacket is EthernetPacket, where + ": PacketDotNet finds no Ethernet frame inside VXLAN");
+                        var h = vxlan.HeaderSegment;
+                        Assert.True(h.Bytes.AsSpan(h.Offset + h.Length, h.BytesLength - h.Offset - h.Length).SequenceEqual(frames[i]), where + ": not the frame PacketDotNet finds inside VXLAN");
+                    }
+
+                    // IPv4 headers around the mirrored frame: the underlay's, and for GENEVE the mirror's own.
+                    int outer = encapsulation == Encapsulation.Vxlan ? 1 : 2;
+                    // (An ICMP error quotes one more, after the mirrored frame's own.)
+                    Assert.True(d.IpVersion == 4 ? t["ip.src"].Length > outer : t["ip.src"].Length == outer, where + ": IPv4 headers tshark found: " + string.Join(",", t["ip.src"]));
+                    if (d.IpVersion == 6)
+                    {
+                        // The underlay is IPv4: every IPv6 header tshark saw is the mirrored frame's.
+                        Assert.True(IPAddress.Parse(t["ipv6.src"][0]).ToString() == d.IpSrc && IPAddress.Parse(t["ipv6.dst"][0]).ToString() == d.IpDst, where + ": inner IPv6 addresses");
+                    }
+
+                    if (d.IpVersion != 4)
+                    {
+                        continue;
+                    }
+
+                    Assert.True(t["ip.src"][outer] == d.IpSrc && t["ip.dst"][outer] == d.IpDst, where + ": inner addresses");
+                    Assert.True(Convert.ToInt64(t["ip.id"][outer], 16) == d.IpId, where + ": inner IP id");
+                    if (d.L4 is "tcp" or "udp")
+                    {
+                        var port = d.L4 == "tcp" ? t["tcp.srcport"][0] : t["udp.srcport"][outer];
+                        Assert.True(int.Parse(port, CultureInfo.InvariantCulture) == d.SrcPort, where + ": inner source port");
+                    }
+                }
+            }
+            finally
+            {
+                Directory.Delete(Path.GetDirectoryName(decapsulated)!, recursive: true);
+            }
+        }
+    }
+
+    private static void WritePcap(string path, List<byte[]> frames)
+    {
+        using var writer = new BinaryWriter(File.Create(path));
+        writer.Write(0xA1B2C3D4u);
+        writer.Write((ushort)2);
+        writer.Write((ushort)4);
+        writer.Write(0L);
+        writer.Write(65535);
+        writer.Write(1); // Ethernet
+        foreach (var frame in frames)
+        {
+            writer.Write(0L);
+            writer.Write(frame.Length);
+            writer.Write(frame.Length);
+            writer.Write(frame);
+        }
+    }
 
     private enum Encapsulation
     {

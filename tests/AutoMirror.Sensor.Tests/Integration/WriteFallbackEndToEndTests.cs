@@ -22,6 +22,10 @@ public sealed class WriteFallbackEndToEndTests(ITestOutputHelper output, WriteFa
         EndToEndTests.AssertSameFrames(original, EndToEndTests.Frames(Path.Combine(run.Work, "tap-geneve.pcap")), "TAP (GENEVE)");
     });
 
+    [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet", DissectorAgreement.Tshark)]
+    public void EveryForwardedFrame_DissectsAsTheInput_InTsharkAndPacketDotNet()
+        => EndToEndTests.WithRun(output, fixture, run => DissectorAgreement.AssertForwardedFramesDissectAsTheInput(run));
+
     [NetnsFact("ip", "tcpdump", "tcpreplay", "curl", "suricata", "dotnet")]
     public void SuricataOnTheTap_LogsTheSameFlowsAsFromTheOriginalCapture() => EndToEndTests.WithRun(output, fixture, run =>
     {
