@@ -5,11 +5,13 @@
 Six steps, each announced on stderr ([n/6] ...):
   1. the local cloud (moto + AutoMirror's extension) and what template.yaml creates in it (lab/cloud_setup.py);
      the local Step Functions endpoint with both workflows, the local Lambda host with the real handlers, and the
-     sensor in a network namespace with its analyser (Suricata, or tshark when Suricata is absent) on its TAP;
+     sensor in a network namespace with two analysers on its TAP: Suricata (or tshark when Suricata is absent) and
+     tcpdump whose output the lab reads slowly on purpose; the sensor's health names both;
   2. the demo lab's instances (two labs, one untagged, one unsupported type, one interface already full);
   3. the EventBridge events AWS would emit for them, invoked on EventFunction, and the Attach executions they start;
   4. for every created session, real HTTP + DNS between two namespaces, wrapped in VXLAN as AWS does (outer source =
      the interface's address, the session's VNI) and sent to the sensor; per-VNI counts and analyser flows collected;
+     each analyser's frames (Suricata's capture.kernel_packets and flows, tcpdump's pcap) against the sensor's per VNI;
   5. untag one instance, stop another, let lab "blue" expire, scheduled reconcile, idle-lab check and teardown;
   6. the report (stdout; --json writes the same data as a file).
 
@@ -434,8 +436,10 @@ class Analyser:
     def start(self):
         self.live_dir.mkdir(parents=True, exist_ok=True)
         if self.kind == "suricata":
+            # Stats every second (eve.json "stats" events): the lab reads capture.kernel_packets while traffic flows.
             args = self.network.ns(self.network.sensor, "suricata", "-k", "none", "-S", "/dev/null",
-                                   "--set", "unix-command.enabled=no", f"--af-packet={self.network.tap}", "-l", str(self.live_dir))
+                                   "--set", "unix-command.enabled=no", "--set", "stats.interval=1",
+                                   f"--af-packet={self.network.tap}", "-l", str(self.live_dir))
             self.process = self.resources.start("suricata", args, self.live_dir / "stdout.log")
         else:
             args = self.network.ns(self.network.sensor, "tshark", "-q", "-i", self.network.tap, "-w", str(self.live_dir / "tap.pcapng"))
@@ -452,12 +456,35 @@ class Analyser:
             raise StepFailed(f"{self.kind} exited with {self.process.returncode}: {tail(self.live_dir / 'stdout.log')}")
         return True
 
+    def frames_so_far(self):
+        """Frames the analyser has taken off the TAP so far: Suricata's latest capture.kernel_packets (eve stats, each
+        second); None for tshark, which reports nothing while it runs."""
+        if self.kind != "suricata":
+            return None
+        return (suricata_capture(self.live_dir / "eve.json") or {}).get("kernel_packets")
+
     def finish(self):
         """Stops the live analyser (Suricata logs every open flow on shutdown) and returns its flows."""
         self.resources.stop(self.process, timeout=60)
         if self.kind == "suricata":
             return suricata_flows(self.live_dir / "eve.json")
         return tshark_flows(self.live_dir / "tap.pcapng")
+
+    def captured(self):
+        """After finish(): (frames taken off the TAP, frames the kernel dropped for it). Suricata's are its own
+        counters: the shutdown line `device: <tap>: packets: N, drops: D`, else the last capture.kernel_packets."""
+        if self.kind == "suricata":
+            match = None
+            for match in re.finditer(rf"device: {re.escape(self.network.tap)}: packets: (\d+), drops: (\d+)",
+                                     tail(self.live_dir / "suricata.log", 1000000)):
+                pass
+            if match:
+                return int(match.group(1)), int(match.group(2))
+            last = suricata_capture(self.live_dir / "eve.json") or {}
+            return last.get("kernel_packets"), last.get("kernel_drops")
+        out = subprocess.run(["tshark", "-r", str(self.live_dir / "tap.pcapng"), "-T", "fields", "-e", "frame.number"],
+                             capture_output=True, text=True, check=False).stdout
+        return len(out.split()), None
 
     def offline(self, capture, out_dir):
         """The same analyser reading the original capture: what it should find in the mirrored copy."""
@@ -490,6 +517,100 @@ def suricata_flows(eve):
         elif kind in ("http", "dns"):
             events[(vlan, kind)] = events.get((vlan, kind), 0) + 1
     return flows, events
+
+
+def suricata_capture(eve):
+    """The capture counters of Suricata's latest stats event in eve.json (kernel_packets, kernel_drops), or None."""
+    last = None
+    if eve.exists():
+        for line in eve.read_text().splitlines():
+            if '"event_type":"stats"' in line:
+                try:
+                    last = json.loads(line)["stats"].get("capture")
+                except (ValueError, KeyError):
+                    pass  # a line Suricata is still writing
+    return last
+
+
+def pcap_frames(path):
+    """Frames in a pcap file by 802.1Q VLAN id (0: untagged): what tcpdump wrote."""
+    by_vlan = {}
+    with open(path, "rb") as f:
+        header = f.read(24)
+        order = "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        while True:
+            record = f.read(16)
+            if len(record) < 16:
+                break
+            length = struct.unpack(order + "I", record[8:12])[0]
+            frame = f.read(length)
+            vlan = int.from_bytes(frame[14:16], "big") & 0x0FFF if frame[12:14] == b"\x81\x00" else 0
+            by_vlan[vlan] = by_vlan.get(vlan, 0) + 1
+    return by_vlan
+
+
+class SlowTcpdump:
+    """The second analyser on the TAP: tcpdump, its capture written through a pipe that the lab reads slowly, one frame
+    per FRAME_DELAY, far slower than the traffic. tcpdump then queues frames in its own packet socket's buffer (-B), and
+    would drop them there when it is full: the kernel gives each packet socket on the TAP its own copy, so the slow
+    reader delays only itself, never the sensor's writes or Suricata. The lab counts how far behind it fell."""
+
+    FRAME_DELAY = 0.05
+
+    def __init__(self, resources, network, work):
+        self.resources, self.network, self.work = resources, network, work
+        self.process, self.frames, self.runs = None, 0, 0
+        self.behind_max = 0
+
+    def start(self):
+        self.runs += 1
+        self.pcap = self.work / f"tap-tcpdump-{self.runs}.pcap"
+        self.log = self.work / f"tap-tcpdump-{self.runs}.log"
+        self.frames = 0
+        # -Q in: the frames the sensor writes into the TAP (what the kernel receives on it); -B 64 MiB of buffer.
+        self.process = self.resources.start("tcpdump (TAP)", self.network.ns(
+            self.network.sensor, "tcpdump", "-i", self.network.tap, "-Q", "in", "--immediate-mode", "-U", "-s", "0", "-B", "65536", "-w", "-"),
+            self.log, stdout=subprocess.PIPE)
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.process.stdout, self.pcap), daemon=True)
+        self._pump_thread.start()
+        wait_for("tcpdump on the TAP", lambda: self._alive() and "listening on" in tail(self.log), 20, interval=0.05)
+
+    def _alive(self):
+        if self.process.poll() is not None:
+            raise StepFailed(f"tcpdump on the TAP exited with {self.process.returncode}: {tail(self.log)}")
+        return True
+
+    def _pump(self, pipe, path):
+        with open(path, "wb") as out:
+            header = pipe.read(24)
+            out.write(header)
+            order = "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+            while True:
+                record = pipe.read(16)
+                if len(record) < 16:
+                    break
+                frame = pipe.read(struct.unpack(order + "I", record[8:12])[0])
+                out.write(record + frame)
+                out.flush()
+                self.frames += 1
+                time.sleep(self.FRAME_DELAY)
+
+    def note_behind(self, forwarded):
+        behind = forwarded - self.frames
+        self.behind_max = max(self.behind_max, behind)
+        return behind
+
+    def finish(self, expected, limit=60):
+        """Waits until the slow reader has every one of `expected` frames (or the limit), stops tcpdump, and returns
+        (frames per VLAN in its pcap, frames the kernel dropped for it by its own count)."""
+        try:
+            wait_for(f"the slow tcpdump to write {expected} frames", lambda: self.frames >= expected, limit)
+        except StepFailed:
+            pass  # reported as a mismatch with the numbers
+        self.resources.stop(self.process)
+        self._pump_thread.join(timeout=limit)
+        dropped = re.search(r"(\d+) packets? dropped by kernel", tail(self.log, 4000))
+        return pcap_frames(self.pcap), (int(dropped.group(1)) if dropped else None)
 
 
 def tshark_flows(capture):
@@ -663,6 +784,9 @@ def run_lab(resources, work, configuration):
     services = Services(resources, work, configuration)
     network = Network(resources, work)
     analyser = Analyser(resources, network, work)
+    second = SlowTcpdump(resources, network, work)
+    # The sensor's health names every analyser on the TAP (as the installer writes it for Analyzers=zeek,suricata).
+    downstream = f"{analyser.downstream_process},tcpdump"
     report = {"analyser": analyser.kind, "instances": [], "labs": [], "vnis": [], "changes": [], "checks": []}
     if analyser.kind != "suricata":
         progress("note: Suricata is not installed; tshark reads the TAP instead (flows only, no HTTP/DNS events)")
@@ -679,8 +803,9 @@ def run_lab(resources, work, configuration):
         # The sensor and its analyser come up first: the stack waits for the sensor group's signal, which a sensor
         # sends once its health check passes, as the bootstrap does on AWS.
         sensor = Sensor(resources, network, work, configuration)
-        sensor.start(analyser.downstream_process, {})
+        sensor.start(downstream, {})
         analyser.start()
+        second.start()
         deployed = services.deploy({
             # The template's parameters, set as a user would for a fast local run.
             "HealthPollSeconds": "1", "HealthMaxAttempts": "60", "TeardownAction": "detach", "TeardownConcurrency": "4",
@@ -697,8 +822,8 @@ def run_lab(resources, work, configuration):
              "runs the built functions with the stack's environment")
         follower = HealthFollower(services, sensor, stack["targetGroupArn"])
         follower.start()
-        note(f"sensor in {network.sensor} (TAP {network.tap}); {analyser.kind} on the TAP; target health follows "
-             "the sensor's /health")
+        note(f"sensor in {network.sensor} (TAP {network.tap}); {analyser.kind} and tcpdump (read slowly) on the TAP; "
+             f"target health follows the sensor's /health, which needs both ({downstream})")
 
     with Step(2, "launching the lab: labs red and blue, one untagged, one t2.micro, one interface already full"):
         instances, foreign = cloud_setup.create_lab(ec2, stack)
@@ -762,7 +887,7 @@ def run_lab(resources, work, configuration):
         for instance in instances:
             for session in instance["sessions"]:
                 session["vlan"] = vlan_by_vni[session["vni"]]
-        sensor.restart(analyser.downstream_process, vlan_by_vni)
+        sensor.restart(downstream, vlan_by_vni)
         note(f"sensor restarted with VLAN per VNI {vlan_by_vni}")
         analyser.wait_ready()
         wait_for("the sensor's health to be 200", lambda: sensor.health()[0] == "200", 30)
@@ -770,7 +895,7 @@ def run_lab(resources, work, configuration):
         health = json.loads(sensor.health()[1] or "{}")
         report["receivePath"] = {"path": health.get("receive_path"), "refused": health.get("receive_fallbacks")}
         note(f"sensor receive path: {health.get('receive_path')} (refused before it: {health.get('receive_fallbacks') or 'none'})")
-        note(f"{analyser.kind} reading {network.tap}; sensor healthy")
+        note(f"{analyser.kind} and tcpdump reading {network.tap}; sensor healthy")
 
     with Step(4, f"traffic: real HTTP + DNS per session, wrapped in VXLAN as AWS does, to the sensor; {analyser.kind} on the TAP"):
         generator = Generator(resources, network, work)
@@ -802,11 +927,37 @@ def run_lab(resources, work, configuration):
             session["packetsSeen"] = sensor.vni_frames().get(session["vni"], 0) - before
             expected_frames[session["vni"]] = expected_frames.get(session["vni"], 0) + session["packetsSent"]
             note(f"{session['sessionId']} VNI {session['vni']} from {session['privateIp']}: "
-                 f"sent {session['packetsSent']}, sensor forwarded {session['packetsSeen']}")
+                 f"sent {session['packetsSent']}, sensor forwarded {session['packetsSeen']}; "
+                 f"the slow tcpdump is {second.note_behind(sum(sensor.vni_frames().values()))} frames behind")
+        # The moment the sensor has written its last frame: Suricata (full speed) must have every one while the
+        # throttled tcpdump is still behind; its frames wait in its own socket buffer, not in front of Suricata's.
+        forwarded = sum(sensor.vni_frames().values())
+        shared = {"forwarded": forwarded, "tcpdumpFrameDelayMs": int(SlowTcpdump.FRAME_DELAY * 1000),
+                  "tcpdumpBehindAtSensorDone": second.note_behind(forwarded)}
+        if analyser.kind == "suricata":
+            caught_up = time.monotonic()
+            try:
+                wait_for(f"Suricata's capture.kernel_packets to reach {forwarded}",
+                         lambda: (analyser.frames_so_far() or 0) >= forwarded, 10, interval=0.1)
+            except StepFailed:
+                pass  # reported below as a mismatch
+            shared["suricataHadAllAfterSeconds"] = round(time.monotonic() - caught_up, 1)
+            shared["suricataFramesThen"] = analyser.frames_so_far()
+        shared["tcpdumpBehindThen"] = second.note_behind(forwarded)
+        shared["tcpdumpBehindMax"] = second.behind_max
+        note(f"sensor done: {forwarded} frames forwarded; {analyser.kind} had "
+             f"{shared.get('suricataFramesThen', 'n/a')} ({shared.get('suricataHadAllAfterSeconds', 'n/a')} s later, "
+             f"its stats interval is 1 s), tcpdump (one frame per {shared['tcpdumpFrameDelayMs']} ms) was "
+             f"{shared['tcpdumpBehindAtSensorDone']} behind, then still {shared['tcpdumpBehindThen']}")
         time.sleep(1.5)  # let the analyser take the last frames off the TAP
         final_counts = sensor.vni_frames()
         (work / "metrics.txt").write_text(sensor.metrics_text())
         live_flows, live_events = analyser.finish()
+        tcpdump_by_vlan, tcpdump_dropped = second.finish(sum(final_counts.values()))
+        report["twoAnalysers"] = two_analysers(analyser, live_flows, tcpdump_by_vlan, tcpdump_dropped, vlan_by_vni,
+                                               final_counts, shared)
+        for line in two_analysers_lines(report["twoAnalysers"]):
+            note(line)
         for session, original, out_dir, process in offline:
             if process is not None and process.wait(timeout=120) != 0:
                 raise StepFailed(f"Suricata could not read {original.name}: {tail(out_dir / 'suricata.log')}")
@@ -913,9 +1064,10 @@ def run_lab(resources, work, configuration):
             instance["statusTagAfter"] = instance_tags(ec2, instance["instanceId"]).get("automirror:status")
 
     with Step(6, "red-web starts again, then `sam delete` while its sessions are live"):
-        # The analyser was stopped to read its flows, which made the sensor unhealthy (its health names the analyser):
+        # The analysers were stopped to read their counts, which made the sensor unhealthy (its health names them):
         # the sensor serves again first, or the Attach workflow rightly waits at its health gate.
         analyser.start()
+        second.start()
         analyser.wait_ready()
         wait_for("the sensor's health to be 200 again", lambda: sensor.health()[0] == "200", 30)
         red_web = next(i for i in instances if i["name"] == "red-web")
@@ -959,6 +1111,15 @@ def run_lab(resources, work, configuration):
               all(v["packetsSeen"] == v["packetsSent"] for v in report["vnis"]))
         check(report, f"{analyser.kind} flows equal the traffic sent",
               all(v["flowsSeen"] == v["flowsExpected"] and v["flowsUnexpected"] == 0 for v in report["vnis"]))
+        two = report["twoAnalysers"]
+        check(report, f"{analyser.kind} and a throttled tcpdump on one TAP each saw every forwarded frame per VNI, "
+                      "none dropped, and the fast one was not held back by the slow one",
+              two["forwarded"] > 0 and all(v["tcpdump"] == v["forwarded"] and v[analyser.kind] == v["forwarded"]
+                                           for v in two["perVni"])
+              and two[analyser.kind]["frames"] == two["forwarded"] and two[analyser.kind]["dropped"] in (0, None)
+              and two["tcpdump"]["frames"] == two["forwarded"] and two["tcpdump"]["dropped"] == 0
+              and (analyser.kind != "suricata" or (two["suricataFramesThen"] == two["forwarded"]
+                                                   and two["tcpdumpBehindThen"] > 0)))
         check(report, "teardown left no AutoMirror session", not report["remainingAutoMirrorSessions"])
         check(report, "someone else's sessions untouched", report["foreignSessionsLeft"] == len(foreign["sessionIds"]))
         deletion = report["stackDeletion"]
@@ -1025,6 +1186,40 @@ def compare_flows(all_sessions, live_flows, live_events, report, vlan_by_vni, ex
         })
 
 
+def two_analysers(analyser, live_flows, tcpdump_by_vlan, tcpdump_dropped, vlan_by_vni, final_counts, shared):
+    """Each analyser's frames against the sensor's forwarded frames per VNI (one VLAN per VNI): tcpdump's from its pcap,
+    the first analyser's from its flows' packet counts (the lab's traffic is all IPv4, so every frame is in a flow), and
+    both totals from the analysers' own capture counters."""
+    frames, dropped = analyser.captured()
+    per_flow_vlan = {}
+    for key, flow in live_flows.items():
+        per_flow_vlan[key[0]] = per_flow_vlan.get(key[0], 0) + flow["packets"]
+    per_vni = [{"vni": vni, "vlan": vlan, "forwarded": final_counts.get(vni, 0), "tcpdump": tcpdump_by_vlan.get(vlan, 0),
+                analyser.kind: per_flow_vlan.get(vlan, 0)} for vni, vlan in sorted(vlan_by_vni.items())]
+    return {**shared, "forwarded": sum(final_counts.values()), "perVni": per_vni,
+            analyser.kind: {"frames": frames, "dropped": dropped},
+            "tcpdump": {"frames": sum(tcpdump_by_vlan.values()), "dropped": tcpdump_dropped},
+            "kind": analyser.kind}
+
+
+def two_analysers_lines(two):
+    kind = two["kind"]
+    first = two[kind]
+    lines = [f"two analysers on the TAP, sensor forwarded {two['forwarded']} frames: "
+             f"{kind} {first['frames']} frames ({'capture.kernel_packets' if kind == 'suricata' else 'pcapng'}), "
+             f"{first['dropped'] if first['dropped'] is not None else 'n/a'} dropped; "
+             f"tcpdump {two['tcpdump']['frames']} frames (pcap), {two['tcpdump']['dropped']} dropped by kernel"]
+    for v in two["perVni"]:
+        lines.append(f"  VNI {v['vni']} (VLAN {v['vlan']}): sensor forwarded {v['forwarded']}, {kind} {v[kind]} "
+                     f"(flow packets), tcpdump {v['tcpdump']} (pcap frames)")
+    lines.append(f"  slow analyser: tcpdump, its output read at one frame per {two['tcpdumpFrameDelayMs']} ms, was "
+                 f"{two['tcpdumpBehindAtSensorDone']} frames behind when the sensor wrote its last frame (at most "
+                 f"{two['tcpdumpBehindMax']}); {kind} had {two.get('suricataFramesThen', 'n/a')} of {two['forwarded']} "
+                 f"{two.get('suricataHadAllAfterSeconds', 'n/a')} s later (its stats come each second), when tcpdump "
+                 f"was still {two['tcpdumpBehindThen']} behind; both ended with every frame, none dropped")
+    return lines
+
+
 def afterwards(report, instance):
     """What step 5 did to the instance, in a few words."""
     detached = [c for c in report["changes"] if c["instanceId"] == instance["instanceId"] and c["action"] == "detached"]
@@ -1077,6 +1272,7 @@ def render(report):
                      f"{t['deletedSessionIds']}, excluded {t['excludedInstanceIds']}, saves ${t['hourlyCostSaved']}/h")
     lines.append(f"  AutoMirror sessions left: {len(report['remainingAutoMirrorSessions'])}; "
                  f"someone else's sessions left: {report['foreignSessionsLeft']}")
+    lines += [""] + two_analysers_lines(report["twoAnalysers"])
     d = report["stackDeletion"]
     lines += ["", f"sensor receive path (Sensor:Receive=auto): {(report.get('receivePath') or {}).get('path')}"]
     lines += ["", f"sam delete: {d['status']} with {len(d['liveSessionsBefore'])} live AutoMirror sessions; "

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Installs the AutoMirror sensor and Zeek on a sensor instance (Ubuntu 24.04). The sensor's user data (template.yaml)
-# unzips the package built by deploy/sensor-package/Makefile and runs this script from it as root.
+# Installs the AutoMirror sensor and its analysers (Zeek, Suricata, or both) on a sensor instance (Ubuntu 24.04). The
+# sensor's user data (template.yaml) unzips the package built by deploy/sensor-package/Makefile and runs this script
+# from it as root.
 #
-#   install.sh --health-port PORT --zeek-repository URL [--source-networks CIDRS] [--tap NAME]
-#              [--receive auto|sockets|af-xdp|packet-ring] [--mirror-interface NAME] [--root DIR] [--dry-run]
+#   install.sh --health-port PORT [--analyzers zeek|suricata|zeek,suricata] [--zeek-repository URL]
+#              [--source-networks CIDRS] [--tap NAME] [--receive auto|sockets|af-xdp|packet-ring]
+#              [--mirror-interface NAME] [--root DIR] [--dry-run]
+#
+# --analyzers (default zeek): the analysers that sniff the sensor's TAP, each of which sees every frame (Traffic
+# Mirroring copies a packet to one target only, so the sensor is the one place where several can). Each is installed,
+# configured on the TAP and enabled, and the sensor's health names each one's process: healthy only while all run.
+# --zeek-repository is needed when Zeek is one of them.
 #
 # --receive auto (the default): the sensor picks at each start the fastest path the kernel, driver and its
 # capabilities allow (packet ring, AF_XDP, sockets; /health says which) on the mirror interface (default: the
@@ -22,12 +29,16 @@
 #   2. Zeek comes from Zeek's package repository (apt, verified with the repository's Release.key, which is fetched
 #      over https even when apt reads the repository over http); the sensor's
 #      node.cfg, pointed at this deployment's TAP, and its local.zeek additions are installed;
-#   3. the sensor starts first (it creates the TAP), then Zeek; `zeekctl cron` keeps Zeek running.
+#      Suricata comes from Ubuntu's own archive; the sensor's drop-in for its unit (suricata/automirror.conf) points
+#      its af-packet capture at this deployment's TAP; eve.json stays where Ubuntu's suricata.yaml puts it;
+#   3. the sensor starts first (it creates the TAP), then each analyser; `zeekctl cron` keeps Zeek running, systemd
+#      (Restart=on-failure) Suricata.
 # --root writes every file under DIR and --dry-run prints the commands instead of running them, so the installer
 # can be checked off the instance.
 set -euo pipefail
 
 health_port=""
+analyzers="zeek"
 zeek_repository=""
 source_networks=""
 tap="automirror0"
@@ -41,6 +52,7 @@ die() { echo "install.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --health-port) health_port="${2:-}"; shift 2 ;;
+    --analyzers) analyzers="${2:-}"; shift 2 ;;
     --zeek-repository) zeek_repository="${2:-}"; shift 2 ;;
     --source-networks) source_networks="${2:-}"; shift 2 ;;
     --tap) tap="${2:-}"; shift 2 ;;
@@ -54,10 +66,26 @@ done
 
 [[ "$health_port" =~ ^[0-9]+$ ]] && (( health_port >= 1 && health_port <= 65535 )) \
   || die "--health-port must be a TCP port (1-65535), got '$health_port'"
-# http is allowed because apt refuses an https URL that redirects to http (download.opensuse.org does) and checks
-# every package against the key named by signed-by anyway.
-[[ "$zeek_repository" =~ ^https?:/{2}[^[:space:]]+/$ ]] \
-  || die "--zeek-repository must be the http(s) URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
+# Per analyser: its apt package and the name of its process as /proc/PID/comm shows it, which the sensor's health
+# checks (Suricata renames its main thread). How to add another: the sensor README's "How to add another analyser".
+declare -A analyser_package=([zeek]=zeek [suricata]=suricata)
+declare -A analyser_process=([zeek]=zeek [suricata]=Suricata-Main)
+chosen=()
+IFS=, read -r -a requested <<< "$analyzers"
+for analyser in "${requested[@]}"; do
+  [[ -n "$analyser" && -n "${analyser_package[$analyser]:-}" ]] \
+    || die "--analyzers must be zeek, suricata or zeek,suricata, got '$analyzers'"
+  [[ " ${chosen[*]} " != *" $analyser "* ]] || die "--analyzers names $analyser twice in '$analyzers'"
+  chosen+=("$analyser")
+done
+(( ${#chosen[@]} > 0 )) || die "--analyzers must be zeek, suricata or zeek,suricata, got '$analyzers'"
+wants() { [[ " ${chosen[*]} " == *" $1 "* ]]; }
+if wants zeek; then
+  # http is allowed because apt refuses an https URL that redirects to http (download.opensuse.org does) and checks
+  # every package against the key named by signed-by anyway.
+  [[ "$zeek_repository" =~ ^https?:/{2}[^[:space:]]+/$ ]] \
+    || die "--zeek-repository must be the http(s) URL of Zeek's apt repository folder, ending in /, got '$zeek_repository'"
+fi
 [[ "$tap" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "--tap must be an interface name (at most 15 characters), got '$tap'"
 [[ -z "$source_networks" || "$source_networks" =~ ^[0-9A-Fa-f:./,]+$ ]] \
   || die "--source-networks must be comma-separated CIDRs, got '$source_networks'"
@@ -87,7 +115,12 @@ shopt -s nullglob
 units=("$shipped"/*.service)
 shopt -u nullglob
 [[ ${#units[@]} -ge 1 ]] || die "the sensor's systemd unit is missing from $shipped"
-[[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
+if wants zeek; then
+  [[ -f "$shipped/zeek/node.cfg" ]] || die "the Zeek node.cfg is missing from $shipped/zeek"
+fi
+if wants suricata; then
+  [[ -f "$shipped/suricata/automirror.conf" ]] || die "Suricata's unit drop-in automirror.conf is missing from $shipped/suricata"
+fi
 for dropin in "${mode_dropins[@]}"; do
   [[ -f "$shipped/$dropin" ]] || die "--receive $receive: the unit's drop-in $dropin is missing from $shipped"
 done
@@ -129,8 +162,10 @@ done
   echo "# Written by AutoMirror's installer from the stack's parameters; overrides the unit's defaults."
   echo "Sensor__Health__Port=$health_port"
   echo "Sensor__Tap__Name=$tap"
-  # Healthy only while Zeek runs: the NLB then sends traffic only to sensors that analyse it.
-  echo "Sensor__Health__DownstreamProcess=zeek"
+  # Healthy only while every analyser runs: the NLB then sends traffic only to sensors whose analysers all see it.
+  processes=()
+  for analyser in "${chosen[@]}"; do processes+=("${analyser_process[$analyser]}"); done
+  echo "Sensor__Health__DownstreamProcess=$(IFS=,; echo "${processes[*]}")"
   if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
   # The sensor's default is auto; the mode is written whatever it is, so the file says what runs.
   echo "Sensor__Receive=$receive"
@@ -149,34 +184,49 @@ for dropin in "${receive_dropins[@]}"; do
   fi
 done
 
-# 2. Zeek from Zeek's repository. The key is what apt trusts, so it is asked for over https (curl follows the
-# server's redirects to a mirror); apt then reads the repository at the URL as given and checks it with the key.
-mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"
-key_url="https://${zeek_repository#*://}Release.key"
-run curl -fsSL --retry 5 -o "$root/usr/share/keyrings/zeek.key" "$key_url"
-run gpg --batch --yes --dearmor -o "$root/usr/share/keyrings/zeek.gpg" "$root/usr/share/keyrings/zeek.key"
-echo "deb [signed-by=/usr/share/keyrings/zeek.gpg] $zeek_repository /" > "$root/etc/apt/sources.list.d/zeek.list"
+# 2. The analysers' packages, in one apt transaction. Zeek's repository is added first: its key is what apt trusts, so
+# it is asked for over https (curl follows the server's redirects to a mirror); apt then reads the repository at the
+# URL as given and checks it with the key. Suricata is in Ubuntu's own archive (universe).
+if wants zeek; then
+  mkdir -p "$root/usr/share/keyrings" "$root/etc/apt/sources.list.d"
+  key_url="https://${zeek_repository#*://}Release.key"
+  run curl -fsSL --retry 5 -o "$root/usr/share/keyrings/zeek.key" "$key_url"
+  run gpg --batch --yes --dearmor -o "$root/usr/share/keyrings/zeek.gpg" "$root/usr/share/keyrings/zeek.key"
+  echo "deb [signed-by=/usr/share/keyrings/zeek.gpg] $zeek_repository /" > "$root/etc/apt/sources.list.d/zeek.list"
+fi
+packages=()
+for analyser in "${chosen[@]}"; do packages+=("${analyser_package[$analyser]}"); done
 # At boot cloud-init and unattended-upgrades hold dpkg's lock: wait for it rather than fail.
 run env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
-run env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q zeek
+run env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${packages[@]}"
 
-mkdir -p "$root/opt/zeek/etc" "$root/opt/zeek/share/zeek/site"
-# Zeek sniffs the sensor's TAP: the shipped node.cfg's active interface= lines name this deployment's TAP.
-sed -E "s|^([[:space:]]*interface[[:space:]]*=[[:space:]]*)([a-z_]+::)?.*$|\1\2$tap|" "$shipped/zeek/node.cfg" > "$root/opt/zeek/etc/node.cfg"
-grep -qE "^[[:space:]]*interface[[:space:]]*=[[:space:]]*([a-z_]+::)?$tap\$" "$root/opt/zeek/etc/node.cfg" \
-  || die "the shipped node.cfg has no active interface= line to point at $tap"
-if [[ -f "$shipped/zeek/local.zeek.example" ]]; then
-  local_zeek="$root/opt/zeek/share/zeek/site/local.zeek"
-  marker="# --- AutoMirror sensor additions ---"
-  if ! grep -qF "$marker" "$local_zeek" 2>/dev/null; then
-    { echo "$marker"; cat "$shipped/zeek/local.zeek.example"; } >> "$local_zeek"
+if wants zeek; then
+  mkdir -p "$root/opt/zeek/etc" "$root/opt/zeek/share/zeek/site"
+  # Zeek sniffs the sensor's TAP: the shipped node.cfg's active interface= lines name this deployment's TAP.
+  sed -E "s|^([[:space:]]*interface[[:space:]]*=[[:space:]]*)([a-z_]+::)?.*$|\1\2$tap|" "$shipped/zeek/node.cfg" > "$root/opt/zeek/etc/node.cfg"
+  grep -qE "^[[:space:]]*interface[[:space:]]*=[[:space:]]*([a-z_]+::)?$tap\$" "$root/opt/zeek/etc/node.cfg" \
+    || die "the shipped node.cfg has no active interface= line to point at $tap"
+  if [[ -f "$shipped/zeek/local.zeek.example" ]]; then
+    local_zeek="$root/opt/zeek/share/zeek/site/local.zeek"
+    marker="# --- AutoMirror sensor additions ---"
+    if ! grep -qF "$marker" "$local_zeek" 2>/dev/null; then
+      { echo "$marker"; cat "$shipped/zeek/local.zeek.example"; } >> "$local_zeek"
+    fi
   fi
+  # Zeek's documented way of restarting crashed nodes and rotating logs.
+  mkdir -p "$root/etc/cron.d"
+  echo "*/5 * * * * root /opt/zeek/bin/zeekctl cron" > "$root/etc/cron.d/zeekctl"
 fi
-# Zeek's documented way of restarting crashed nodes and rotating logs.
-mkdir -p "$root/etc/cron.d"
-echo "*/5 * * * * root /opt/zeek/bin/zeekctl cron" > "$root/etc/cron.d/zeekctl"
+if wants suricata; then
+  # Suricata's own unit, changed by the sensor's drop-in only in what it sniffs: this deployment's TAP.
+  suricata_dropin="$root/etc/systemd/system/suricata.service.d/automirror.conf"
+  mkdir -p "$(dirname "$suricata_dropin")"
+  sed -E "s|--af-packet=[A-Za-z0-9_.-]+|--af-packet=$tap|" "$shipped/suricata/automirror.conf" > "$suricata_dropin"
+  grep -qE "^ExecStart=.*--af-packet=$tap " "$suricata_dropin" \
+    || die "the shipped suricata/automirror.conf has no ExecStart with --af-packet= to point at $tap"
+fi
 
-# 3. Start: the sensor creates the TAP, Zeek needs it to exist.
+# 3. Start: the sensor creates the TAP, the analysers need it to exist.
 run systemctl daemon-reload
 run systemctl enable --now "$sensor_unit"
 if (( ! dry_run )); then
@@ -186,5 +236,12 @@ if (( ! dry_run )); then
   done
   [[ -e "/sys/class/net/$tap" ]] || die "the sensor did not create $tap within 60 s (journalctl -u $sensor_unit)"
 fi
-run /opt/zeek/bin/zeekctl deploy
-echo "install.sh: sensor ($sensor_unit, $install_dir) and Zeek on $tap installed"
+if wants zeek; then
+  run /opt/zeek/bin/zeekctl deploy
+fi
+if wants suricata; then
+  # The package's install may have started Suricata on suricata.yaml's interface: restart it on the TAP.
+  run systemctl enable suricata.service
+  run systemctl restart suricata.service
+fi
+echo "install.sh: sensor ($sensor_unit, $install_dir) and ${chosen[*]} on $tap installed"

@@ -106,6 +106,36 @@ public sealed class LocalLabTests(LabRun lab) : IClassFixture<LabRun>
     }
 
     [LabFact]
+    public void TwoAnalysers_OnOneTap_EachSawEveryForwardedFrame_AndTheSlowOneDidNotHoldBackTheOther()
+    {
+        var two = lab.Report["twoAnalysers"]!.AsObject();
+        var kind = (string)lab.Report["analyser"]!;
+        var forwarded = (long)two["forwarded"]!;
+
+        // The sensor's forwarded frames are the generator's: all sent, all forwarded.
+        Assert.Equal(lab.Vnis.Sum(v => (long)v["packetsSent"]!), forwarded);
+        foreach (var vni in two["perVni"]!.AsArray().Select(v => v!.AsObject()))
+        {
+            var sensor = (long)vni["forwarded"]!;
+            Assert.True(sensor > 0, $"VNI {vni["vni"]}: frames forwarded");
+            Assert.Equal(sensor, (long)vni["tcpdump"]!);
+            Assert.Equal(sensor, (long)vni[kind]!);
+        }
+
+        Assert.Equal(forwarded, (long)two["tcpdump"]!["frames"]!);
+        Assert.Equal(0, (long)two["tcpdump"]!["dropped"]!);
+        Assert.Equal(forwarded, (long)two[kind]!["frames"]!);
+        if (kind == "suricata")
+        {
+            // Suricata's own kernel counters: nothing dropped, and all frames counted while the throttled tcpdump
+            // still had frames waiting in its socket buffer.
+            Assert.Equal(0, (long)two[kind]!["dropped"]!);
+            Assert.Equal(forwarded, (long)two["suricataFramesThen"]!);
+            Assert.True((long)two["tcpdumpBehindThen"]! > 0, "tcpdump was throttled: " + two.ToJsonString());
+        }
+    }
+
+    [LabFact]
     public void Changes_DetachAtOnce_AndTeardownLeavesNoAutoMirrorSession()
     {
         var changes = lab.Report["changes"]!.AsArray().Select(c => c!.AsObject()).ToList();

@@ -58,7 +58,7 @@ public sealed partial class SensorDeployTests : IDisposable
         var call = userData.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n').Single(l => l.Contains("install.sh", StringComparison.Ordinal));
         var used = Regex.Matches(call, @"(--[a-z-]+)").Select(m => m.Groups[1].Value).ToList();
 
-        Assert.Equal(["--health-port", "--receive", "--source-networks", "--zeek-repository"], used.Order());
+        Assert.Equal(["--analyzers", "--health-port", "--receive", "--source-networks", "--zeek-repository"], used.Order());
         Assert.All(used, option => Assert.Contains(option, accepted));
         // The layer version the instance fetches is this stack's sensor package.
         Assert.Contains("get_layer_version_by_arn(Arn=\"${SensorPackage}\")", userData, StringComparison.Ordinal);
@@ -207,6 +207,10 @@ public sealed partial class SensorDeployTests : IDisposable
     [InlineData("--zeek-repository", "http://packages.example/zeek", "--zeek-repository")]
     [InlineData("--source-networks", "10.0.0.0/16; rm -rf /", "--source-networks")]
     [InlineData("--receive", "xdp", "--receive")]
+    [InlineData("--analyzers", "snort", "--analyzers")]
+    [InlineData("--analyzers", "zeek,zeek", "--analyzers")]
+    [InlineData("--analyzers", "zeek;suricata", "--analyzers")]
+    [InlineData("--analyzers", "", "--analyzers")]
     [InlineData("--mirror-interface", "ens5; reboot", "--mirror-interface")]
     public async Task Installer_RejectsABadSetting_NamingIt(string option, string value, string named)
     {
@@ -456,6 +460,127 @@ public sealed partial class SensorDeployTests : IDisposable
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("systemd unit is missing", result.StandardError, StringComparison.Ordinal);
+    }
+
+    /// <summary>What each Analyzers value installs: its packages, the process names the sensor's health checks, and
+    /// the commands that start it on the TAP after the sensor created it.</summary>
+    [Theory]
+    [InlineData("zeek", new[] { "zeek" }, "zeek")]
+    [InlineData("suricata", new[] { "suricata" }, "Suricata-Main")]
+    [InlineData("zeek,suricata", new[] { "zeek", "suricata" }, "zeek,Suricata-Main")]
+    public async Task Installer_Analyzers_InstallsEachOnTheTap_AndTheSensorsHealthNamesEveryOnesProcess(string analyzers, string[] packages, string processes)
+    {
+        var root = Path.Combine(_scratch, "root");
+
+        var result = await RunInstallerAsync(Package(), root,
+            "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--tap", "mirror7", "--analyzers", analyzers);
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var settings = await File.ReadAllLinesAsync(Path.Combine(root, "etc/automirror/sensor.env"));
+        Assert.Contains("Sensor__Health__DownstreamProcess=" + processes, settings);
+        var commands = result.StandardOutput.Split('\n').Where(l => l.StartsWith("would run:", StringComparison.Ordinal)).ToList();
+        // One apt transaction with every chosen analyser, waiting for the boot's dpkg lock like every apt-get.
+        var install = Assert.Single(commands, c => Regex.IsMatch(c, @"apt-get .*\binstall\b"));
+        Assert.EndsWith("install -y -q " + string.Join(' ', packages), install, StringComparison.Ordinal);
+        Assert.All(commands.Where(c => c.Contains("apt-get", StringComparison.Ordinal)), c => Assert.Matches(@"apt-get -o DPkg::Lock::Timeout=600 ", c));
+        var sensor = commands.FindIndex(c => c.Contains("enable --now automirror-sensor.service", StringComparison.Ordinal));
+
+        var zeekStart = commands.FindIndex(c => c.Contains("zeekctl deploy", StringComparison.Ordinal));
+        var zeekSource = Path.Combine(root, "etc/apt/sources.list.d/zeek.list");
+        var nodeCfg = Path.Combine(root, "opt/zeek/etc/node.cfg");
+        if (packages.Contains("zeek"))
+        {
+            Assert.True(zeekStart > sensor && sensor > commands.IndexOf(install), string.Join('\n', commands));
+            Assert.Equal("interface=mirror7", Assert.Single(await File.ReadAllLinesAsync(nodeCfg), l => l.StartsWith("interface", StringComparison.Ordinal)));
+            Assert.True(File.Exists(zeekSource));
+        }
+        else
+        {
+            // Without Zeek: not its repository, its key, its configuration or its cron job.
+            Assert.Equal(-1, zeekStart);
+            Assert.False(File.Exists(zeekSource));
+            Assert.False(File.Exists(nodeCfg));
+            Assert.False(File.Exists(Path.Combine(root, "etc/cron.d/zeekctl")));
+            Assert.DoesNotContain(commands, c => c.Contains("Release.key", StringComparison.Ordinal));
+        }
+
+        var suricataDropIn = Path.Combine(root, "etc/systemd/system/suricata.service.d/automirror.conf");
+        var suricataEnable = commands.IndexOf("would run: systemctl enable suricata.service");
+        var suricataRestart = commands.IndexOf("would run: systemctl restart suricata.service");
+        if (packages.Contains("suricata"))
+        {
+            // Suricata's own unit, its capture pointed at this deployment's TAP; started after the sensor made the TAP.
+            var execStarts = UnitSetting(suricataDropIn, "ExecStart");
+            Assert.Contains("--af-packet=mirror7", execStarts);
+            Assert.DoesNotContain(execStarts, w => w.StartsWith("--af-packet", StringComparison.Ordinal) && w != "--af-packet=mirror7");
+            Assert.True(suricataEnable > sensor && suricataRestart > suricataEnable, string.Join('\n', commands));
+        }
+        else
+        {
+            Assert.False(File.Exists(suricataDropIn));
+            Assert.Equal(-1, suricataEnable);
+        }
+    }
+
+    [Fact]
+    public async Task Installer_SuricataOnly_NeedsNoZeekRepository()
+    {
+        var result = await RunInstallerAsync(Package(), Path.Combine(_scratch, "root"), "--health-port", "8080", "--analyzers", "suricata");
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var zeekWithoutRepository = await RunInstallerAsync(Package("package-zeek"), Path.Combine(_scratch, "root-zeek"), "--health-port", "8080", "--analyzers", "zeek,suricata");
+        Assert.Equal(2, zeekWithoutRepository.ExitCode);
+        Assert.Contains("--zeek-repository", zeekWithoutRepository.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Installer_RefusesAPackageWithoutSuricatasDropIn_WhenSuricataIsChosen()
+    {
+        var package = Package();
+        File.Delete(Path.Combine(package, "sensor-deploy", "suricata", "automirror.conf"));
+
+        var result = await RunInstallerAsync(package, Path.Combine(_scratch, "root"), "--health-port", "8080", "--analyzers", "suricata");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("automirror.conf is missing", result.StandardError, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_scratch, "root", "opt")), "nothing may be installed from an incomplete package");
+    }
+
+    [Fact]
+    public void SuricataDropIn_ChangesOnlyWhatThePackagedUnitSniffs()
+    {
+        // Ubuntu's suricata.service: ExecStart=/usr/bin/suricata -D --af-packet -c /etc/suricata/suricata.yaml --pidfile /run/suricata.pid
+        string[] packaged = ["/usr/bin/suricata", "-D", "--af-packet", "-c", "/etc/suricata/suricata.yaml", "--pidfile", "/run/suricata.pid"];
+        var lines = File.ReadAllLines(Path.Combine(SensorDeploy, "suricata", "automirror.conf")).Where(l => l.StartsWith("ExecStart=", StringComparison.Ordinal)).ToList();
+
+        // An empty ExecStart= first: without it systemd would add a second command to the packaged one.
+        Assert.Equal(2, lines.Count);
+        Assert.Equal("ExecStart=", lines[0]);
+        var words = lines[1]["ExecStart=".Length..].Split(' ').ToList();
+        // The two changes: the TAP named (the installer rewrites it) and no checksum checks (mirrored copies keep the
+        // source's offloaded checksums, as Zeek's ignore_checksums says); the rest is the packaged command.
+        Assert.Contains("--af-packet=automirror0", words);
+        var k = words.IndexOf("-k");
+        Assert.Equal("none", words[k + 1]);
+        words.RemoveRange(k, 2);
+        Assert.Equal(packaged, words.Select(w => w == "--af-packet=automirror0" ? "--af-packet" : w));
+    }
+
+    [Fact]
+    public async Task Template_AnalyzersValues_AreTheInstallers_AndDefaultToZeek()
+    {
+        var parameter = SamTemplate.Load().Root["Parameters"]!["Analyzers"]!;
+        var allowed = parameter["AllowedValues"]!.AsArray().Select(v => (string)v!).ToList();
+
+        Assert.Equal("zeek", (string)parameter["Default"]!);
+        Assert.Equal(["suricata", "zeek", "zeek,suricata"], allowed.Order(StringComparer.Ordinal));
+        Assert.Contains("--analyzers ${Analyzers}", UserData(), StringComparison.Ordinal);
+        foreach (var value in allowed)
+        {
+            var result = await RunInstallerAsync(Package("package-" + value), Path.Combine(_scratch, "root-" + value),
+                "--health-port", "8080", "--zeek-repository", "https://packages.example/zeek/", "--analyzers", value);
+            Assert.True(result.ExitCode == 0, value + ": " + result.Describe());
+        }
     }
 
     private static string UserData() =>

@@ -165,7 +165,7 @@ public sealed class HealthOptions
     /// <summary>TCP port of the HTTP health and metrics endpoint (the NLB target group's health check port).</summary>
     public int Port { get; set; } = 8080;
 
-    /// <summary>Process name (as in /proc/PID/comm, e.g. "zeek") that must be running for the sensor to be healthy; empty: not checked.</summary>
+    /// <summary>Process names (as in /proc/PID/comm, e.g. "zeek" or "zeek,Suricata-Main"), comma-separated, that must all be running for the sensor to be healthy; empty: not checked.</summary>
     public string DownstreamProcess { get; set; } = string.Empty;
 
     /// <summary>A pid file whose process must be alive; empty: not checked.</summary>

@@ -3,31 +3,51 @@ using System.Globalization;
 namespace AutoMirror.Sensor.Health;
 
 /// <summary>
-/// Is the analyser that reads the TAP (Zeek, Suricata) alive? Checked through /proc: by process
+/// Are the analysers that read the TAP (Zeek, Suricata, ...) alive? Checked through /proc: by process
 /// name (/proc/PID/comm, which the kernel truncates to 15 characters) and/or by a pid file.
+/// <paramref name="processNames"/> is a comma-separated list: every analyser named must run, because
+/// each one sees every frame only while it sniffs the TAP, and the NLB should send only to a sensor
+/// whose analysers all do.
 /// </summary>
-public sealed class DownstreamProbe(string processName, string pidFile, string procRoot = "/proc")
+public sealed class DownstreamProbe(string processNames, string pidFile, string procRoot = "/proc")
 {
-    public bool IsConfigured => processName.Length > 0 || pidFile.Length > 0;
+    private readonly string[] _names = Names(processNames);
 
-    /// <summary>Null when the downstream is alive (or none is configured), otherwise why not.</summary>
+    public bool IsConfigured => _names.Length > 0 || pidFile.Length > 0;
+
+    /// <summary>The process names of a Sensor:Health:DownstreamProcess value: comma-separated, blanks ignored.</summary>
+    public static string[] Names(string processNames) =>
+        processNames.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Null when every downstream is alive (or none is configured), otherwise why not.</summary>
     public string? Problem()
     {
-        if (pidFile.Length > 0)
+        var problems = Problems();
+        return problems.Count == 0 ? null : string.Join("; ", problems);
+    }
+
+    /// <summary>One line per downstream that is not alive: the pid file's, then each process name's, in order.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (pidFile.Length > 0 && PidFileProblem() is { } pid)
         {
-            string? problem = PidFileProblem();
-            if (problem is not null)
+            problems.Add(pid);
+        }
+
+        if (_names.Length > 0)
+        {
+            var running = RunningNames();
+            foreach (var name in _names)
             {
-                return problem;
+                if (!running.Contains(Comm(name)))
+                {
+                    problems.Add("downstream process '" + name + "' is not running");
+                }
             }
         }
 
-        if (processName.Length > 0 && !AnyProcessNamed())
-        {
-            return "downstream process '" + processName + "' is not running";
-        }
-
-        return null;
+        return problems;
     }
 
     private string? PidFileProblem()
@@ -54,9 +74,19 @@ public sealed class DownstreamProbe(string processName, string pidFile, string p
         return null;
     }
 
-    private bool AnyProcessNamed()
+    /// <summary>What the kernel shows in /proc/PID/comm for a process of this name.</summary>
+    private static string Comm(string name) => name.Length > 15 ? name[..15] : name;
+
+    /// <summary>The comm of every live process whose comm is one of the names: one pass over /proc for all of them.</summary>
+    private HashSet<string> RunningNames()
     {
-        string expected = processName.Length > 15 ? processName[..15] : processName;
+        var wanted = new HashSet<string>(_names.Length, StringComparer.Ordinal);
+        foreach (var name in _names)
+        {
+            wanted.Add(Comm(name));
+        }
+
+        var running = new HashSet<string>(StringComparer.Ordinal);
         foreach (var dir in Directory.EnumerateDirectories(procRoot))
         {
             string pid = Path.GetFileName(dir);
@@ -67,9 +97,14 @@ public sealed class DownstreamProbe(string processName, string pidFile, string p
 
             try
             {
-                if (File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n') == expected && IsAlive(pid))
+                string comm = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
+                if (wanted.Contains(comm) && !running.Contains(comm) && IsAlive(pid))
                 {
-                    return true;
+                    running.Add(comm);
+                    if (running.Count == wanted.Count)
+                    {
+                        break;
+                    }
                 }
             }
             catch (IOException)
@@ -78,7 +113,7 @@ public sealed class DownstreamProbe(string processName, string pidFile, string p
             }
         }
 
-        return false;
+        return running;
     }
 
     /// <summary>A zombie (state Z) has exited; it only waits to be reaped.</summary>

@@ -6,7 +6,7 @@ namespace AutoMirror.Sensor.Health;
 
 /// <summary>
 /// Healthy only while the sensor can actually forward: every socket bound and receiving, every
-/// output writable, the downstream analyser alive. The NLB stops sending to an unhealthy sensor.
+/// output writable, every downstream analyser alive. The NLB stops sending to an unhealthy sensor.
 /// </summary>
 public sealed class HealthEvaluator(SensorEngine engine, DownstreamProbe downstream)
 {
@@ -70,10 +70,7 @@ public sealed class HealthEvaluator(SensorEngine engine, DownstreamProbe downstr
             }
         }
 
-        if (downstream.Problem() is { } down)
-        {
-            problems.Add(down);
-        }
+        problems.AddRange(downstream.Problems());
 
         return problems;
     }
