@@ -11,6 +11,11 @@ namespace AutoMirror.Sensor.Receive;
 /// <param name="interfaceName">The mirror interface; null: none found (<paramref name="noInterfaceReason"/> says why) and the path is refused.</param>
 public sealed class AfXdpReceivePath(string? interfaceName, string? noInterfaceReason) : IReceivePath
 {
+    /// <summary>Packet bytes in one UMEM frame in copy mode: the kernel keeps XDP_PACKET_HEADROOM (256) in front.</summary>
+    internal const int FrameData = XskSocket.FrameSize - 256;
+
+    private const int EthernetHeader = 14;
+
     private readonly UdpSocketReceivePath _stack = new();
     private readonly List<XdpReceiveWorker> _xdpWorkers = [];
     private readonly List<IReceiveWorker> _workers = [];
@@ -46,6 +51,11 @@ public sealed class AfXdpReceivePath(string? interfaceName, string? noInterfaceR
                 // A socket not yet in a worker is closed here if a later step fails.
                 try
                 {
+                    if (JumboRefusal(socket.MultiBuffer, InterfaceMtu(interfaceName), interfaceName) is { } refusal)
+                    {
+                        throw new IOException(refusal);
+                    }
+
                     _attachment.Register(queue, socket);
                 }
                 catch
@@ -75,6 +85,23 @@ public sealed class AfXdpReceivePath(string? interfaceName, string? noInterfaceR
         Log.XdpReceiving(context.Logger, interfaceName, _attachment.Queues, _attachment.AttachedMode,
             _xdpWorkers.Count > 0 && _xdpWorkers[0].ZeroCopy ? "zero-copy" : "copy");
     }
+
+    /// <summary>
+    /// Why AF_XDP cannot take this interface's packets whole, or null. Without multi-buffer sockets (XDP_USE_SG,
+    /// kernel 6.6+) the kernel drops a packet larger than one frame's <see cref="FrameData"/> bytes and counts it
+    /// only as a lost datagram of the socket (receive_queue_full, not oversized): at a jumbo MTU (ENA's 9001) that
+    /// is every jumbo mirrored packet. The path is refused instead, and the next one receives them whole.
+    /// </summary>
+    /// <param name="mtu">The interface's MTU; null: unknown (not refused).</param>
+    internal static string? JumboRefusal(bool multiBuffer, int? mtu, string interfaceName)
+        => multiBuffer || mtu is not { } m || m + EthernetHeader <= FrameData
+            ? null
+            : "the kernel has no AF_XDP multi-buffer sockets (XDP_USE_SG, 6.6+) and the MTU of " + interfaceName + " (" + m
+              + ") is above what one " + XskSocket.FrameSize + "-byte frame holds (" + (FrameData - EthernetHeader) + "): jumbo datagrams would be dropped";
+
+    private static int? InterfaceMtu(string name)
+        => int.TryParse(File.Exists("/sys/class/net/" + name + "/mtu") ? File.ReadAllText("/sys/class/net/" + name + "/mtu").Trim() : null,
+            System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int mtu) ? mtu : null;
 
     public void Start()
     {
