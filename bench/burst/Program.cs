@@ -1,3 +1,4 @@
+using AutoMirror.Core.Ownership;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -6,10 +7,10 @@ using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Bench.Burst;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 using System.Text;
 using AutoMirror.Functions.Tests.Integration;

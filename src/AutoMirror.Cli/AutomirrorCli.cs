@@ -5,10 +5,10 @@ using AutoMirror.Aws;
 using AutoMirror.Cli.Output;
 using AutoMirror.Cli.Reconcile;
 using AutoMirror.Cli.Status;
-using AutoMirror.Functions.Configuration;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Cli;
 

@@ -1,8 +1,9 @@
+using AutoMirror.Core.Ownership;
 using System.Text;
 using System.Text.Json;
 using AutoMirror.Functions.Handlers;
 using EventHandler = AutoMirror.Functions.Handlers.EventHandler;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;

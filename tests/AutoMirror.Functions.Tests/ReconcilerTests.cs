@@ -1,5 +1,6 @@
+using AutoMirror.Core.Ownership;
 using AutoMirror.Aws;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;

@@ -1,5 +1,6 @@
-using AutoMirror.Functions.Events;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core;
+using AutoMirror.Core.Events;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Handlers;
 
@@ -24,6 +25,6 @@ public sealed class EventHandler
     {
         var payload = await HandlerIo.ReadAsync(input).ConfigureAwait(false);
         var result = await _router.RouteAsync(MirrorEventParser.Parse(payload), CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(result, FunctionsJsonContext.Default.EventResult);
+        return HandlerIo.Write(result, AutoMirrorJsonContext.Default.EventResult);
     }
 }

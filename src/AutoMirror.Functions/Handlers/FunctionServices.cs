@@ -1,9 +1,9 @@
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.LoadBalancing;
 using AutoMirror.Aws.StepFunctions;
-using AutoMirror.Functions.Configuration;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Handlers;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Handlers;
 

@@ -1,6 +1,7 @@
+using AutoMirror.Core;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
 
@@ -39,7 +40,7 @@ public sealed class IdleLabsHandler
             _log.Write(lab, "assess");
         }
 
-        return Serialize(result, TeardownJsonContext.Default.IdleLabsResult);
+        return Serialize(result, AutoMirrorJsonContext.Default.IdleLabsResult);
     }
 
     internal static MemoryStream Serialize<T>(T value, JsonTypeInfo<T> typeInfo)

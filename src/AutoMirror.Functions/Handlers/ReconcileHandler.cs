@@ -1,13 +1,9 @@
+using AutoMirror.Core;
 using System.Text.Json;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Handlers;
-
-/// <summary>Direct invocation payload: <c>{"instanceIds":[…]}</c> or <c>{"all":true}</c>.</summary>
-public sealed record ReconcileRequest(IReadOnlyList<string>? InstanceIds, bool All);
-
-public sealed record RejectedInput(string Outcome, string Reason);
 
 /// <summary>
 /// The schedule (an EventBridge "Scheduled Event") and operators' backfill (handler
@@ -39,11 +35,11 @@ public sealed class ReconcileHandler
         if (!TryRead(payload, out var request, out var problem))
         {
             _log.Write(new Decision("rejected", null, problem) { Level = "error" });
-            return HandlerIo.Write(new RejectedInput("rejected", problem), FunctionsJsonContext.Default.RejectedInput);
+            return HandlerIo.Write(new RejectedInput("rejected", problem), AutoMirrorJsonContext.Default.RejectedInput);
         }
 
         var report = await _reconciler.ReconcileAsync(request.All ? null : request.InstanceIds, Concurrency, CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(report, FunctionsJsonContext.Default.ReconcileReport);
+        return HandlerIo.Write(report, AutoMirrorJsonContext.Default.ReconcileReport);
     }
 
     /// <summary>Accepts the schedule's event, <c>{"all":true}</c> or a list of instance ids, and says what is wrong otherwise.</summary>

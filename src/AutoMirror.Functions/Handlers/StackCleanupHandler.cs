@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
 

@@ -1,4 +1,5 @@
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
 
@@ -30,7 +31,7 @@ public sealed class TeardownSteps
     {
         var state = await ReadAsync(input);
         var result = await _service.ListLabSessionsAsync(WorkflowState.LabName(state), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.LabSessionList);
+        return IdleLabsHandler.Serialize(result, AutoMirrorJsonContext.Default.LabSessionList);
     }
 
     /// <summary>DeleteSessionFunction (Map item): <c>{"sessionId",…}</c> → <c>{"sessionId","outcome"}</c>.</summary>
@@ -38,7 +39,7 @@ public sealed class TeardownSteps
     {
         var state = await ReadAsync(input);
         var result = await _service.DeleteSessionAsync(WorkflowState.RequiredString(state, "sessionId"), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.DeleteOutcome);
+        return IdleLabsHandler.Serialize(result, AutoMirrorJsonContext.Default.DeleteOutcome);
     }
 
     /// <summary>InstanceActionFunction: <c>{"lab","action","instanceIds"}</c> → what was stopped or terminated.</summary>
@@ -50,7 +51,7 @@ public sealed class TeardownSteps
             WorkflowState.RequiredString(state, "action"),
             WorkflowState.Strings(state["instanceIds"], "instanceIds"));
         var result = await _service.InstanceActionAsync(request, dryRun: false, CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.InstanceActionResult);
+        return IdleLabsHandler.Serialize(result, AutoMirrorJsonContext.Default.InstanceActionResult);
     }
 
     /// <summary>TeardownReportFunction: the whole state → the lab's report (also logged as one line).</summary>
@@ -59,7 +60,7 @@ public sealed class TeardownSteps
         var state = await ReadAsync(input);
         var report = WorkflowState.Report(state, _service.Settings);
         _log.Write(report, "report");
-        return IdleLabsHandler.Serialize(report, TeardownJsonContext.Default.LabReport);
+        return IdleLabsHandler.Serialize(report, AutoMirrorJsonContext.Default.LabReport);
     }
 
     private static async Task<System.Text.Json.Nodes.JsonNode> ReadAsync(Stream input)

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using AutoMirror.Functions.Logging;
+using AutoMirror.Core.Logging;
 
 namespace AutoMirror.Functions.Tests.Fakes;
 

@@ -1,7 +1,8 @@
+using AutoMirror.Core.Ownership;
 using System.Text;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Tests.Fakes;
 

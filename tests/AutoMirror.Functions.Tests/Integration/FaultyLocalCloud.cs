@@ -3,9 +3,9 @@ using System.Text.Json;
 using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 using AutoMirror.Testing;
 

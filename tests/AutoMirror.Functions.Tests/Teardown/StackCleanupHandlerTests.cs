@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AutoMirror.Aws;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Testing;
 
 namespace AutoMirror.Functions.Tests.Teardown;

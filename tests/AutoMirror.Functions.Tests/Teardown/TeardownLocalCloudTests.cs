@@ -4,7 +4,7 @@ using Amazon;
 using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Testing;
 using AutoMirror.Testing.Teardown;
 

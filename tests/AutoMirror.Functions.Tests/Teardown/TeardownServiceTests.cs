@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Tests.Teardown;
 
@@ -114,7 +114,7 @@ public class TeardownServiceTests
     [Fact]
     public async Task StartIdleTeardowns_WithoutTheStateMachineArn_FailsNamingTheVariable()
     {
-        var error = await Assert.ThrowsAsync<AutoMirror.Functions.Configuration.ConfigurationException>(() =>
+        var error = await Assert.ThrowsAsync<AutoMirror.Core.Configuration.ConfigurationException>(() =>
             Service(new TeardownSettings { MirrorTargetId = "tmt-ours" }).StartIdleTeardownsAsync(default));
 
         Assert.Contains("TEARDOWN_STATE_MACHINE_ARN", error.Message, StringComparison.Ordinal);

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using AutoMirror.Aws.CloudWatch;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.StepFunctions;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Functions.Tests.Teardown;
 
 using AutoMirror.Testing;

@@ -1,6 +1,7 @@
+using AutoMirror.Core.Ownership;
 using System.Text.Json.Nodes;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Template.Tests.CrossCheck;
 
 namespace AutoMirror.Template.Tests.Workflows;
