@@ -1,3 +1,4 @@
+using AutoMirror.Core.Composition;
 using AutoMirror.Core.Ownership;
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -54,7 +55,7 @@ var pool = Enumerable.Range(0, containers).Select(_ =>
 {
     var options = AwsClientOptions.FromEnvironment(environment.GetValueOrDefault, () => null, () => new BasicAWSCredentials("test", "test")) with { TimeProvider = time };
     var clients = new AwsClients(options);
-    var services = new FunctionServices(settings, clients.Ec2, clients.LoadBalancing, stepFunctions, time, log);
+    var services = new AutoMirrorServices(settings, clients.Ec2, clients.LoadBalancing, stepFunctions, time, log);
     return (Clients: clients, Events: new EventHandler(services), Workflow: new AttachWorkflowEmulator(new AttachSteps(services), 1.0 / scale));
 }).ToList();
 

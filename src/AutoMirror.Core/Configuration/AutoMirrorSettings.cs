@@ -66,6 +66,13 @@ public sealed record AutoMirrorSettings
 
     public decimal SessionHourlyPrice { get; init; } = 0.015m;
 
+    /// <summary>
+    /// The function's configured timeout (template.yaml sets FUNCTION_TIMEOUT_SECONDS to each function's Timeout):
+    /// the managed runtime's Stream contract exposes no remaining time, so each invocation's budget is derived from
+    /// it. Null outside Lambda (the CLI, the benches): no deadline.
+    /// </summary>
+    public TimeSpan? FunctionTimeout { get; init; }
+
     public string RequireSensorTargetGroupArn() =>
         SensorTargetGroupArn ?? throw new ConfigurationException("SENSOR_TARGET_GROUP_ARN is required by this function and is not set");
 
@@ -115,6 +122,8 @@ public sealed record AutoMirrorSettings
             TeardownAction = OneOf(Get("TEARDOWN_ACTION") ?? "report", "TEARDOWN_ACTION", ["report", "detach", "stop", "terminate"]),
             AllowTerminate = Bool(Get("ALLOW_TERMINATE"), "ALLOW_TERMINATE", false),
             SessionHourlyPrice = Price(Get("SESSION_HOURLY_PRICE")),
+            FunctionTimeout = OptionalInt(Get("FUNCTION_TIMEOUT_SECONDS"), "FUNCTION_TIMEOUT_SECONDS", 1, 900,
+                "FUNCTION_TIMEOUT_SECONDS must be the function's Timeout, 1 to 900 seconds") is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         };
         return settings;
     }

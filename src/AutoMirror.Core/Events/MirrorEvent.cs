@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Core.Events;
 
@@ -95,7 +96,7 @@ public static class MirrorEventParser
     {
         var instanceId = String(detail, "instance-id");
         var state = String(detail, "state");
-        if (instanceId is null || !instanceId.StartsWith("i-", StringComparison.Ordinal))
+        if (!InstanceIds.IsInstanceId(instanceId))
         {
             return reject("detail.instance-id is missing or not an instance id");
         }
@@ -130,7 +131,7 @@ public static class MirrorEventParser
             }
         }
 
-        if (instanceId is null || !instanceId.StartsWith("i-", StringComparison.Ordinal))
+        if (!InstanceIds.IsInstanceId(instanceId))
         {
             return reject("resources[] has no EC2 instance ARN");
         }

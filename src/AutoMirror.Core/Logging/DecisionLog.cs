@@ -42,7 +42,7 @@ public sealed class JsonLinesDecisionLog(TextWriter writer, TimeProvider timePro
     public void Write(Decision decision)
     {
         ArgumentNullException.ThrowIfNull(decision);
-        var line = Format(decision, timeProvider.GetUtcNow());
+        var line = Format(decision, timeProvider.GetUtcNow(), Correlation.Id);
         lock (_gate)
         {
             writer.WriteLine(line);
@@ -50,7 +50,7 @@ public sealed class JsonLinesDecisionLog(TextWriter writer, TimeProvider timePro
         }
     }
 
-    public static string Format(Decision decision, DateTimeOffset time)
+    public static string Format(Decision decision, DateTimeOffset time, string? correlationId = null)
     {
         ArgumentNullException.ThrowIfNull(decision);
         using var buffer = new MemoryStream();
@@ -60,6 +60,7 @@ public sealed class JsonLinesDecisionLog(TextWriter writer, TimeProvider timePro
             json.WriteString("time", time.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
             json.WriteString("level", decision.Level);
             json.WriteString("action", decision.Action);
+            WriteIf(json, "correlationId", correlationId);
             WriteIf(json, "instanceId", decision.InstanceId);
             WriteIf(json, "eniId", decision.EniId);
             WriteIf(json, "sessionId", decision.SessionId);

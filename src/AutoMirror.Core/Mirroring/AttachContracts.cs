@@ -38,6 +38,9 @@ public sealed record AttachPlan(
 {
     /// <summary>Carried so a refusal by AWS at create time can be remembered for the type.</summary>
     public string? InstanceType { get; init; }
+
+    /// <summary>The attach's correlation id (the triggering event's id): every later step logs under it.</summary>
+    public string? CorrelationId { get; init; }
 }
 
 public sealed record TargetHealth(int HealthyTargets, bool Healthy);
@@ -56,11 +59,18 @@ public sealed record CreatedSessions(
 
 public sealed record VerifyInput(AttachPlan? Plan, CreatedSessions? Created);
 
-public sealed record Verified(string InstanceId, string Status, IReadOnlyList<string> SessionIds, IReadOnlyList<string> DeletedSessionIds);
+public sealed record Verified(string InstanceId, string Status, IReadOnlyList<string> SessionIds, IReadOnlyList<string> DeletedSessionIds)
+{
+    /// <summary>The attach's correlation id, so the workflow's output names the log lines that explain it.</summary>
+    public string? CorrelationId { get; init; }
+}
 
 public sealed record CleanupInput(AttachPlan? Plan, JsonElement? Error);
 
-public sealed record CleanupResult(string InstanceId, IReadOnlyList<string> DeletedSessionIds);
+public sealed record CleanupResult(string InstanceId, IReadOnlyList<string> DeletedSessionIds)
+{
+    public string? CorrelationId { get; init; }
+}
 
 /// <summary>One instance's end state after a reconcile or an event, as reported to the caller.</summary>
 public sealed record InstanceOutcome(

@@ -14,4 +14,4 @@ public sealed class InstanceNotFoundException(string instanceId, Exception? inne
 public sealed class SessionVerificationException(string message) : Exception(message);
 
 /// <summary>A workflow step got a payload it cannot act on (a bug in the state machine, not in AWS).</summary>
-public sealed class InvalidPayloadException(string message) : Exception(message);
+public sealed class InvalidPayloadException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AutoMirror.Core.Logging;
 
 namespace AutoMirror.Core.Teardown;
 
@@ -11,15 +12,30 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
 
     public static TeardownLog Console { get; } = new(System.Console.Out, TimeProvider.System);
 
-    public void Write(LabReport report, string step)
+    /// <summary>Logs the report as one line and returns it, so a step can log what it answers in one expression.</summary>
+    public LabReport Write(LabReport report, string step)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var line = Format(report, step, time.GetUtcNow());
+        var line = Format(report, step, time.GetUtcNow(), Correlation.Id);
         lock (_gate)
         {
             writer.WriteLine(line);
             writer.Flush();
         }
+
+        return report;
+    }
+
+    /// <summary>One line per lab of a scheduled assessment; returns the result.</summary>
+    public IdleLabsResult WriteAll(IdleLabsResult result, string step)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        foreach (var lab in result.Labs)
+        {
+            Write(lab, step);
+        }
+
+        return result;
     }
 
     /// <summary>The stack's cleanup before deletion: one line naming every session it deleted.</summary>
@@ -34,6 +50,11 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
             json.WriteString("level", failure is null ? "info" : "error");
             json.WriteString("step", "stack-cleanup");
             json.WriteString("action", requestType);
+            if (Correlation.Id is { } correlationId)
+            {
+                json.WriteString("correlationId", correlationId);
+            }
+
             json.WriteString("reason", failure ?? "");
             json.WriteNumber("deletedSessions", deletedSessionIds.Count);
             json.WriteStartArray("sessionIds");
@@ -53,7 +74,7 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
         }
     }
 
-    public static string Format(LabReport report, string step, DateTimeOffset at)
+    public static string Format(LabReport report, string step, DateTimeOffset at, string? correlationId = null)
     {
         ArgumentNullException.ThrowIfNull(report);
         using var buffer = new MemoryStream();
@@ -63,6 +84,11 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
             json.WriteString("time", at.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
             json.WriteString("level", "info");
             json.WriteString("step", step);
+            if (correlationId is not null)
+            {
+                json.WriteString("correlationId", correlationId);
+            }
+
             json.WriteString("lab", report.Lab);
             json.WriteString("status", report.Status);
             json.WriteBoolean("idle", report.Idle);

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Core.Teardown;
-
-/// <summary>A workflow payload is missing a field or has the wrong shape; the message names the field.</summary>
-public sealed class TeardownInputException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Reads the teardown workflow's state. <c>$.lab</c> is the lab's name in the input and ListLabSessions' result
@@ -15,15 +13,34 @@ public sealed class TeardownInputException(string message, Exception? inner = nu
 /// </summary>
 public static class WorkflowState
 {
+    public static JsonNode Parse(byte[] json) => Parse(System.Text.Encoding.UTF8.GetString(json));
+
+    /// <summary>A scheduled event's id (the teardown schedule's correlation id); null for anything else.</summary>
+    public static string? EventId(byte[] json)
+    {
+        try
+        {
+            return JsonNode.Parse(json) is JsonObject o && o["id"] is JsonValue v && v.TryGetValue<string>(out var id) ? id : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>InstanceAction's input <c>{"lab","action","instanceIds"}</c>.</summary>
+    public static InstanceActionRequest InstanceActionRequest(JsonNode state) =>
+        new(LabName(state), RequiredString(state, "action"), Strings(state["instanceIds"], "instanceIds"));
+
     public static JsonNode Parse(string json)
     {
         try
         {
-            return JsonNode.Parse(json) ?? throw new TeardownInputException("the input is JSON null");
+            return JsonNode.Parse(json) ?? throw new InvalidPayloadException("the input is JSON null");
         }
         catch (JsonException e)
         {
-            throw new TeardownInputException("the input is not JSON: " + e.Message, e);
+            throw new InvalidPayloadException("the input is not JSON: " + e.Message, e);
         }
     }
 
@@ -38,7 +55,7 @@ public static class WorkflowState
             _ => null,
         };
         return string.IsNullOrWhiteSpace(name)
-            ? throw new TeardownInputException("\"lab\" must be the lab's name or an object with \"name\"")
+            ? throw new InvalidPayloadException("\"lab\" must be the lab's name or an object with \"name\"")
             : name;
     }
 
@@ -47,7 +64,7 @@ public static class WorkflowState
         ArgumentNullException.ThrowIfNull(state);
         return state[field] is JsonValue v && v.TryGetValue<string>(out var s) && !string.IsNullOrWhiteSpace(s)
             ? s
-            : throw new TeardownInputException($"\"{field}\" must be a non-empty string");
+            : throw new InvalidPayloadException($"\"{field}\" must be a non-empty string");
     }
 
     public static IReadOnlyList<string> Strings(JsonNode? node, string field)
@@ -59,12 +76,12 @@ public static class WorkflowState
 
         if (node is not JsonArray array)
         {
-            throw new TeardownInputException($"\"{field}\" must be an array of strings");
+            throw new InvalidPayloadException($"\"{field}\" must be an array of strings");
         }
 
         return [.. array.Select(item => item is JsonValue v && v.TryGetValue<string>(out var s)
             ? s
-            : throw new TeardownInputException($"\"{field}\" must be an array of strings"))];
+            : throw new InvalidPayloadException($"\"{field}\" must be an array of strings"))];
     }
 
     /// <summary>The Report step: one lab's report from the whole workflow state.</summary>
@@ -76,7 +93,7 @@ public static class WorkflowState
         var actionName = RequiredString(state, "action");
         if (!TeardownActions.TryParse(actionName, out var action))
         {
-            throw new TeardownInputException($"\"action\" must be one of {string.Join(" | ", TeardownActions.Names)}, got '{actionName}'");
+            throw new InvalidPayloadException($"\"action\" must be one of {string.Join(" | ", TeardownActions.Names)}, got '{actionName}'");
         }
 
         var reasons = state["reasons"] as JsonObject;

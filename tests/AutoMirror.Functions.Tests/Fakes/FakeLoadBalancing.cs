@@ -6,8 +6,18 @@ public sealed class FakeLoadBalancing : ILoadBalancingClient
 {
     public List<TargetHealthDescription> Targets { get; } = [new("i-sensor", 4789, "healthy", null, null)];
 
-    public Task<IReadOnlyList<TargetHealthDescription>> DescribeTargetHealthAsync(string targetGroupArn, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<TargetHealthDescription>>(Targets.ToList());
+    /// <summary>When set, each call takes this long unless cancelled, as a slow AWS call honouring its token does.</summary>
+    public TimeSpan? Latency { get; set; }
+
+    public async Task<IReadOnlyList<TargetHealthDescription>> DescribeTargetHealthAsync(string targetGroupArn, CancellationToken cancellationToken)
+    {
+        if (Latency is { } latency)
+        {
+            await Task.Delay(latency, cancellationToken);
+        }
+
+        return Targets.ToList();
+    }
 
     public Task<IReadOnlyList<Listener>> DescribeListenersAsync(string loadBalancerArn, CancellationToken cancellationToken) =>
         throw new NotSupportedException();

@@ -1,3 +1,4 @@
+using AutoMirror.Core.Composition;
 using AutoMirror.Core.Ownership;
 using System.Globalization;
 using System.Text.Json;
@@ -114,7 +115,7 @@ public sealed class LocalCloudConvergenceTests(FaultyLocalCloud fixture) : IClas
     }
 
     /// <summary>Runs the reconcile as the schedule does: a run that reports failures is followed by the next run.</summary>
-    private static async Task ReconcileUntilCleanAsync(FunctionServices services, string payload)
+    private static async Task ReconcileUntilCleanAsync(AutoMirrorServices services, string payload)
     {
         var handler = new ReconcileHandler(services);
         for (var run = 1; ; run++)

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AutoMirror.Functions.Handlers;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Tests.Teardown;
@@ -270,8 +271,8 @@ public class TeardownServiceTests
     {
         var steps = new TeardownSteps(Service(), new TeardownLog(TextWriter.Null, _clock));
 
-        var notJson = await Assert.ThrowsAsync<TeardownInputException>(() => steps.DeleteSessionAsync(Stream("{oops")));
-        var noLab = await Assert.ThrowsAsync<TeardownInputException>(() => steps.ListLabSessionsAsync(Stream("""{"action":"detach"}""")));
+        var notJson = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.DeleteSessionAsync(Stream("{oops")));
+        var noLab = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.ListLabSessionsAsync(Stream("""{"action":"detach"}""")));
 
         Assert.Contains("not JSON", notJson.Message, StringComparison.Ordinal);
         Assert.Contains("\"lab\"", noLab.Message, StringComparison.Ordinal);

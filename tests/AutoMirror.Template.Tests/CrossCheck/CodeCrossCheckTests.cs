@@ -11,7 +11,7 @@ namespace AutoMirror.Template.Tests.CrossCheck;
 public sealed partial class CodeCrossCheckTests
 {
     private static readonly SamTemplate Template = SamTemplate.Load();
-    private static readonly Assembly Functions = typeof(AutoMirrorSettings).Assembly;
+    private static readonly Assembly Functions = typeof(AutoMirror.Functions.Handlers.AttachSteps).Assembly;
 
     /// <summary>
     /// The AWS calls each function's code can make. Kept here, readable, and proven complete by
