@@ -16,6 +16,12 @@ public sealed record SessionPlan(
     public bool HitSessionLimit => SessionLimitedEniIds.Count > 0;
 }
 
+/// <summary>
+/// One source interface judged against the instance's lab and VNI: the session to keep (null when it has none) and
+/// ours to delete (duplicates of the kept one, sessions of another lab or VNI).
+/// </summary>
+public sealed record InterfaceSessions(TrafficMirrorSession? Keep, IReadOnlyList<TrafficMirrorSession> ToDelete);
+
 public static class SessionPlanner
 {
     public const int MaxSessionsPerInterface = 3;
@@ -53,18 +59,15 @@ public static class SessionPlanner
         foreach (var source in sources)
         {
             var onEni = sessions.Where(s => s.NetworkInterfaceId == source.NetworkInterfaceId).ToList();
-            var ours = onEni.Where(s => SessionTags.IsOurs(s, settings.MirrorTargetId)).ToList();
-            var current = ours.Where(s => IsFor(s, lab, virtualNetworkId)).OrderBy(s => s.SessionNumber).ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal).ToList();
-            var stale = ours.Where(s => !IsFor(s, lab, virtualNetworkId)).ToList();
-            if (current.Count > 0)
+            var judged = ForInterface(onEni, lab, virtualNetworkId, settings.MirrorTargetId);
+            toDelete.AddRange(judged.ToDelete);
+            if (judged.Keep is { } kept)
             {
-                existing.Add(current[0]);
-                toDelete.AddRange(current.Skip(1).Concat(stale));
+                existing.Add(kept);
                 continue;
             }
 
-            toDelete.AddRange(stale);
-            if (onEni.Count - stale.Count >= MaxSessionsPerInterface)
+            if (onEni.Count - judged.ToDelete.Count >= MaxSessionsPerInterface)
             {
                 limited.Add(source.NetworkInterfaceId);
                 continue;
@@ -79,6 +82,23 @@ public static class SessionPlanner
         }
 
         return new SessionPlan(toCreate, existing, toDelete, limited);
+    }
+
+    /// <summary>
+    /// The per-interface rule, shared by the plan and by Verify: of our sessions on the interface, the one for this
+    /// lab and VNI with the lowest number (then id) is kept — racing creates each made one, and a packet goes to the
+    /// lowest number only; the other current ones and every stale one go. Foreign sessions are not judged.
+    /// </summary>
+    public static InterfaceSessions ForInterface(IReadOnlyList<TrafficMirrorSession> sessionsOnInterface, string lab, int virtualNetworkId, string mirrorTargetId)
+    {
+        ArgumentNullException.ThrowIfNull(sessionsOnInterface);
+        var ours = sessionsOnInterface.Where(s => SessionTags.IsOurs(s, mirrorTargetId)).ToList();
+        var current = ours.Where(s => IsFor(s, lab, virtualNetworkId))
+            .OrderBy(s => s.SessionNumber)
+            .ThenBy(s => s.TrafficMirrorSessionId, StringComparer.Ordinal)
+            .ToList();
+        var stale = ours.Where(s => !IsFor(s, lab, virtualNetworkId));
+        return new InterfaceSessions(current.FirstOrDefault(), [.. current.Skip(1).Concat(stale)]);
     }
 
     /// <summary>Made for this lab and VNI (a session with no VNI recorded is taken at its word).</summary>
