@@ -6,6 +6,7 @@ using AutoMirror.Cli.Output;
 using AutoMirror.Cli.Reconcile;
 using AutoMirror.Cli.Status;
 using AutoMirror.Aws.Ec2;
+using AutoMirror.Core;
 using AutoMirror.Core.Composition;
 using AutoMirror.Core.Configuration;
 using AutoMirror.Core.Logging;
@@ -256,7 +257,7 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         var table = new Table(("INSTANCE", 19), ("OUTCOME", 9), ("REASON", 26), ("SESSIONS", 38));
         foreach (var o in report.Outcomes)
         {
-            table.Add(o.InstanceId, o.Outcome, o.Reason, o.SessionIds.Count == 0 ? "-" : string.Join(" ", o.SessionIds));
+            table.Add(o.InstanceId, o.Outcome.ToWireName(), o.Reason, o.SessionIds.Count == 0 ? "-" : string.Join(" ", o.SessionIds));
         }
 
         if (table.Count > 0)

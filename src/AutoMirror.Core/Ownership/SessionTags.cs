@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using AutoMirror.Aws.Ec2;
 
 namespace AutoMirror.Core.Ownership;
@@ -35,12 +36,22 @@ public static class SessionTags
     };
 }
 
-/// <summary>Values of the optional automirror:status tag on instances.</summary>
-public static class MirrorStatus
+/// <summary>Values of the optional automirror:status tag on instances (written by <see cref="WireNames.ToWireName"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<MirrorStatus>))]
+public enum MirrorStatus
 {
-    public const string Mirrored = "mirrored";
-    public const string UnsupportedInstanceType = "unsupported-instance-type";
-    public const string SessionLimit = "session-limit";
-    public const string Excluded = "excluded";
-    public const string Error = "error";
+    [JsonStringEnumMemberName("mirrored")]
+    Mirrored,
+
+    [JsonStringEnumMemberName("unsupported-instance-type")]
+    UnsupportedInstanceType,
+
+    [JsonStringEnumMemberName("session-limit")]
+    SessionLimit,
+
+    [JsonStringEnumMemberName("excluded")]
+    Excluded,
+
+    [JsonStringEnumMemberName("error")]
+    Error,
 }

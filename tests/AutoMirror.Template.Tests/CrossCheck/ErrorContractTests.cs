@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AutoMirror.Aws;
+using AutoMirror.Core;
 using AutoMirror.Core.Composition;
 using AutoMirror.Functions.Handlers;
 using AutoMirror.Template.Tests.Model;
@@ -48,6 +49,14 @@ public sealed class ErrorContractTests
             var retried = (task["Retry"]?.AsArray() ?? []).SelectMany(r => r!["ErrorEquals"]!.AsArray().Select(e => (string?)e));
             Assert.True(retried.Contains(nameof(TransientServiceException)), $"{workflow}: {name} does not retry {nameof(TransientServiceException)}");
         }
+    }
+
+    [Fact]
+    public void AttachChoice_ComparesTheWireNameOfAttachDecisionAttach()
+    {
+        // The plan's decision is an enum in code; the Choice state reads its JSON string.
+        var choice = Asl.States(Definition("attach.asl.json")).Single(s => s.Name == "ShouldAttach").State;
+        Assert.Equal(AutoMirror.Core.Mirroring.AttachDecision.Attach.ToWireName(), (string?)choice["Choices"]![0]!["StringEquals"]);
     }
 
     [Fact]

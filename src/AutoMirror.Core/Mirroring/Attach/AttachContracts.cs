@@ -1,16 +1,29 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+
+using AutoMirror.Core.Ownership;
 
 namespace AutoMirror.Core.Mirroring;
 
 /// <summary>Attach workflow input (docs/contracts.md). Nullable because it is checked, not trusted.</summary>
 public sealed record AttachInput(string? InstanceId, string? Trigger, string? EventId);
 
-public static class AttachDecision
+/// <summary>Evaluate's decision, <c>$.plan.decision</c>: the ASL's ShouldAttach Choice compares it with "attach".</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AttachDecision>))]
+public enum AttachDecision
 {
-    public const string Attach = "attach";
-    public const string Skip = "skip";
-    public const string Detach = "detach";
+    [JsonStringEnumMemberName("attach")]
+    Attach,
 
+    [JsonStringEnumMemberName("skip")]
+    Skip,
+
+    [JsonStringEnumMemberName("detach")]
+    Detach,
+}
+
+public static class SkipReasons
+{
     /// <summary>Skip reasons that mean "the instance qualifies and has what it can have".</summary>
     public const string AlreadyMirrored = "already-mirrored";
     public const string SessionLimit = "session-limit";
@@ -18,8 +31,28 @@ public static class AttachDecision
     public static bool Qualified(AttachPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return plan.Decision == Attach || (plan.Decision == Skip && plan.Reason is AlreadyMirrored or SessionLimit);
+        return plan.Decision == AttachDecision.Attach || (plan.Decision == AttachDecision.Skip && plan.Reason is AlreadyMirrored or SessionLimit);
     }
+}
+
+/// <summary>One instance's end state after a reconcile (<c>outcomes[].outcome</c>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<InstanceOutcomeKind>))]
+public enum InstanceOutcomeKind
+{
+    [JsonStringEnumMemberName("mirrored")]
+    Mirrored,
+
+    [JsonStringEnumMemberName("session-limit")]
+    SessionLimit,
+
+    [JsonStringEnumMemberName("detached")]
+    Detached,
+
+    [JsonStringEnumMemberName("skipped")]
+    Skipped,
+
+    [JsonStringEnumMemberName("failed")]
+    Failed,
 }
 
 /// <summary>
@@ -29,7 +62,7 @@ public static class AttachDecision
 /// </summary>
 public sealed record AttachPlan(
     string InstanceId,
-    string Decision,
+    AttachDecision? Decision,
     string Reason,
     IReadOnlyList<PlannedSession> Sessions,
     IReadOnlyList<string> ExistingSessionIds,
@@ -55,7 +88,7 @@ public sealed record CreatedSessions(
     IReadOnlyList<string> SessionIds,
     IReadOnlyList<CreatedSession>? Sessions = null,
     IReadOnlyList<string>? SessionLimitedEniIds = null,
-    string? Refused = null);
+    MirrorStatus? Refused = null);
 
 public sealed record VerifyInput(AttachPlan? Plan, CreatedSessions? Created);
 
@@ -75,7 +108,7 @@ public sealed record CleanupResult(string InstanceId, IReadOnlyList<string> Dele
 /// <summary>One instance's end state after a reconcile or an event, as reported to the caller.</summary>
 public sealed record InstanceOutcome(
     string InstanceId,
-    string Outcome,
+    InstanceOutcomeKind Outcome,
     string Reason,
     IReadOnlyList<string> SessionIds,
     IReadOnlyList<string> CreatedSessionIds,

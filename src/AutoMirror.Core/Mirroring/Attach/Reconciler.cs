@@ -86,7 +86,7 @@ public sealed class Reconciler
             var deleted = await _writer.DeleteAsync(doomed, instanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
             await _writer.WriteStatusAsync(instance, state, eligibility.Status, cancellationToken).ConfigureAwait(false);
             var decision = deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip;
-            _log.Write(new Decision(decision, instanceId, eligibility.Reason) { Lab = _facts.LabOf(instance) });
+            _log.Write(new Decision(decision.ToWireName(), instanceId, eligibility.Reason) { Lab = _facts.LabOf(instance) });
             return new AttachPlan(instanceId, decision, eligibility.Reason, [], [], _facts.LabOf(instance), []);
         }
 
@@ -104,8 +104,8 @@ public sealed class Reconciler
         {
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
             await _writer.WriteStatusAsync(instance, state, status, cancellationToken).ConfigureAwait(false);
-            var reason = plan.HitSessionLimit ? AttachDecision.SessionLimit : AttachDecision.AlreadyMirrored;
-            _log.Write(new Decision(AttachDecision.Skip, instanceId, reason) { Lab = lab, Vni = vni });
+            var reason = plan.HitSessionLimit ? SkipReasons.SessionLimit : SkipReasons.AlreadyMirrored;
+            _log.Write(new Decision(AttachDecision.Skip.ToWireName(), instanceId, reason) { Lab = lab, Vni = vni });
             return new AttachPlan(instanceId, AttachDecision.Skip, reason, [], existing, lab, plan.SessionLimitedEniIds);
         }
 
@@ -176,7 +176,7 @@ public sealed class Reconciler
                     _facts.Types.RecordRefusal(plan.InstanceType);
                 }
 
-                _log.Write(new Decision("refused", plan.InstanceId, MirrorStatus.UnsupportedInstanceType) { EniId = planned.NetworkInterfaceId, Error = e.Message, Level = "warn" });
+                _log.Write(new Decision("refused", plan.InstanceId, MirrorStatus.UnsupportedInstanceType.ToWireName()) { EniId = planned.NetworkInterfaceId, Error = e.Message, Level = "warn" });
                 return new CreatedSessions(created.Select(c => c.SessionId).ToList(), created, limited, MirrorStatus.UnsupportedInstanceType);
             }
             catch (AwsServiceException e) when (AwsErrors.IsSessionLimit(e))
@@ -208,7 +208,7 @@ public sealed class Reconciler
         ArgumentNullException.ThrowIfNull(created);
         if (plan.Decision != AttachDecision.Attach)
         {
-            return new Verified(plan.InstanceId, plan.Decision, plan.ExistingSessionIds, []);
+            return new Verified(plan.InstanceId, plan.Decision?.ToWireName() ?? "", plan.ExistingSessionIds, []);
         }
 
         Ec2Instance instance;
@@ -235,8 +235,8 @@ public sealed class Reconciler
         {
             var gone = await _writer.DeleteAsync(ours, plan.InstanceId, eligibility.Reason, cancellationToken).ConfigureAwait(false);
             await _writer.WriteStatusAsync(instance, instance.State, eligibility.Status, cancellationToken).ConfigureAwait(false);
-            _log.Write(new Decision(AttachDecision.Detach, plan.InstanceId, eligibility.Reason));
-            return new Verified(plan.InstanceId, eligibility.Status ?? "detached", [], gone);
+            _log.Write(new Decision(AttachDecision.Detach.ToWireName(), plan.InstanceId, eligibility.Reason));
+            return new Verified(plan.InstanceId, eligibility.Status?.ToWireName() ?? InstanceOutcomeKind.Detached.ToWireName(), [], gone);
         }
 
         // The instance's lab now, not the plan's: a re-label while this execution ran makes the plan stale, and
@@ -293,8 +293,8 @@ public sealed class Reconciler
 
         var status = limited.Count > 0 ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
         await _writer.WriteStatusAsync(instance, instance.State, status, cancellationToken).ConfigureAwait(false);
-        _log.Write(new Decision("verified", plan.InstanceId, superseded ? "relabelled-while-attaching" : status) { Lab = lab, Vni = vni });
-        return new Verified(plan.InstanceId, status, kept, deleted);
+        _log.Write(new Decision("verified", plan.InstanceId, superseded ? "relabelled-while-attaching" : status.ToWireName()) { Lab = lab, Vni = vni });
+        return new Verified(plan.InstanceId, status.ToWireName(), kept, deleted);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AutoMirror.Aws;
 using AutoMirror.Aws.StepFunctions;
 using AutoMirror.Core.Events;
@@ -7,7 +8,27 @@ using AutoMirror.Core.Logging;
 
 namespace AutoMirror.Core.Mirroring;
 
-public sealed record EventResult(string EventId, string? InstanceId, string Action, string Reason, string? ExecutionArn = null);
+public sealed record EventResult(string EventId, string? InstanceId, EventAction Action, string Reason, string? ExecutionArn = null);
+
+/// <summary>What EventFunction did with an event (<c>action</c> in its output, docs/contracts.md).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<EventAction>))]
+public enum EventAction
+{
+    [JsonStringEnumMemberName("attach-started")]
+    AttachStarted,
+
+    [JsonStringEnumMemberName("detached")]
+    Detached,
+
+    [JsonStringEnumMemberName("skipped")]
+    Skipped,
+
+    [JsonStringEnumMemberName("ignored")]
+    Ignored,
+
+    [JsonStringEnumMemberName("rejected")]
+    Rejected,
+}
 
 /// <summary>
 /// What an EventBridge event means for AutoMirror. Attach events (running, mirror tag added) start the Attach
@@ -30,7 +51,7 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
         {
             case RejectedEvent rejected:
                 log.Write(new Decision("rejected", null, rejected.Problem) { Level = "error" });
-                return new EventResult(rejected.EventId, null, "rejected", rejected.Problem);
+                return new EventResult(rejected.EventId, null, EventAction.Rejected, rejected.Problem);
 
             case InstanceStateEvent { State: "running" } running:
                 // Not pre-filtered by tag: a DescribeInstances here would compete with the workflow's own in EC2's
@@ -43,13 +64,13 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
 
             case InstanceStateEvent pending:
                 log.Write(new Decision("ignored", pending.InstanceId, "state-" + pending.State));
-                return new EventResult(pending.EventId, pending.InstanceId, "ignored", "state-" + pending.State);
+                return new EventResult(pending.EventId, pending.InstanceId, EventAction.Ignored, "state-" + pending.State);
 
             // The lab tag matters too, for a mirrored instance: its sessions move to the new lab's VNI.
             case TagChangeEvent tag when !tag.ChangedTagKeys.Any(k => k == settings.MirrorTagKey || k == settings.ExcludeTagKey)
                 && !(tag.ChangedTagKeys.Contains(settings.LabTagKey) && MirrorPolicy.IsTagged(tag.Tags, settings)):
                 log.Write(new Decision("ignored", tag.InstanceId, "tag-change-not-relevant"));
-                return new EventResult(tag.EventId, tag.InstanceId, "ignored", "tag-change-not-relevant");
+                return new EventResult(tag.EventId, tag.InstanceId, EventAction.Ignored, "tag-change-not-relevant");
 
             case TagChangeEvent tag when MirrorPolicy.IsTagged(tag.Tags, settings) && !MirrorPolicy.IsExcluded(tag.Tags, settings):
                 return await StartAttachAsync(tag.EventId, tag.InstanceId, "tag", cancellationToken).ConfigureAwait(false);
@@ -71,13 +92,13 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
         {
             var started = await stepFunctions.StartExecutionAsync(arn, name, input, cancellationToken).ConfigureAwait(false);
             log.Write(new Decision("start-attach", instanceId, trigger));
-            return new EventResult(eventId, instanceId, "attach-started", trigger, started.ExecutionArn);
+            return new EventResult(eventId, instanceId, EventAction.AttachStarted, trigger, started.ExecutionArn);
         }
         catch (AwsServiceException e) when (e.ErrorCode == "ExecutionAlreadyExists")
         {
             // EventBridge delivers at least once: the duplicate's execution is already running or done.
             log.Write(new Decision("start-attach", instanceId, "duplicate-event"));
-            return new EventResult(eventId, instanceId, "attach-started", "duplicate-event");
+            return new EventResult(eventId, instanceId, EventAction.AttachStarted, "duplicate-event");
         }
     }
 
@@ -86,19 +107,19 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
         try
         {
             var plan = await reconciler.EvaluateAsync(instanceId, trigger, hint, cancellationToken).ConfigureAwait(false);
-            if (AttachDecision.Qualified(plan))
+            if (SkipReasons.Qualified(plan))
             {
                 // EC2 says the instance qualifies: the event is older than what it reports (re-tagged, restarted).
                 log.Write(new Decision("ignored", instanceId, "stale-detach-event"));
-                return new EventResult(eventId, instanceId, "ignored", "stale-detach-event");
+                return new EventResult(eventId, instanceId, EventAction.Ignored, "stale-detach-event");
             }
 
-            return new EventResult(eventId, instanceId, plan.Decision == AttachDecision.Detach ? "detached" : "skipped", plan.Reason);
+            return new EventResult(eventId, instanceId, plan.Decision == AttachDecision.Detach ? EventAction.Detached : EventAction.Skipped, plan.Reason);
         }
         catch (InstanceNotFoundException)
         {
             var outcome = await reconciler.DetachUnknownInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
-            return new EventResult(eventId, instanceId, outcome.Outcome, outcome.Reason);
+            return new EventResult(eventId, instanceId, outcome.Outcome == InstanceOutcomeKind.Detached ? EventAction.Detached : EventAction.Skipped, outcome.Reason);
         }
     }
 

@@ -66,10 +66,10 @@ public sealed class FleetReconciler
 
         if (plan.Decision != AttachDecision.Attach)
         {
-            var outcome = plan.Decision == AttachDecision.Detach ? "detached"
-                : plan.Reason == AttachDecision.SessionLimit ? "session-limit"
-                : plan.Reason == AttachDecision.AlreadyMirrored ? "mirrored"
-                : "skipped";
+            var outcome = plan.Decision == AttachDecision.Detach ? InstanceOutcomeKind.Detached
+                : plan.Reason == SkipReasons.SessionLimit ? InstanceOutcomeKind.SessionLimit
+                : plan.Reason == SkipReasons.AlreadyMirrored ? InstanceOutcomeKind.Mirrored
+                : InstanceOutcomeKind.Skipped;
             return new InstanceOutcome(instanceId, outcome, plan.Reason, plan.ExistingSessionIds, [], []);
         }
 
@@ -77,12 +77,9 @@ public sealed class FleetReconciler
         try
         {
             var verified = await _attach.VerifyAsync(plan, created, cancellationToken).ConfigureAwait(false);
-            var outcome = verified.Status switch
-            {
-                MirrorStatus.Mirrored => "mirrored",
-                MirrorStatus.SessionLimit => "session-limit",
-                _ => "skipped",
-            };
+            var outcome = verified.Status == MirrorStatus.Mirrored.ToWireName() ? InstanceOutcomeKind.Mirrored
+                : verified.Status == MirrorStatus.SessionLimit.ToWireName() ? InstanceOutcomeKind.SessionLimit
+                : InstanceOutcomeKind.Skipped;
             return new InstanceOutcome(instanceId, outcome, verified.Status, verified.SessionIds, created.SessionIds, verified.DeletedSessionIds);
         }
         catch (SessionVerificationException e)
@@ -101,8 +98,8 @@ public sealed class FleetReconciler
         var orphans = (await _facts.OurSessionsAsync(cancellationToken).ConfigureAwait(false))
             .Where(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) && id == instanceId);
         var deleted = await _writer.DeleteAsync(orphans, instanceId, "instance-not-found", cancellationToken).ConfigureAwait(false);
-        _log.Write(new Decision(deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip, instanceId, "instance-not-found"));
-        return new InstanceOutcome(instanceId, deleted.Count > 0 ? "detached" : "skipped", "instance-not-found", [], [], deleted);
+        _log.Write(new Decision((deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip).ToWireName(), instanceId, "instance-not-found"));
+        return new InstanceOutcome(instanceId, deleted.Count > 0 ? InstanceOutcomeKind.Detached : InstanceOutcomeKind.Skipped, "instance-not-found", [], [], deleted);
     }
 
     /// <summary>
@@ -141,18 +138,18 @@ public sealed class FleetReconciler
             {
                 failures.Add(e);
                 _log.Write(new Decision("failed", id, e.GetType().Name) { Level = "error", Error = e.Message });
-                outcomes.Add(new InstanceOutcome(id, "failed", e.GetType().Name, [], [], []));
+                outcomes.Add(new InstanceOutcome(id, InstanceOutcomeKind.Failed, e.GetType().Name, [], [], []));
             }
         }).ConfigureAwait(false);
 
         var list = outcomes.OrderBy(o => o.InstanceId, StringComparer.Ordinal).ToList();
         var report = new ReconcileReport(
             list.Count,
-            list.Count(o => o.Outcome == "mirrored"),
-            list.Count(o => o.Outcome == "session-limit"),
-            list.Count(o => o.Outcome == "detached"),
-            list.Count(o => o.Outcome == "skipped"),
-            list.Count(o => o.Outcome == "failed"),
+            list.Count(o => o.Outcome == InstanceOutcomeKind.Mirrored),
+            list.Count(o => o.Outcome == InstanceOutcomeKind.SessionLimit),
+            list.Count(o => o.Outcome == InstanceOutcomeKind.Detached),
+            list.Count(o => o.Outcome == InstanceOutcomeKind.Skipped),
+            list.Count(o => o.Outcome == InstanceOutcomeKind.Failed),
             list);
         _log.Write(new Decision("reconciled", null, report.Failed > 0 ? "some-failed" : "complete")
         {
@@ -201,7 +198,7 @@ public sealed class FleetReconciler
             var sessions = instance.NetworkInterfaces.SelectMany(n => onCandidates[n.NetworkInterfaceId]).ToList();
             var eligibility = await _facts.EligibilityAsync(instance, instance.State, cancellationToken).ConfigureAwait(false);
             instance.Tags.TryGetValue(SessionTags.Status, out var currentStatus);
-            var statusRight = !_settings.StatusTag || currentStatus == eligibility.Status;
+            var statusRight = !_settings.StatusTag || currentStatus == eligibility.Status?.ToWireName();
             if (!eligibility.Qualifies)
             {
                 if (sessions.Any(_owned.IsOurs) || !statusRight)
@@ -210,8 +207,8 @@ public sealed class FleetReconciler
                     continue;
                 }
 
-                _log.Write(new Decision(AttachDecision.Skip, instance.InstanceId, eligibility.Reason));
-                settled.Add(new InstanceOutcome(instance.InstanceId, "skipped", eligibility.Reason, [], [], []));
+                _log.Write(new Decision(AttachDecision.Skip.ToWireName(), instance.InstanceId, eligibility.Reason));
+                settled.Add(new InstanceOutcome(instance.InstanceId, InstanceOutcomeKind.Skipped, eligibility.Reason, [], [], []));
                 continue;
             }
 
@@ -219,15 +216,15 @@ public sealed class FleetReconciler
             var vni = await _facts.VniForAsync(lab, cancellationToken).ConfigureAwait(false);
             var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, lab, vni, _settings);
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
-            if (plan.ToCreate.Count > 0 || plan.ToDelete.Count > 0 || (_settings.StatusTag && currentStatus != status))
+            if (plan.ToCreate.Count > 0 || plan.ToDelete.Count > 0 || (_settings.StatusTag && currentStatus != status.ToWireName()))
             {
                 unsettled.Add(instance.InstanceId);
                 continue;
             }
 
-            var reason = plan.HitSessionLimit ? AttachDecision.SessionLimit : AttachDecision.AlreadyMirrored;
-            _log.Write(new Decision(AttachDecision.Skip, instance.InstanceId, reason));
-            settled.Add(new InstanceOutcome(instance.InstanceId, plan.HitSessionLimit ? "session-limit" : "mirrored", reason,
+            var reason = plan.HitSessionLimit ? SkipReasons.SessionLimit : SkipReasons.AlreadyMirrored;
+            _log.Write(new Decision(AttachDecision.Skip.ToWireName(), instance.InstanceId, reason));
+            settled.Add(new InstanceOutcome(instance.InstanceId, plan.HitSessionLimit ? InstanceOutcomeKind.SessionLimit : InstanceOutcomeKind.Mirrored, reason,
                 plan.Existing.Select(e => e.TrafficMirrorSessionId).ToList(), [], []));
         }
 

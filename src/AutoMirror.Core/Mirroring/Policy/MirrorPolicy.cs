@@ -8,9 +8,9 @@ namespace AutoMirror.Core.Mirroring;
 /// Whether an instance qualifies, and why not. <see cref="Status"/> is the automirror:status value the decision
 /// implies; null means "no status" (the tag is removed if AutoMirror wrote one before).
 /// </summary>
-public sealed record Eligibility(bool Qualifies, string Reason, string? Status, IReadOnlyList<InstanceNetworkInterface> SourceInterfaces)
+public sealed record Eligibility(bool Qualifies, string Reason, MirrorStatus? Status, IReadOnlyList<InstanceNetworkInterface> SourceInterfaces)
 {
-    public static Eligibility No(string reason, string? status = null) => new(false, reason, status, []);
+    public static Eligibility No(string reason, MirrorStatus? status = null) => new(false, reason, status, []);
 }
 
 /// <summary>The rules that decide whether an instance is mirrored. Pure: every fact comes in as an argument.</summary>

@@ -122,7 +122,7 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         return deleted;
     }
 
-    public async Task WriteStatusAsync(Ec2Instance instance, string state, string? status, CancellationToken cancellationToken)
+    public async Task WriteStatusAsync(Ec2Instance instance, string state, MirrorStatus? status, CancellationToken cancellationToken)
     {
         // A terminated instance's tags go with it; writing them is a wasted mutating call.
         if (!_settings.StatusTag || state is "shutting-down" or "terminated")
@@ -131,20 +131,20 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         }
 
         instance.Tags.TryGetValue(SessionTags.Status, out var current);
-        if (current == status)
+        if (current == status?.ToWireName())
         {
             return;
         }
 
         try
         {
-            if (status is null)
+            if (status is not { } written)
             {
                 await _ec2.DeleteTagsAsync([instance.InstanceId], [SessionTags.Status], cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await _ec2.CreateTagsAsync([instance.InstanceId], new Dictionary<string, string> { [SessionTags.Status] = status }, cancellationToken)
+                await _ec2.CreateTagsAsync([instance.InstanceId], new Dictionary<string, string> { [SessionTags.Status] = written.ToWireName() }, cancellationToken)
                     .ConfigureAwait(false);
             }
         }
@@ -154,11 +154,11 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         }
     }
 
-    public async Task TagStatusAsync(string instanceId, string status, CancellationToken cancellationToken)
+    public async Task TagStatusAsync(string instanceId, MirrorStatus status, CancellationToken cancellationToken)
     {
         try
         {
-            await _ec2.CreateTagsAsync([instanceId], new Dictionary<string, string> { [SessionTags.Status] = status }, cancellationToken).ConfigureAwait(false);
+            await _ec2.CreateTagsAsync([instanceId], new Dictionary<string, string> { [SessionTags.Status] = status.ToWireName() }, cancellationToken).ConfigureAwait(false);
         }
         catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
         {
