@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using AutoMirror.Core.Composition;
 using AutoMirror.Core.Ownership;
 using System.Collections.Concurrent;
@@ -12,7 +13,6 @@ using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
 using AutoMirror.Core.Logging;
 using AutoMirror.Core.Mirroring;
-using AutoMirror.Functions.Tests.Fakes;
 using System.Text;
 using AutoMirror.Functions.Tests.Integration;
 using AutoMirror.Testing;

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Aws.LoadBalancing;
 using AutoMirror.Core.Configuration;
-using AutoMirror.Core.Logging;
 using AutoMirror.Core.Ownership;
 
 namespace AutoMirror.Core.Mirroring;

@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using AutoMirror.Core.Composition;
 using AutoMirror.Core.Ownership;
 using System.Text;

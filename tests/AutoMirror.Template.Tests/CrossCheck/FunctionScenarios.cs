@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using AutoMirror.Core.Composition;
 using System.Collections.Concurrent;
 using System.Text;

@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using System.Collections.Concurrent;
 using AutoMirror.Aws.CloudWatch;
 using AutoMirror.Aws.Ec2;
@@ -5,7 +6,6 @@ using AutoMirror.Aws.StepFunctions;
 using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
 using AutoMirror.Core.Teardown;
-using AutoMirror.Functions.Tests.Teardown;
 
 using AutoMirror.Testing;
 
@@ -37,7 +37,7 @@ public static class TeardownScenarios
                 RecordingProxy<IEc2Client>.Wrap(Ec2, Calls),
                 RecordingProxy<ICloudWatchClient>.Wrap(CloudWatch, Calls),
                 RecordingProxy<IStepFunctionsClient>.Wrap(StepFunctions, Calls),
-                new ManualClock(Now),
+                new ManualTimeProvider(Now),
                 TeardownSettings.From(settings));
         }
 

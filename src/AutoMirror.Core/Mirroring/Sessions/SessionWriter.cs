@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Aws.LoadBalancing;
 using AutoMirror.Core.Configuration;
 using AutoMirror.Core.Logging;
 using AutoMirror.Core.Ownership;

@@ -3,13 +3,15 @@ using System.Net;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
 
-namespace AutoMirror.Functions.Tests.Fakes;
+namespace AutoMirror.Testing.Fakes;
 
 /// <summary>
 /// An in-memory EC2 that enforces the Traffic Mirroring rules AutoMirror must live with: at most 3 sessions per
 /// interface, unique session numbers per interface (1–32766), ClientToken idempotency (including EC2's habit of
 /// answering a reused token with the session it made even after that was deleted), sessions deleted with their
-/// interface, and InvalidInstanceID.NotFound for instances not yet visible. Faults can be injected.
+/// interface, and InvalidInstanceID.NotFound for instances not yet visible. Faults can be injected. The one fake
+/// EC2 of every test project: the mirroring steps launch instances with <see cref="Launch"/>, the teardown sets a
+/// scene with <see cref="AddInstance"/> and <see cref="AddSession"/> and reads <see cref="Mutations"/>.
 /// </summary>
 public sealed class FakeEc2 : IEc2Client
 {
@@ -18,6 +20,7 @@ public sealed class FakeEc2 : IEc2Client
     private readonly Dictionary<string, TrafficMirrorSession> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (CreateTrafficMirrorSessionRequest Request, TrafficMirrorSession Session)> _tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TrafficMirrorTarget> _targets = new(StringComparer.Ordinal);
+    private readonly List<string> _mutations = [];
     private readonly Random _random;
     private int _nextId;
     private DateTimeOffset _clock = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -41,6 +44,21 @@ public sealed class FakeEc2 : IEc2Client
     public int TotalCalls => Calls.Values.Sum();
 
     public int MutatingCalls => Calls.Where(c => c.Key is "CreateTrafficMirrorSession" or "DeleteTrafficMirrorSession").Sum(c => c.Value);
+
+    /// <summary>Every write with what it named, in order (<c>StopInstances i-1,i-2</c>, <c>CreateTags i-1 key=value</c>).</summary>
+    public IReadOnlyList<string> Mutations
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _mutations];
+            }
+        }
+    }
+
+    /// <summary>When set, every delete fails with it (an IAM denial, a throttle that outlasted the retries).</summary>
+    public Exception? FailDeletesWith { get; set; }
 
     public void AddTarget(string targetId, string? networkInterfaceId)
     {
@@ -85,6 +103,38 @@ public sealed class FakeEc2 : IEc2Client
                 SurvivingInterfaces = survivingInterfaces,
             };
             return id;
+        }
+    }
+
+    /// <summary>An instance with a given id and state and one interface <c>eni-&lt;id without i-&gt;</c> (the teardown's scenes).</summary>
+    public Ec2Instance AddInstance(string id, string state, IReadOnlyDictionary<string, string> tags, string? stateTransitionReason = null)
+    {
+        lock (_gate)
+        {
+            var instance = new FakeInstance
+            {
+                Id = id,
+                Type = "m5.large",
+                State = state,
+                VpcId = "vpc-1",
+                SubnetId = "subnet-1",
+                Tags = new Dictionary<string, string>(tags, StringComparer.Ordinal),
+                Interfaces = [new InstanceNetworkInterface("eni-" + id[2..], "interface", 0, "subnet-1", "10.0.0.1")],
+                StateTransitionReason = stateTransitionReason,
+            };
+            _instances[id] = instance;
+            return instance.ToModel();
+        }
+    }
+
+    /// <summary>A session as it is, whatever the rules would have said when it was made (number 1, no VNI).</summary>
+    public TrafficMirrorSession AddSession(string id, string eniId, string targetId, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate)
+        {
+            var session = new TrafficMirrorSession(id, eniId, targetId, "tmf-1", 1, null, null, null, tags);
+            _sessions[id] = session;
+            return session;
         }
     }
 
@@ -223,6 +273,7 @@ public sealed class FakeEc2 : IEc2Client
             var result = _instances.Values.Where(i => i.InvisibleDescribes == 0).Select(i => i.ToModel()).Where(i => filters.All(f => f.Name switch
             {
                 "tag-key" => f.Values.Any(i.Tags.ContainsKey),
+                var n when n.StartsWith("tag:", StringComparison.Ordinal) => i.Tags.TryGetValue(n[4..], out var v) && f.Values.Contains(v),
                 "instance-state-name" => f.Values.Contains(i.State),
                 "vpc-id" => i.VpcId is not null && f.Values.Contains(i.VpcId),
                 "instance-id" => f.Values.Contains(i.InstanceId),
@@ -261,6 +312,7 @@ public sealed class FakeEc2 : IEc2Client
                 "network-interface-id" => f.Values.Contains(s.NetworkInterfaceId),
                 "traffic-mirror-target-id" => f.Values.Contains(s.TrafficMirrorTargetId),
                 "traffic-mirror-session-id" => f.Values.Contains(s.TrafficMirrorSessionId),
+                var n when n.StartsWith("tag:", StringComparison.Ordinal) => s.Tags.TryGetValue(n[4..], out var v) && f.Values.Contains(v),
                 _ => throw new NotSupportedException("fake DescribeTrafficMirrorSessions filter " + f.Name),
             })).ToList();
             return Task.FromResult<IReadOnlyList<TrafficMirrorSession>>(result);
@@ -325,6 +377,12 @@ public sealed class FakeEc2 : IEc2Client
         Count("DeleteTrafficMirrorSession");
         lock (_gate)
         {
+            _mutations.Add("DeleteTrafficMirrorSession " + trafficMirrorSessionId);
+            if (FailDeletesWith is not null)
+            {
+                throw FailDeletesWith;
+            }
+
             if (!_sessions.Remove(trafficMirrorSessionId))
             {
                 throw Error("InvalidTrafficMirrorSessionId.NotFound", $"The traffic mirror session '{trafficMirrorSessionId}' does not exist");
@@ -339,6 +397,7 @@ public sealed class FakeEc2 : IEc2Client
         Count("CreateTags");
         lock (_gate)
         {
+            _mutations.Add($"CreateTags {string.Join(",", resourceIds.Order())} {string.Join(",", tags.Select(t => t.Key + "=" + t.Value))}");
             foreach (var id in resourceIds)
             {
                 if (!_instances.TryGetValue(id, out var instance))
@@ -361,6 +420,7 @@ public sealed class FakeEc2 : IEc2Client
         Count("DeleteTags");
         lock (_gate)
         {
+            _mutations.Add($"DeleteTags {string.Join(",", resourceIds.Order())} {string.Join(",", tagKeys)}");
             foreach (var id in resourceIds)
             {
                 if (_instances.TryGetValue(id, out var instance))
@@ -376,11 +436,36 @@ public sealed class FakeEc2 : IEc2Client
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<InstanceStateChange>> StopInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("not used by the mirroring domain");
+    public Task<IReadOnlyList<InstanceStateChange>> StopInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken)
+    {
+        Count("StopInstances");
+        return Task.FromResult(BeginStateChange("StopInstances", instanceIds, "stopping"));
+    }
 
-    public Task<IReadOnlyList<InstanceStateChange>> TerminateInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("not used by the mirroring domain");
+    public Task<IReadOnlyList<InstanceStateChange>> TerminateInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken)
+    {
+        Count("TerminateInstances");
+        return Task.FromResult(BeginStateChange("TerminateInstances", instanceIds, "shutting-down"));
+    }
+
+    private IReadOnlyList<InstanceStateChange> BeginStateChange(string operation, IReadOnlyCollection<string> instanceIds, string state)
+    {
+        lock (_gate)
+        {
+            _mutations.Add(operation + " " + string.Join(",", instanceIds.Order()));
+            var changes = new List<InstanceStateChange>();
+            foreach (var id in instanceIds)
+            {
+                if (_instances.TryGetValue(id, out var instance))
+                {
+                    changes.Add(new InstanceStateChange(id, instance.State, state));
+                    instance.State = state;
+                }
+            }
+
+            return changes;
+        }
+    }
 
     // ------------------------------------------------------------------ helpers
 
@@ -452,7 +537,10 @@ public sealed class FakeEc2 : IEc2Client
 
         public int SurvivingInterfaces { get; init; }
 
+        public string? StateTransitionReason { get; init; }
+
         public Ec2Instance ToModel() => new(Id, Type, State, VpcId, SubnetId, Interfaces.FirstOrDefault()?.PrivateIpAddress,
-            new Dictionary<string, string>(Tags, StringComparer.Ordinal), State == "terminated" ? [] : Interfaces.ToList(), LaunchTime);
+            new Dictionary<string, string>(Tags, StringComparer.Ordinal), State == "terminated" ? [] : Interfaces.ToList(), LaunchTime,
+            StateTransitionReason);
     }
 }

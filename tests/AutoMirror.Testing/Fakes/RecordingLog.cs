@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using AutoMirror.Core.Logging;
 
-namespace AutoMirror.Functions.Tests.Fakes;
+namespace AutoMirror.Testing.Fakes;
 
 public sealed class RecordingLog : IDecisionLog
 {

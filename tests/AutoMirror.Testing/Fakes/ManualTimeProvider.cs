@@ -1,14 +1,20 @@
-namespace AutoMirror.Aws.Tests.Support;
+namespace AutoMirror.Testing.Fakes;
 
 /// <summary>
 /// A clock that moves only when told. With <see cref="AutoAdvance"/> every timer fires at once (after moving the clock
-/// to its due time), so backoff runs instantly while its requested delays are still recorded.
+/// to its due time), so backoff runs instantly while its requested delays are still recorded. The one manual clock
+/// of every test project (the AWS client's backoff and buckets, the teardown's idle windows).
 /// </summary>
-public sealed class ManualTimeProvider : TimeProvider
+public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 {
     private readonly Lock _gate = new();
     private readonly List<ManualTimer> _timers = [];
-    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private DateTimeOffset _now = start;
+
+    public ManualTimeProvider()
+        : this(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
 
     public bool AutoAdvance { get; init; }
 
@@ -49,6 +55,9 @@ public sealed class ManualTimeProvider : TimeProvider
         timer.Change(dueTime, period);
         return timer;
     }
+
+    /// <summary>Moves the clock to <paramref name="now"/>, firing what falls due, as <see cref="Advance"/> does.</summary>
+    public void SetUtcNow(DateTimeOffset now) => Advance(now - GetUtcNow());
 
     public void Advance(TimeSpan by)
     {

@@ -3,7 +3,7 @@ using System.Net;
 using AutoMirror.Aws;
 using AutoMirror.Aws.StepFunctions;
 
-namespace AutoMirror.Functions.Tests.Fakes;
+namespace AutoMirror.Testing.Fakes;
 
 /// <summary>
 /// Records executions with Step Functions' name rule (same name and input → the existing execution; same name,

@@ -1,6 +1,6 @@
 using AutoMirror.Aws.LoadBalancing;
 
-namespace AutoMirror.Functions.Tests.Fakes;
+namespace AutoMirror.Testing.Fakes;
 
 public sealed class FakeLoadBalancing : ILoadBalancingClient
 {
