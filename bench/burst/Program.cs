@@ -1,3 +1,6 @@
+using AutoMirror.Testing.Fakes;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Ownership;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -6,11 +9,10 @@ using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Bench.Burst;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
-using AutoMirror.Functions.Tests.Fakes;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
 using System.Text;
 using AutoMirror.Functions.Tests.Integration;
 using AutoMirror.Testing;
@@ -53,7 +55,7 @@ var pool = Enumerable.Range(0, containers).Select(_ =>
 {
     var options = AwsClientOptions.FromEnvironment(environment.GetValueOrDefault, () => null, () => new BasicAWSCredentials("test", "test")) with { TimeProvider = time };
     var clients = new AwsClients(options);
-    var services = new FunctionServices(settings, clients.Ec2, clients.LoadBalancing, stepFunctions, time, log);
+    var services = new AutoMirrorServices(settings, clients.Ec2, clients.LoadBalancing, stepFunctions, time, log);
     return (Clients: clients, Events: new EventHandler(services), Workflow: new AttachWorkflowEmulator(new AttachSteps(services), 1.0 / scale));
 }).ToList();
 

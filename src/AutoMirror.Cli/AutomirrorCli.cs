@@ -5,10 +5,13 @@ using AutoMirror.Aws;
 using AutoMirror.Cli.Output;
 using AutoMirror.Cli.Reconcile;
 using AutoMirror.Cli.Status;
-using AutoMirror.Functions.Configuration;
-using AutoMirror.Functions.Logging;
-using AutoMirror.Functions.Mirroring;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Aws.Ec2;
+using AutoMirror.Core;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Logging;
+using AutoMirror.Core.Mirroring;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Cli;
 
@@ -20,7 +23,6 @@ namespace AutoMirror.Cli;
 /// </summary>
 public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<string, string?> variables)
 {
-    private const int ReconcileConcurrency = 8;
 
     private static readonly string[] CredentialErrors =
     [
@@ -110,18 +112,19 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         {
             var isDryRun = parse.GetValue(dryRun);
             var ids = parse.GetValue(instances) is { Length: > 0 } given ? given : null;
-            if (ids?.FirstOrDefault(id => !id.StartsWith("i-", StringComparison.Ordinal)) is { } bad)
+            if (ids?.FirstOrDefault(id => !InstanceIds.IsInstanceId(id)) is { } bad)
             {
                 throw new ConfigurationException($"--instance '{bad}' is not an instance id (i-…)");
             }
 
-            var ec2 = isDryRun ? new DryRunEc2Client(context.Clients.Ec2) : context.Clients.Ec2;
-            var reconciler = new Reconciler(ec2, context.Clients.LoadBalancing, context.Settings, TimeProvider.System, context.Log);
+            // A dry run composes the same services over an EC2 port that records the writes instead of making them.
+            var dryRunEc2 = isDryRun ? new DryRunEc2Client(context.Clients.Ec2) : null;
+            var reconciler = dryRunEc2 is not null ? context.Compose(dryRunEc2).Reconciler : context.Services.Reconciler;
             ReconcileReport report;
             var code = ExitCodes.Ok;
             try
             {
-                report = await reconciler.ReconcileAsync(ids, ReconcileConcurrency, token);
+                report = await reconciler.ReconcileAsync(ids, ReconcileRequests.Concurrency, token);
             }
             catch (ReconcileFailedException e)
             {
@@ -133,7 +136,7 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
                 }
             }
 
-            var changes = ec2 is DryRunEc2Client recorder ? recorder.Changes : [];
+            var changes = dryRunEc2?.Changes ?? [];
             if (parse.GetValue(_json))
             {
                 await output.WriteLineAsync(JsonSerializer.Serialize(new ReconcileOutput(isDryRun, report, changes), CliJsonContext.Default.ReconcileOutput));
@@ -184,7 +187,16 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         return command;
     }
 
-    private sealed record Context(AutoMirrorSettings Settings, AwsClients Clients, TeardownService Teardown, IDecisionLog Log);
+    private sealed record Context(AutoMirrorSettings Settings, AwsClients Clients, IDecisionLog Log)
+    {
+        public AutoMirrorServices Services { get; } = new(Settings, Clients.Ec2, Clients.LoadBalancing, Clients.StepFunctions, TimeProvider.System, Log,
+            cloudWatch: Clients.CloudWatch);
+
+        public TeardownService Teardown => Services.Teardown;
+
+        public AutoMirrorServices Compose(IEc2Client ec2) =>
+            new(Settings, ec2, Clients.LoadBalancing, Clients.StepFunctions, TimeProvider.System, Log, cloudWatch: Clients.CloudWatch);
+    }
 
     /// <summary>Builds AWS and settings, runs the command, and turns each kind of failure into its exit code and one clear line.</summary>
     private async Task<int> GuardAsync(ParseResult parse, Func<Context, CancellationToken, Task<int>> body, CancellationToken cancellationToken)
@@ -200,9 +212,8 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
                 "SENSOR_TARGET_GROUP_ARN" => parse.GetValue(_targetGroup) ?? variables(name),
                 _ => variables(name),
             });
-            var teardown = new TeardownService(clients.Ec2, clients.CloudWatch, clients.StepFunctions, TimeProvider.System, TeardownSettings.From(settings));
             IDecisionLog log = parse.GetValue(_verbose) ? new JsonLinesDecisionLog(error, TimeProvider.System) : new SilentDecisionLog();
-            return await body(new Context(settings, clients, teardown, log), cancellationToken);
+            return await body(new Context(settings, clients, log), cancellationToken);
         }
         catch (AwsConfigurationException e)
         {
@@ -246,7 +257,7 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         var table = new Table(("INSTANCE", 19), ("OUTCOME", 9), ("REASON", 26), ("SESSIONS", 38));
         foreach (var o in report.Outcomes)
         {
-            table.Add(o.InstanceId, o.Outcome, o.Reason, o.SessionIds.Count == 0 ? "-" : string.Join(" ", o.SessionIds));
+            table.Add(o.InstanceId, o.Outcome.ToWireName(), o.Reason, o.SessionIds.Count == 0 ? "-" : string.Join(" ", o.SessionIds));
         }
 
         if (table.Count > 0)

@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using AutoMirror.Cli.Reconcile;
 using AutoMirror.Cli.Status;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Cli;
 
@@ -14,5 +14,5 @@ public sealed record ReconcileOutput(
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(StatusReport))]
 [JsonSerializable(typeof(ReconcileOutput))]
-[JsonSerializable(typeof(AutoMirror.Functions.Teardown.LabReport))]
+[JsonSerializable(typeof(AutoMirror.Core.Teardown.LabReport))]
 public sealed partial class CliJsonContext : JsonSerializerContext;

@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using System.Net;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.Tests.Support;

@@ -1,5 +1,6 @@
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Cli.Reconcile;
+using AutoMirror.Testing.Fakes;
 
 namespace AutoMirror.Cli.Tests;
 
@@ -7,38 +8,12 @@ public sealed class DryRunEc2ClientTests
 {
     private static readonly Dictionary<string, string> NoTags = [];
 
-    /// <summary>A read-only account: any write that reaches it fails the test.</summary>
-    private sealed class ReadOnlyEc2(List<TrafficMirrorSession> sessions) : IEc2Client
-    {
-        public Task<IReadOnlyList<TrafficMirrorSession>> DescribeTrafficMirrorSessionsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<TrafficMirrorSession>>([.. sessions.Where(s => filters.All(f => f.Name != "network-interface-id" || f.Values.Contains(s.NetworkInterfaceId)))]);
-
-        public Task<IReadOnlyList<Ec2Instance>> DescribeInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Ec2Instance>>([]);
-
-        public Task<IReadOnlyList<Ec2Instance>> DescribeInstancesAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Ec2Instance>>([]);
-
-        public Task<IReadOnlyList<InstanceTypeInfo>> DescribeInstanceTypesAsync(IReadOnlyCollection<string> instanceTypes, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<InstanceTypeInfo>>([]);
-
-            public Task<IReadOnlyList<TrafficMirrorTarget>> DescribeTrafficMirrorTargetsAsync(IReadOnlyList<Ec2Filter> filters, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TrafficMirrorTarget>>([]);
-
-            public Task<TrafficMirrorSession> CreateTrafficMirrorSessionAsync(CreateTrafficMirrorSessionRequest request, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-
-        public Task DeleteTrafficMirrorSessionAsync(string trafficMirrorSessionId, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-
-        public Task CreateTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-
-        public Task DeleteTagsAsync(IReadOnlyCollection<string> resourceIds, IReadOnlyCollection<string> tagKeys, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-
-        public Task<IReadOnlyList<InstanceStateChange>> StopInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-
-        public Task<IReadOnlyList<InstanceStateChange>> TerminateInstancesAsync(IReadOnlyCollection<string> instanceIds, CancellationToken cancellationToken) => throw new InvalidOperationException("write reached AWS");
-    }
-
     [Fact]
     public async Task Writes_AreRecordedAndSeenByLaterReads_NeverSent()
     {
-        var existing = new TrafficMirrorSession("tms-old", "eni-1", "tmt-1", "tmf-1", 1, 5, null, null, NoTags);
-        var ec2 = new DryRunEc2Client(new ReadOnlyEc2([existing]));
+        var account = new FakeEc2();
+        account.AddSession("tms-old", "eni-1", "tmt-1", NoTags);
+        var ec2 = new DryRunEc2Client(account);
         var request = new CreateTrafficMirrorSessionRequest("eni-2", "tmt-1", "tmf-1", 1, 7, null, "token-a", NoTags);
 
         await ec2.DeleteTrafficMirrorSessionAsync("tms-old", default);
@@ -52,5 +27,9 @@ public sealed class DryRunEc2ClientTests
         Assert.Equal([created.TrafficMirrorSessionId], onEni2.Select(s => s.TrafficMirrorSessionId));
         Assert.Empty(onEni1);
         Assert.Equal(["delete-session tms-old", "create-session eni-2", "tag i-1"], ec2.Changes.Select(c => c.Action + " " + c.ResourceId));
+        // Nothing reached the account: its session is still there and it saw no write.
+        Assert.Empty(account.Mutations);
+        Assert.Equal(0, account.MutatingCalls);
+        Assert.Equal(["tms-old"], account.AllSessions().Select(s => s.TrafficMirrorSessionId));
     }
 }

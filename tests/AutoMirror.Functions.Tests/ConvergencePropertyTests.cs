@@ -1,8 +1,9 @@
+using AutoMirror.Core.Ownership;
 using System.Globalization;
 using System.Text.Json;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 using FsCheck;
 using FsCheck.Fluent;

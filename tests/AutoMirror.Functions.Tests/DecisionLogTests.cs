@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AutoMirror.Functions.Logging;
+using AutoMirror.Core.Logging;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;

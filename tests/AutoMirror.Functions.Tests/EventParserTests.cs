@@ -1,4 +1,4 @@
-using AutoMirror.Functions.Events;
+using AutoMirror.Core.Events;
 using AutoMirror.Testing;
 
 namespace AutoMirror.Functions.Tests;

@@ -1,8 +1,10 @@
+using AutoMirror.Core;
+using AutoMirror.Core.Ownership;
 using System.Text;
 using System.Text.Json;
 using AutoMirror.Functions.Handlers;
 using EventHandler = AutoMirror.Functions.Handlers.EventHandler;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;
@@ -38,7 +40,7 @@ public class HandlerTests
             Assert.Equal("lab-a", s.Tags[SessionTags.Lab]);
             Assert.Null(s.PacketLength);
         });
-        Assert.Equal(MirrorStatus.Mirrored, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.Mirrored.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 
     [Fact]
@@ -262,7 +264,7 @@ public class HandlerTests
         Assert.Equal(2, result.GetProperty("deletedSessionIds").GetArrayLength());
         Assert.Empty(world.OurSessions());
         Assert.Contains(world.Ec2.AllSessions(), s => s.TrafficMirrorSessionId == foreign.TrafficMirrorSessionId);
-        Assert.Equal(MirrorStatus.Error, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.Error.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 }
 

@@ -1,5 +1,5 @@
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Tests;
 

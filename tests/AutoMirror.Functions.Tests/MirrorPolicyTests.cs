@@ -1,6 +1,7 @@
+using AutoMirror.Core.Ownership;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Configuration;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;

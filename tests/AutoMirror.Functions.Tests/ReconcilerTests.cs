@@ -1,5 +1,7 @@
+using AutoMirror.Core;
+using AutoMirror.Core.Ownership;
 using AutoMirror.Aws;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;
@@ -63,7 +65,7 @@ public class ReconcilerTests
         world.Ec2.RemoveTag(id, "automirror");
         await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
 
-        Assert.Equal(MirrorStatus.SessionLimit, outcome.Reason);
+        Assert.Equal(MirrorStatus.SessionLimit.ToWireName(), outcome.Reason);
         var remaining = world.Ec2.AllSessions();
         Assert.All(foreign, f => Assert.Contains(f, remaining));
         Assert.Empty(world.OurSessions());
@@ -82,8 +84,8 @@ public class ReconcilerTests
 
         var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
 
-        Assert.Equal("session-limit", outcome.Outcome);
-        Assert.Equal(MirrorStatus.SessionLimit, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal(InstanceOutcomeKind.SessionLimit, outcome.Outcome);
+        Assert.Equal(MirrorStatus.SessionLimit.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
         Assert.Empty(world.OurSessions());
     }
 
@@ -100,7 +102,7 @@ public class ReconcilerTests
 
         Assert.Empty(world.OurSessions());
         Assert.Equal(0, world.Ec2.Calls.GetValueOrDefault("CreateTrafficMirrorSession"));
-        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 
     [Fact]
@@ -115,8 +117,8 @@ public class ReconcilerTests
         await world.Reconciler.ReconcileInstanceAsync(second, "t", null, true, default);
 
         Assert.Empty(world.OurSessions());
-        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(first)[SessionTags.Status]);
-        Assert.Equal(MirrorStatus.UnsupportedInstanceType, world.Ec2.TagsOf(second)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType.ToWireName(), world.Ec2.TagsOf(first)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.UnsupportedInstanceType.ToWireName(), world.Ec2.TagsOf(second)[SessionTags.Status]);
         Assert.Equal(1, world.Ec2.Calls["CreateTrafficMirrorSession"]);
     }
 
@@ -301,9 +303,9 @@ public class ReconcilerTests
 
         var outcome = await world.Reconciler.ReconcileInstanceAsync(id, "t", null, true, default);
 
-        Assert.Equal("detached", outcome.Outcome);
+        Assert.Equal(InstanceOutcomeKind.Detached, outcome.Outcome);
         Assert.Empty(world.OurSessions());
-        Assert.Equal(MirrorStatus.Excluded, world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal(MirrorStatus.Excluded.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 
     [Fact]
@@ -362,7 +364,7 @@ public class ReconcilerTests
 
         var next = await world.Reconciler.ReconcileInstanceAsync(id, "reconcile", null, true, default);
 
-        Assert.Equal("mirrored", next.Outcome);
+        Assert.Equal(InstanceOutcomeKind.Mirrored, next.Outcome);
         Assert.Equal(2, world.OurSessions().Count);
         Assert.DoesNotContain(world.OurSessions(), s => s.NetworkInterfaceId == foreign.NetworkInterfaceId && s.SessionNumber == foreign.SessionNumber);
         Assert.Contains(foreign, world.Ec2.AllSessions());

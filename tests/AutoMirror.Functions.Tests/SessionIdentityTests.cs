@@ -1,4 +1,4 @@
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Tests;
 

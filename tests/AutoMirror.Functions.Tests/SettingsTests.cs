@@ -1,4 +1,4 @@
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Tests.Fakes;
 
 namespace AutoMirror.Functions.Tests;

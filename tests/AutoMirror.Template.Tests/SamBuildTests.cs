@@ -253,7 +253,7 @@ public sealed class SamBuildTests(SamBuildTests.Build build, ITestOutputHelper o
     public sealed class Build : IAsyncLifetime
     {
         public static readonly string Script = Path.Combine(RepositoryRoot.Path, "scripts", "sam-build.py");
-        private static readonly string[] Sources = ["src/AutoMirror.Functions", "src/AutoMirror.Aws", "src/AutoMirror.Sensor", "deploy", "template.yaml", "samconfig.toml", "Directory.Build.props", "Directory.Packages.props"];
+        private static readonly string[] Sources = ["src/AutoMirror.Functions", "src/AutoMirror.Core", "src/AutoMirror.Aws", "src/AutoMirror.Sensor", "deploy", "template.yaml", "samconfig.toml", "Directory.Build.props", "Directory.Packages.props"];
 
         public async Task InitializeAsync()
         {

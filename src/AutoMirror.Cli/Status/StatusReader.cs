@@ -1,8 +1,9 @@
+using AutoMirror.Core.Ownership;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.LoadBalancing;
-using AutoMirror.Functions.Configuration;
-using AutoMirror.Functions.Mirroring;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Mirroring;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Cli.Status;
 

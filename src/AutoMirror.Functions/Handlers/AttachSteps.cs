@@ -1,86 +1,41 @@
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Handlers;
 
 /// <summary>
-/// The Attach workflow's task handlers (statemachine/attach.asl.json). Each takes the state's input as the
-/// contract describes and throws typed exceptions whose names the workflow's Retry/Catch match.
+/// The Attach workflow's tasks (statemachine/attach.asl.json; payloads in docs/contracts.md). The plan carries the
+/// attach's correlation id (the triggering event's id) from Evaluate to every later step.
 /// </summary>
-public sealed class AttachSteps
+public sealed class AttachSteps(AutoMirrorServices services)
 {
-    private readonly Reconciler _reconciler;
+    private readonly AttachWorkflow _attach = new(services.Reconciler);
+    private readonly TimeSpan? _timeout = services.Settings.FunctionTimeout;
 
     public AttachSteps()
-        : this(FunctionServices.FromEnvironment())
+        : this(AutoMirrorServices.FromEnvironment())
     {
     }
 
-    public AttachSteps(FunctionServices services)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        _reconciler = services.Reconciler;
-    }
+    public Task<Stream> EvaluateAsync(Stream input) =>
+        Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachInput), Invocation.Write(AutoMirrorJsonContext.Default.AttachPlan), _timeout,
+            AttachWorkflow.CorrelationIdOf, _attach.EvaluateAsync);
 
-    /// <summary>Input <c>{"instanceId","trigger","eventId"}</c> → <c>$.plan</c>.</summary>
-    public async Task<Stream> EvaluateAsync(Stream input)
-    {
-        var request = HandlerIo.Read(await HandlerIo.ReadAsync(input).ConfigureAwait(false), FunctionsJsonContext.Default.AttachInput);
-        if (request.InstanceId is not { } instanceId || !instanceId.StartsWith("i-", StringComparison.Ordinal))
-        {
-            throw new InvalidPayloadException($"Evaluate needs an instanceId starting with 'i-', got '{request.InstanceId}'");
-        }
+    /// <summary>Input <c>$.plan</c>, not read: the gate is the sensor's.</summary>
+    public Task<Stream> CheckTargetHealthAsync(Stream input) =>
+        Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachPlan), Invocation.Write(AutoMirrorJsonContext.Default.TargetHealth), _timeout,
+            plan => plan.CorrelationId, (_, ct) => _attach.CheckTargetHealthAsync(ct));
 
-        var plan = await _reconciler.EvaluateAsync(instanceId, request.Trigger ?? "manual", null, CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(plan, FunctionsJsonContext.Default.AttachPlan);
-    }
+    public Task<Stream> CreateSessionsAsync(Stream input) =>
+        Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachPlan), Invocation.Write(AutoMirrorJsonContext.Default.CreatedSessions), _timeout,
+            plan => plan.CorrelationId, _attach.CreateSessionsAsync);
 
-    /// <summary>Input <c>$.plan</c> (unused: the gate is the sensor's) → <c>$.health</c>.</summary>
-    public async Task<Stream> CheckTargetHealthAsync(Stream input)
-    {
-        await HandlerIo.ReadAsync(input).ConfigureAwait(false);
-        var health = await _reconciler.CheckTargetHealthAsync(CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(health, FunctionsJsonContext.Default.TargetHealth);
-    }
+    public Task<Stream> VerifyAsync(Stream input) =>
+        Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.VerifyInput), Invocation.Write(AutoMirrorJsonContext.Default.Verified), _timeout,
+            request => request.Plan?.CorrelationId, _attach.VerifyAsync);
 
-    /// <summary>Input <c>$.plan</c> → <c>$.created</c>.</summary>
-    public async Task<Stream> CreateSessionsAsync(Stream input)
-    {
-        var plan = ReadPlan(HandlerIo.Read(await HandlerIo.ReadAsync(input).ConfigureAwait(false), FunctionsJsonContext.Default.AttachPlan));
-        var created = await _reconciler.CreateSessionsAsync(plan, CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(created, FunctionsJsonContext.Default.CreatedSessions);
-    }
-
-    /// <summary>Input <c>{"plan","created"}</c> → <c>$.verified</c>.</summary>
-    public async Task<Stream> VerifyAsync(Stream input)
-    {
-        var request = HandlerIo.Read(await HandlerIo.ReadAsync(input).ConfigureAwait(false), FunctionsJsonContext.Default.VerifyInput);
-        var plan = ReadPlan(request.Plan);
-        var created = request.Created ?? throw new InvalidPayloadException("Verify needs 'created' (CreateSessions' output)");
-        var verified = await _reconciler.VerifyAsync(plan, created, CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(verified, FunctionsJsonContext.Default.Verified);
-    }
-
-    /// <summary>Input <c>{"plan","error"}</c> → what was deleted; the workflow then Fails.</summary>
-    public async Task<Stream> CleanupAsync(Stream input)
-    {
-        var request = HandlerIo.Read(await HandlerIo.ReadAsync(input).ConfigureAwait(false), FunctionsJsonContext.Default.CleanupInput);
-        var plan = ReadPlan(request.Plan);
-        var result = await _reconciler.CleanupAsync(plan, request.Error?.GetRawText(), CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(result, FunctionsJsonContext.Default.CleanupResult);
-    }
-
-    private static AttachPlan ReadPlan(AttachPlan? plan)
-    {
-        if (plan?.InstanceId is null || !plan.InstanceId.StartsWith("i-", StringComparison.Ordinal))
-        {
-            throw new InvalidPayloadException("the plan has no instanceId (expected Evaluate's output)");
-        }
-
-        if (plan.Decision is null || plan.Sessions is null || plan.ExistingSessionIds is null)
-        {
-            throw new InvalidPayloadException("the plan lacks decision, sessions or existingSessionIds (expected Evaluate's output)");
-        }
-
-        return plan;
-    }
+    public Task<Stream> CleanupAsync(Stream input) =>
+        Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.CleanupInput), Invocation.Write(AutoMirrorJsonContext.Default.CleanupResult), _timeout,
+            request => request.Plan?.CorrelationId, _attach.CleanupAsync);
 }

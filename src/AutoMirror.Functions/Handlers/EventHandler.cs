@@ -1,29 +1,21 @@
-using AutoMirror.Functions.Events;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Events;
 
 namespace AutoMirror.Functions.Handlers;
 
-/// <summary>EventBridge: EC2 instance state changes and tag changes (handler <c>EventHandler::HandleAsync</c>).</summary>
-public sealed class EventHandler
+/// <summary>
+/// EventBridge: EC2 instance state changes and tag changes. A malformed or unexpected event is logged and answered
+/// as rejected, with no AWS call. The event's id is the correlation id (and names the Attach execution it starts).
+/// </summary>
+public sealed class EventHandler(AutoMirrorServices services)
 {
-    private readonly EventRouter _router;
-
     public EventHandler()
-        : this(FunctionServices.FromEnvironment())
+        : this(AutoMirrorServices.FromEnvironment())
     {
     }
 
-    public EventHandler(FunctionServices services)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        _router = services.EventRouter;
-    }
-
-    /// <summary>A malformed or unexpected event is logged and answered as rejected, with no AWS call.</summary>
-    public async Task<Stream> HandleAsync(Stream input)
-    {
-        var payload = await HandlerIo.ReadAsync(input).ConfigureAwait(false);
-        var result = await _router.RouteAsync(MirrorEventParser.Parse(payload), CancellationToken.None).ConfigureAwait(false);
-        return HandlerIo.Write(result, FunctionsJsonContext.Default.EventResult);
-    }
+    public Task<Stream> HandleAsync(Stream input) =>
+        Invocation.RunAsync(input, payload => MirrorEventParser.Parse(payload), Invocation.Write(AutoMirrorJsonContext.Default.EventResult), services.Settings.FunctionTimeout,
+            e => e.EventId, services.EventRouter.RouteAsync);
 }

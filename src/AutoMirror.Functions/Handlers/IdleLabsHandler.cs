@@ -1,52 +1,26 @@
-using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
 
 /// <summary>
-/// IdleLabsFunction (teardown schedule): assesses every lab, logs one line per lab and starts the teardown
-/// workflow for each idle one. The scheduled event's content is not used: the time comes from the clock.
+/// IdleLabsFunction (teardown schedule): assesses every lab, logs one line per lab and starts the teardown workflow
+/// for each idle one. The scheduled event's content is not used (the time comes from the clock); its id correlates.
 /// </summary>
-public sealed class IdleLabsHandler
+public sealed class IdleLabsHandler(TeardownService service, TeardownLog log, TimeSpan? timeout = null)
 {
-    private readonly TeardownService _service;
-    private readonly TeardownLog _log;
-
-    /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
     public IdleLabsHandler()
-        : this(TeardownComposition.FromEnvironment())
+        : this(AutoMirrorServices.FromEnvironment())
     {
     }
 
-    private IdleLabsHandler(TeardownComposition composition)
-        : this(composition.Service, composition.Log)
+    public IdleLabsHandler(AutoMirrorServices services)
+        : this(services.Teardown, services.TeardownLog, services.Settings.FunctionTimeout)
     {
     }
 
-    public IdleLabsHandler(TeardownService service, TeardownLog log)
-    {
-        _service = service;
-        _log = log;
-    }
-
-    public async Task<Stream> HandleAsync(Stream input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var result = await _service.StartIdleTeardownsAsync(CancellationToken.None);
-        foreach (var lab in result.Labs)
-        {
-            _log.Write(lab, "assess");
-        }
-
-        return Serialize(result, TeardownJsonContext.Default.IdleLabsResult);
-    }
-
-    internal static MemoryStream Serialize<T>(T value, JsonTypeInfo<T> typeInfo)
-    {
-        var output = new MemoryStream();
-        JsonSerializer.Serialize(output, value, typeInfo);
-        output.Position = 0;
-        return output;
-    }
+    public Task<Stream> HandleAsync(Stream input) =>
+        Invocation.RunAsync(input, WorkflowState.EventId, Invocation.Write(AutoMirrorJsonContext.Default.IdleLabsResult), timeout, id => id,
+            async (_, ct) => log.WriteAll(await service.StartIdleTeardownsAsync(ct).ConfigureAwait(false), "assess"));
 }

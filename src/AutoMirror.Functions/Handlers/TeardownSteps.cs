@@ -1,71 +1,39 @@
-using AutoMirror.Functions.Teardown;
+using System.Text.Json.Nodes;
+using AutoMirror.Core;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Handlers;
 
 /// <summary>The teardown workflow's tasks (statemachine/teardown.asl.json); payloads in docs/contracts.md.</summary>
-public sealed class TeardownSteps
+public sealed class TeardownSteps(TeardownService service, TeardownLog log, TimeSpan? timeout = null)
 {
-    private readonly TeardownService _service;
-    private readonly TeardownLog _log;
-
-    /// <summary>The Lambda runtime's constructor: real AWS clients and settings from the environment.</summary>
     public TeardownSteps()
-        : this(TeardownComposition.FromEnvironment())
+        : this(AutoMirrorServices.FromEnvironment())
     {
     }
 
-    private TeardownSteps(TeardownComposition composition)
-        : this(composition.Service, composition.Log)
+    public TeardownSteps(AutoMirrorServices services)
+        : this(services.Teardown, services.TeardownLog, services.Settings.FunctionTimeout)
     {
-    }
-
-    public TeardownSteps(TeardownService service, TeardownLog log)
-    {
-        _service = service;
-        _log = log;
     }
 
     /// <summary>ListLabSessionsFunction: <c>{"lab": name, …}</c> → <c>{"name","sessions":[…],"instanceIds":[…]}</c>.</summary>
-    public async Task<Stream> ListLabSessionsAsync(Stream input)
-    {
-        var state = await ReadAsync(input);
-        var result = await _service.ListLabSessionsAsync(WorkflowState.LabName(state), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.LabSessionList);
-    }
+    public Task<Stream> ListLabSessionsAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.LabSessionList,
+        (state, ct) => service.ListLabSessionsAsync(WorkflowState.LabName(state), ct));
 
     /// <summary>DeleteSessionFunction (Map item): <c>{"sessionId",…}</c> → <c>{"sessionId","outcome"}</c>.</summary>
-    public async Task<Stream> DeleteSessionAsync(Stream input)
-    {
-        var state = await ReadAsync(input);
-        var result = await _service.DeleteSessionAsync(WorkflowState.RequiredString(state, "sessionId"), CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.DeleteOutcome);
-    }
+    public Task<Stream> DeleteSessionAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.DeleteOutcome,
+        (state, ct) => service.DeleteSessionAsync(WorkflowState.RequiredString(state, "sessionId"), ct));
 
-    /// <summary>InstanceActionFunction: <c>{"lab","action","instanceIds"}</c> → what was stopped or terminated.</summary>
-    public async Task<Stream> InstanceActionAsync(Stream input)
-    {
-        var state = await ReadAsync(input);
-        var request = new InstanceActionRequest(
-            WorkflowState.LabName(state),
-            WorkflowState.RequiredString(state, "action"),
-            WorkflowState.Strings(state["instanceIds"], "instanceIds"));
-        var result = await _service.InstanceActionAsync(request, dryRun: false, CancellationToken.None);
-        return IdleLabsHandler.Serialize(result, TeardownJsonContext.Default.InstanceActionResult);
-    }
+    /// <summary>InstanceActionFunction: <c>{"lab","action","instanceIds"}</c> → what was stopped, terminated or excluded.</summary>
+    public Task<Stream> InstanceActionAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.InstanceActionResult,
+        (state, ct) => service.InstanceActionAsync(WorkflowState.InstanceActionRequest(state), dryRun: false, ct));
 
     /// <summary>TeardownReportFunction: the whole state → the lab's report (also logged as one line).</summary>
-    public async Task<Stream> ReportAsync(Stream input)
-    {
-        var state = await ReadAsync(input);
-        var report = WorkflowState.Report(state, _service.Settings);
-        _log.Write(report, "report");
-        return IdleLabsHandler.Serialize(report, TeardownJsonContext.Default.LabReport);
-    }
+    public Task<Stream> ReportAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.LabReport,
+        (state, _) => Task.FromResult(log.Write(WorkflowState.Report(state, service.Settings), "report")));
 
-    private static async Task<System.Text.Json.Nodes.JsonNode> ReadAsync(Stream input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        using var reader = new StreamReader(input);
-        return WorkflowState.Parse(await reader.ReadToEndAsync());
-    }
+    private Task<Stream> RunAsync<T>(Stream input, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> output, Func<JsonNode, CancellationToken, Task<T>> step) =>
+        Invocation.RunAsync(input, WorkflowState.Parse, Invocation.Write(output), timeout, _ => null, step);
 }

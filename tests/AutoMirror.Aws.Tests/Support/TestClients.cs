@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using System.Runtime.CompilerServices;
 using Amazon;
 using Amazon.Runtime;

@@ -1,7 +1,10 @@
+using AutoMirror.Testing.Fakes;
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Ownership;
 using System.Text;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 
 namespace AutoMirror.Functions.Tests.Fakes;
 
@@ -15,7 +18,7 @@ public sealed class TestWorld
     {
         Ec2 = new FakeEc2(seed);
         Settings = AutoMirrorSettings.FromVariables(name => environment?.Invoke(name) ?? Defaults(name));
-        Services = new FunctionServices(Settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, Log, [TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero]);
+        Services = new AutoMirrorServices(Settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, Log, [TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero]);
         Steps = new AttachSteps(Services);
         // The Attach workflow, inline: Evaluate → (gate) → CreateSessions → Verify, Catch → Cleanup. A failed
         // execution is recorded, not thrown at the event's sender, as with Step Functions.
@@ -44,7 +47,7 @@ public sealed class TestWorld
 
     public AutoMirrorSettings Settings { get; }
 
-    public FunctionServices Services { get; }
+    public AutoMirrorServices Services { get; }
 
     public AttachSteps Steps { get; }
 

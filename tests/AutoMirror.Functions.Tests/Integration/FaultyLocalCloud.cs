@@ -1,11 +1,13 @@
+using AutoMirror.Testing.Fakes;
+using AutoMirror.Core.Composition;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 using AutoMirror.Testing;
 
@@ -61,11 +63,11 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
     /// The functions as deployed, over the real AWS clients; StartExecution runs the Attach workflow in-process
     /// (the emulator) and records how each execution ended, as Step Functions would.
     /// </summary>
-    public (FunctionServices Services, FakeStepFunctions StepFunctions, ConcurrentBag<string> Failures) Functions(double workflowTimeScale = 0.25)
+    public (AutoMirrorServices Services, FakeStepFunctions StepFunctions, ConcurrentBag<string> Failures) Functions(double workflowTimeScale = 0.25)
     {
         var stepFunctions = new FakeStepFunctions();
         var failures = new ConcurrentBag<string>();
-        var services = new FunctionServices(Settings(), Clients.Ec2, Clients.LoadBalancing, stepFunctions, TimeProvider.System, new RecordingLog());
+        var services = new AutoMirrorServices(Settings(), Clients.Ec2, Clients.LoadBalancing, stepFunctions, TimeProvider.System, new RecordingLog());
         var workflow = new AttachWorkflowEmulator(new AttachSteps(services), workflowTimeScale);
         stepFunctions.Runner = async input =>
         {

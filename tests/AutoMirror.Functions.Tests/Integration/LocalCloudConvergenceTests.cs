@@ -1,8 +1,10 @@
+using AutoMirror.Core.Composition;
+using AutoMirror.Core.Ownership;
 using System.Globalization;
 using System.Text.Json;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using EventHandler = AutoMirror.Functions.Handlers.EventHandler;
 
 namespace AutoMirror.Functions.Tests.Integration;
@@ -113,7 +115,7 @@ public sealed class LocalCloudConvergenceTests(FaultyLocalCloud fixture) : IClas
     }
 
     /// <summary>Runs the reconcile as the schedule does: a run that reports failures is followed by the next run.</summary>
-    private static async Task ReconcileUntilCleanAsync(FunctionServices services, string payload)
+    private static async Task ReconcileUntilCleanAsync(AutoMirrorServices services, string payload)
     {
         var handler = new ReconcileHandler(services);
         for (var run = 1; ; run++)

@@ -1,4 +1,4 @@
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using FsCheck;
 using FsCheck.Fluent;
 

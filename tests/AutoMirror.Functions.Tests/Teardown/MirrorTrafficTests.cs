@@ -1,5 +1,5 @@
 using AutoMirror.Aws.CloudWatch;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Tests.Teardown;
 

@@ -1,9 +1,10 @@
+using AutoMirror.Testing.Fakes;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using AutoMirror.Aws;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Testing;
 
 namespace AutoMirror.Functions.Tests.Teardown;
@@ -55,7 +56,7 @@ public sealed class StackCleanupHandlerTests
 
         await InvokeAsync(Handler(), Request("Delete", catcher.Url));
 
-        Assert.Equal(["tms-other-stack", "tms-user"], _ec2.Sessions.Select(s => s.TrafficMirrorSessionId).Order());
+        Assert.Equal(["tms-other-stack", "tms-user"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId).Order());
         var response = JsonNode.Parse(Assert.Single(catcher.Bodies))!;
         Assert.Equal("SUCCESS", (string?)response["Status"]);
         Assert.Equal(2, (int?)response["Data"]!["Deleted"]);
@@ -72,8 +73,8 @@ public sealed class StackCleanupHandlerTests
 
         await InvokeAsync(Handler(), Request("Create", catcher.Url));
 
-        Assert.Single(_ec2.Sessions);
-        Assert.Empty(_ec2.Calls);
+        Assert.Single(_ec2.AllSessions());
+        Assert.Equal(0, _ec2.TotalCalls);
         Assert.Equal("SUCCESS", (string?)JsonNode.Parse(Assert.Single(catcher.Bodies))!["Status"]);
     }
 

@@ -1,10 +1,11 @@
+using AutoMirror.Testing.Fakes;
 using System.Text;
 using System.Text.Json.Nodes;
 using Amazon;
 using Amazon.Runtime;
 using AutoMirror.Aws;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Testing;
 using AutoMirror.Testing.Teardown;
 
@@ -139,7 +140,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
             await _lab.PutMirrorMetricsAsync(member.InstanceId, now.AddHours(-2), now, member == members[0] ? 4096 : 0);
         }
 
-        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualClock(now)));
+        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualTimeProvider(now)));
 
         Assert.Equal("active", Lab(assessment, "busy")["status"]!.GetValue<string>());
         Assert.Empty(reports);
@@ -156,7 +157,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         var members = await LabAsync("quiet", 2);
         await _lab.StopInstancesAsync(members.Select(m => m.InstanceId));
         var stoppedAt = DateTimeOffset.UtcNow;
-        var clock = new ManualClock(stoppedAt.AddMinutes(119));
+        var clock = new ManualTimeProvider(stoppedAt.AddMinutes(119));
         var service = Service(TeardownAction.Detach, clock);
 
         var (early, earlyReports) = await RunScheduleAsync(service);
@@ -164,7 +165,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         Assert.Empty(earlyReports);
         Assert.Equal(2, (await _lab.SessionIdsAsync()).Count);
 
-        clock.Now = stoppedAt.AddMinutes(121);
+        clock.SetUtcNow(stoppedAt.AddMinutes(121));
         var (late, reports) = await RunScheduleAsync(service);
 
         Assert.Equal("idle-stopped", Lab(late, "quiet")["status"]!.GetValue<string>());
@@ -183,7 +184,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         var members = await LabAsync("old", 2, ("automirror:expires-at", now.AddHours(-1).ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
         await _lab.PutMirrorMetricsAsync(members[0].InstanceId, now.AddHours(-2), now, 9000);
 
-        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualClock(now)));
+        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualTimeProvider(now)));
 
         Assert.Equal("expired", Lab(assessment, "old")["status"]!.GetValue<string>());
         var report = Assert.Single(reports);
@@ -202,7 +203,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         var quiet = await LabAsync("zero", 1);
         await _lab.PutMirrorMetricsAsync(quiet[0].InstanceId, now.AddHours(-2), now, 0);
 
-        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualClock(now)));
+        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Stop, new ManualTimeProvider(now)));
 
         Assert.Equal("unknown-metrics", Lab(assessment, "dark")["status"]!.GetValue<string>());
         Assert.Equal("unknown-metrics", Lab(assessment, "partial")["status"]!.GetValue<string>());
@@ -231,7 +232,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         var untaggedSession = await _lab.CreateSessionAsync(untaggedEni, _targetId, _filterId, 1, LocalCloudLab.OurSessionTags(untagged, untaggedEni, null));
         await _lab.PutMirrorMetricsAsync(untagged, now.AddHours(-2), now, 0);
 
-        var (assessment, reports) = await RunScheduleAsync(Service(action, new ManualClock(now), allowTerminate: true));
+        var (assessment, reports) = await RunScheduleAsync(Service(action, new ManualTimeProvider(now), allowTerminate: true));
 
         var report = Assert.Single(reports);
         Assert.Equal(action.ToName(), report["action"]!.GetValue<string>());
@@ -267,7 +268,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         var members = await LabAsync("spent", 3, ("automirror:expires-at", now.AddMinutes(-5).ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
         var before = await _lab.SessionIdsAsync();
 
-        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Report, new ManualClock(now)));
+        var (assessment, reports) = await RunScheduleAsync(Service(TeardownAction.Report, new ManualTimeProvider(now)));
 
         var report = Assert.Single(reports);
         Assert.False(report["applied"]!.GetValue<bool>());
@@ -288,7 +289,7 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
     {
         var now = DateTimeOffset.UtcNow;
         await LabAsync("twice", 1, ("automirror:expires-at", "2020-01-01T00:00:00Z"));
-        var clock = new ManualClock(now);
+        var clock = new ManualTimeProvider(now);
         var service = Service(TeardownAction.Report, clock);
 
         var first = await service.StartIdleTeardownsAsync(default);

@@ -1,8 +1,10 @@
+using AutoMirror.Testing.Fakes;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Mirroring;
+using AutoMirror.Core.Teardown;
 
 namespace AutoMirror.Functions.Tests.Teardown;
 
@@ -14,7 +16,7 @@ public class TeardownServiceTests
     private readonly FakeEc2 _ec2 = new();
     private readonly FakeCloudWatch _cloudWatch = new();
     private readonly FakeStepFunctions _sfn = new();
-    private readonly ManualClock _clock = new(Now);
+    private readonly ManualTimeProvider _clock = new(Now);
 
     private TeardownService Service(TeardownSettings? settings = null) => new(_ec2, _cloudWatch, _sfn, _clock,
         settings ?? new TeardownSettings { MirrorTargetId = "tmt-ours", StateMachineArn = Arn, Action = TeardownAction.Detach });
@@ -52,7 +54,7 @@ public class TeardownServiceTests
         var started = Assert.Single(result.Executions);
         Assert.Equal("red", started.Lab);
         Assert.Equal("teardown-red-20261122T1200", started.Name);
-        var input = JsonNode.Parse(_sfn.Started[started.Name])!;
+        var input = JsonNode.Parse(_sfn.Executions[started.Name])!;
         Assert.Equal("red", input["lab"]!.GetValue<string>());
         Assert.Equal("detach", input["action"]!.GetValue<string>());
         Assert.Equal("idle-stopped", input["reasons"]!["status"]!.GetValue<string>());
@@ -71,12 +73,12 @@ public class TeardownServiceTests
         var service = Service();
 
         var first = await service.StartIdleTeardownsAsync(default);
-        _clock.Now = Now.AddMinutes(15);
+        _clock.SetUtcNow(Now.AddMinutes(15));
         // A third stopped member changes the reasons, so the input differs: AWS answers ExecutionAlreadyExists.
         _ec2.AddInstance("i-r3", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(6)));
         var second = await service.StartIdleTeardownsAsync(default);
 
-        Assert.Single(_sfn.Started);
+        Assert.Single(_sfn.Executions);
         Assert.False(first.Executions[0].AlreadyStarted);
         Assert.True(second.Executions[0].AlreadyStarted);
         Assert.Equal(first.Executions[0].Name, second.Executions[0].Name);
@@ -114,7 +116,7 @@ public class TeardownServiceTests
     [Fact]
     public async Task StartIdleTeardowns_WithoutTheStateMachineArn_FailsNamingTheVariable()
     {
-        var error = await Assert.ThrowsAsync<AutoMirror.Functions.Configuration.ConfigurationException>(() =>
+        var error = await Assert.ThrowsAsync<AutoMirror.Core.Configuration.ConfigurationException>(() =>
             Service(new TeardownSettings { MirrorTargetId = "tmt-ours" }).StartIdleTeardownsAsync(default));
 
         Assert.Contains("TEARDOWN_STATE_MACHINE_ARN", error.Message, StringComparison.Ordinal);
@@ -151,7 +153,7 @@ public class TeardownServiceTests
     public async Task InstanceAction_LeavesInstancesOutsideTheLabAlone()
     {
         World();
-        _ec2.Instances[0] = _ec2.Instances[0] with { State = "running" };
+        _ec2.SetState("i-r1", "running");
 
         var result = await Service().InstanceActionAsync(new InstanceActionRequest("red", "stop", ["i-r1", "i-b1", "i-u1"]), dryRun: false, default);
 
@@ -195,7 +197,7 @@ public class TeardownServiceTests
 
         Assert.Equal(["tms-r1", "tms-r2"], report.DeletedSessionIds);
         Assert.Equal(0.030m, report.HourlyCostSaved);
-        Assert.Equal(["tms-b1", "tms-u1", "tms-foreign", "tms-othertarget"], _ec2.Sessions.Select(s => s.TrafficMirrorSessionId));
+        Assert.Equal(["tms-b1", "tms-foreign", "tms-othertarget", "tms-u1"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId));
         Assert.DoesNotContain(_ec2.Mutations, m => m.Contains("Instances", StringComparison.Ordinal));
     }
 
@@ -262,7 +264,7 @@ public class TeardownServiceTests
         var line = JsonNode.Parse(log.ToString().Trim())!;
         Assert.Equal("red", line["lab"]!.GetValue<string>());
         Assert.Equal(2, line["deletedSessions"]!.GetValue<int>());
-        Assert.Equal(4, _ec2.Sessions.Count);
+        Assert.Equal(4, _ec2.AllSessions().Count);
     }
 
     [Fact]
@@ -270,8 +272,8 @@ public class TeardownServiceTests
     {
         var steps = new TeardownSteps(Service(), new TeardownLog(TextWriter.Null, _clock));
 
-        var notJson = await Assert.ThrowsAsync<TeardownInputException>(() => steps.DeleteSessionAsync(Stream("{oops")));
-        var noLab = await Assert.ThrowsAsync<TeardownInputException>(() => steps.ListLabSessionsAsync(Stream("""{"action":"detach"}""")));
+        var notJson = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.DeleteSessionAsync(Stream("{oops")));
+        var noLab = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.ListLabSessionsAsync(Stream("""{"action":"detach"}""")));
 
         Assert.Contains("not JSON", notJson.Message, StringComparison.Ordinal);
         Assert.Contains("\"lab\"", noLab.Message, StringComparison.Ordinal);

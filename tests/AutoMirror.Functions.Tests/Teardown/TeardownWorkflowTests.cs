@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Amazon;
 using Amazon.Runtime;
 using AutoMirror.Aws;
-using AutoMirror.Functions.Teardown;
+using AutoMirror.Core.Teardown;
 using AutoMirror.Testing;
 using AutoMirror.Testing.Teardown;
 using Xunit.Abstractions;

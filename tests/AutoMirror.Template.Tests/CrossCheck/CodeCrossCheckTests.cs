@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Template.Tests.Model;
 using AutoMirror.Testing;
 
@@ -11,7 +11,7 @@ namespace AutoMirror.Template.Tests.CrossCheck;
 public sealed partial class CodeCrossCheckTests
 {
     private static readonly SamTemplate Template = SamTemplate.Load();
-    private static readonly Assembly Functions = typeof(AutoMirrorSettings).Assembly;
+    private static readonly Assembly Functions = typeof(AutoMirror.Functions.Handlers.AttachSteps).Assembly;
 
     /// <summary>
     /// The AWS calls each function's code can make. Kept here, readable, and proven complete by
@@ -111,7 +111,7 @@ public sealed partial class CodeCrossCheckTests
     public void NoOtherEnvironmentVariable_IsReadByTheCode()
     {
         // Reads outside AutoMirrorSettings would bypass the one-record rule and could go unset in the template.
-        var sources = new[] { "src/AutoMirror.Functions", "src/AutoMirror.Aws" }
+        var sources = new[] { "src/AutoMirror.Functions", "src/AutoMirror.Core", "src/AutoMirror.Aws" }
             .Select(d => Path.Combine(RepositoryRoot.Path, d))
             .Where(Directory.Exists)
             .SelectMany(d => Directory.EnumerateFiles(d, "*.cs", SearchOption.AllDirectories))
@@ -206,7 +206,7 @@ public sealed partial class CodeCrossCheckTests
         {
             answer = await new FunctionScenarios(Template).InvokeHandlerAsync(functionId, payload);
         }
-        catch (AutoMirror.Functions.Mirroring.InstanceNotFoundException)
+        catch (AutoMirror.Core.Mirroring.InstanceNotFoundException)
         {
             // The sample's instance is not in the fake account: the payload was understood (the workflow retries this).
             return;

@@ -1,11 +1,13 @@
+using AutoMirror.Testing.Fakes;
+using AutoMirror.Core.Composition;
 using System.Collections.Concurrent;
 using System.Text;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.LoadBalancing;
 using AutoMirror.Aws.StepFunctions;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Functions.Tests.Fakes;
 using AutoMirror.Template.Tests.Model;
 using AutoMirror.Testing;
@@ -93,12 +95,12 @@ public sealed class FunctionScenarios
     public async Task<string> InvokeHandlerAsync(string functionId, string payload)
     {
         var parts = _template.Handler(functionId).Split("::");
-        var type = typeof(AutoMirrorSettings).Assembly.GetType(parts[1], throwOnError: true)!;
+        var type = typeof(AutoMirror.Functions.Handlers.AttachSteps).Assembly.GetType(parts[1], throwOnError: true)!;
         object handler;
         if (TeardownFunctionScenarios.ContainsKey(functionId))
         {
             var labs = new TeardownScenarios.World(SettingsFor(functionId));
-            handler = Activator.CreateInstance(type, labs.Service, labs.Log)!;
+            handler = Activator.CreateInstance(type, labs.Service, labs.Log, (TimeSpan?)null)!;
         }
         else
         {
@@ -124,7 +126,7 @@ public sealed class FunctionScenarios
         public World(AutoMirrorSettings settings)
         {
             Settings = settings;
-            Recorded = new FunctionServices(
+            Recorded = new AutoMirrorServices(
                 settings,
                 RecordingProxy<IEc2Client>.Wrap(Ec2, Calls),
                 RecordingProxy<ILoadBalancingClient>.Wrap(LoadBalancing, Calls),
@@ -132,7 +134,7 @@ public sealed class FunctionScenarios
                 TimeProvider.System,
                 new RecordingLog(),
                 [TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero]);
-            Unrecorded = new FunctionServices(settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, new RecordingLog(), [TimeSpan.Zero]);
+            Unrecorded = new AutoMirrorServices(settings, Ec2, LoadBalancing, StepFunctions, TimeProvider.System, new RecordingLog(), [TimeSpan.Zero]);
         }
 
         public AutoMirrorSettings Settings { get; }
@@ -145,9 +147,9 @@ public sealed class FunctionScenarios
 
         public FakeStepFunctions StepFunctions { get; } = new();
 
-        public FunctionServices Recorded { get; }
+        public AutoMirrorServices Recorded { get; }
 
-        public FunctionServices Unrecorded { get; }
+        public AutoMirrorServices Unrecorded { get; }
 
         public string LaunchTagged(int interfaces = 1) =>
             Ec2.Launch(new Dictionary<string, string> { [Settings.MirrorTagKey] = "true", [Settings.LabTagKey] = "lab-a" }, interfaces: interfaces);

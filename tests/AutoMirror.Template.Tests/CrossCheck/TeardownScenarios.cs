@@ -1,11 +1,11 @@
+using AutoMirror.Testing.Fakes;
 using System.Collections.Concurrent;
 using AutoMirror.Aws.CloudWatch;
 using AutoMirror.Aws.Ec2;
 using AutoMirror.Aws.StepFunctions;
-using AutoMirror.Functions.Configuration;
+using AutoMirror.Core.Configuration;
 using AutoMirror.Functions.Handlers;
-using AutoMirror.Functions.Teardown;
-using AutoMirror.Functions.Tests.Teardown;
+using AutoMirror.Core.Teardown;
 
 using AutoMirror.Testing;
 
@@ -37,7 +37,7 @@ public static class TeardownScenarios
                 RecordingProxy<IEc2Client>.Wrap(Ec2, Calls),
                 RecordingProxy<ICloudWatchClient>.Wrap(CloudWatch, Calls),
                 RecordingProxy<IStepFunctionsClient>.Wrap(StepFunctions, Calls),
-                new ManualClock(Now),
+                new ManualTimeProvider(Now),
                 TeardownSettings.From(settings));
         }
 

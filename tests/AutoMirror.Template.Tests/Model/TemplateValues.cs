@@ -1,3 +1,4 @@
+using AutoMirror.Testing.Fakes;
 using System.Text.Json.Nodes;
 using AutoMirror.Functions.Tests.Fakes;
 

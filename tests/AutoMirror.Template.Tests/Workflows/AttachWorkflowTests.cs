@@ -1,6 +1,7 @@
+using AutoMirror.Core.Ownership;
 using System.Text.Json.Nodes;
 using AutoMirror.Aws.Ec2;
-using AutoMirror.Functions.Mirroring;
+using AutoMirror.Core.Mirroring;
 using AutoMirror.Template.Tests.CrossCheck;
 
 namespace AutoMirror.Template.Tests.Workflows;
@@ -165,6 +166,8 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         var run = await lab.StepFunctions.WaitAsync((string)execution["executionArn"]!);
         Assert.True(run.Status == "SUCCEEDED", run.Describe());
         Assert.Single(await lab.SessionsOnAsync(interfaces));
+        // The event's id is the attach's correlation id, in the workflow's output as in every step's log lines.
+        Assert.Equal(eventId, (string?)run.Output?["verified"]?["correlationId"]);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, Task running)
