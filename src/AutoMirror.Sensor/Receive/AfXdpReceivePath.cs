@@ -103,21 +103,9 @@ public sealed class AfXdpReceivePath(string? interfaceName, string? noInterfaceR
         => int.TryParse(File.Exists("/sys/class/net/" + name + "/mtu") ? File.ReadAllText("/sys/class/net/" + name + "/mtu").Trim() : null,
             System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int mtu) ? mtu : null;
 
-    public void Start()
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Start();
-        }
-    }
+    public void Start() => _workers.StartAll();
 
-    public void Stop(TimeSpan wait)
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Stop(wait);
-        }
-    }
+    public void Stop(TimeSpan wait) => _workers.StopAll(wait);
 
     public void Dispose()
     {

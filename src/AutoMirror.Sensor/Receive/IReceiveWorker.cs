@@ -16,3 +16,25 @@ public interface IReceiveWorker : IDisposable
 
     void Stop(TimeSpan wait);
 }
+
+/// <summary>What every receive path does with its workers as a group (each path holds a different mix of them).</summary>
+public static class ReceiveWorkerGroup
+{
+    public static void StartAll(this IReadOnlyList<IReceiveWorker> workers)
+    {
+        ArgumentNullException.ThrowIfNull(workers);
+        foreach (var worker in workers)
+        {
+            worker.Start();
+        }
+    }
+
+    public static void StopAll(this IReadOnlyList<IReceiveWorker> workers, TimeSpan wait)
+    {
+        ArgumentNullException.ThrowIfNull(workers);
+        foreach (var worker in workers)
+        {
+            worker.Stop(wait);
+        }
+    }
+}

@@ -88,21 +88,9 @@ public sealed class PacketRingReceivePath(string? interfaceName, string? noInter
         Log.PacketRingReceiving(context.Logger, interfaceName, _ringWorkers.Count, o.PacketRing.Blocks, o.PacketRing.BlockKilobytes);
     }
 
-    public void Start()
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Start();
-        }
-    }
+    public void Start() => _workers.StartAll();
 
-    public void Stop(TimeSpan wait)
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Stop(wait);
-        }
-    }
+    public void Stop(TimeSpan wait) => _workers.StopAll(wait);
 
     public void Dispose()
     {

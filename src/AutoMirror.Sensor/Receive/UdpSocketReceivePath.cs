@@ -26,21 +26,9 @@ public sealed class UdpSocketReceivePath : IReceivePath
         }
     }
 
-    public void Start()
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Start();
-        }
-    }
+    public void Start() => _workers.StartAll();
 
-    public void Stop(TimeSpan wait)
-    {
-        foreach (var worker in _workers)
-        {
-            worker.Stop(wait);
-        }
-    }
+    public void Stop(TimeSpan wait) => _workers.StopAll(wait);
 
     public void Dispose()
     {
