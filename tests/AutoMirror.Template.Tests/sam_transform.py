@@ -6,8 +6,10 @@ Local artifact paths (CodeUri, ContentUri, DefinitionUri) are first replaced by 
 `sam package` does before the transform runs; every other part of the template goes through unchanged. Exits
 non-zero, printing the translator's errors, when the transform rejects the template.
 """
+import importlib.util
 import json
 import os
+import pathlib
 import sys
 
 from samtranslator.model.exceptions import InvalidDocumentException
@@ -15,12 +17,14 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-# The policies SAM attaches by name; the transform only needs their ARNs (normally looked up through IAM).
-MANAGED_POLICIES = {
-    "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "AWSLambdaRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaRole",
-    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-}
+def _local_cloud_transform():
+    """The local cloud's transform module (its managed-policy table), loaded by path: importing its package would
+    load moto, which this script does not need."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "localcloud/automirror_localcloud/cloudformation/transform.py"
+    spec = importlib.util.spec_from_file_location("automirror_transform", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 ARTIFACT_PROPERTIES = {
     "AWS::Serverless::Function": "CodeUri",
@@ -29,9 +33,7 @@ ARTIFACT_PROPERTIES = {
 }
 
 
-class _PolicyLoader:
-    def load(self):
-        return MANAGED_POLICIES
+_PolicyLoader = _local_cloud_transform()._PolicyLoader
 
 
 def _packaged(path):
