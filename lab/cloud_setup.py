@@ -20,8 +20,14 @@ def stack_view(deployed):
         "stackName": deployed["stackName"],
         "vpcId": network["vpcId"],
         "workloadSubnetIds": network["workloadSubnetIds"],
-        "loadBalancerArn": outputs["SensorLoadBalancerArn"],
-        "targetGroupArn": outputs["SensorTargetGroupArn"],
+        # Per TargetKind (issue #17 item 1): the NLB and its UDP group, the GWLB and its GENEVE group, or (eni) neither.
+        "targetKind": outputs.get("TargetKind", "nlb"),
+        "loadBalancerArn": outputs.get("SensorLoadBalancerArn") or outputs.get("SensorGatewayLoadBalancerArn"),
+        "targetGroupArn": outputs.get("SensorTargetGroupArn") or outputs.get("SensorGeneveTargetGroupArn"),
+        "sensorInterfaceId": outputs.get("SensorInterfaceId"),
+        "endpointId": outputs.get("SensorEndpointId"),
+        "targetName": (outputs.get("SensorInterfaceId") or outputs.get("SensorEndpointId")
+                       or (outputs.get("SensorLoadBalancerArn") or "").rsplit("/", 2)[-2]),
         "mirrorTargetId": outputs["MirrorTargetId"],
         "mirrorFilterId": outputs["MirrorFilterId"],
         "attachStateMachineArn": outputs["AttachStateMachineArn"],

@@ -55,6 +55,10 @@ E2E = ROOT / "tests" / "sensor-e2e"
 # The VPC's CIDR (cloud_setup.py): the sensor accepts outer sources only from here, as the deploy configures it.
 VPC_CIDR = "10.20.0.0/16"
 HEALTH_PORT = 8080
+# TargetKind=gwlbe (issue #17 item 1): the Gateway Load Balancer's address in the sensor subnet, the outer source of
+# the GENEVE it delivers (inside VPC_CIDR, which the sensor admits).
+GATEWAY_ADDRESS = "10.20.100.9"
+TARGET_KINDS = ("nlb", "eni", "gwlbe")
 
 started = time.monotonic()
 
@@ -336,9 +340,10 @@ class Network:
 
 
 class Sensor:
-    def __init__(self, resources, network, work, configuration):
+    def __init__(self, resources, network, work, configuration, geneve=False):
         self.resources, self.network, self.work = resources, network, work
         self.configuration = configuration
+        self.geneve = geneve
         self.process = None
 
     def restart(self, downstream, vlan_by_vni):
@@ -353,6 +358,8 @@ class Sensor:
                                "--health-port", str(HEALTH_PORT), "--source-networks", VPC_CIDR,
                                "--downstream-process", downstream, "--workers", "2",
                                "--Sensor:StatsLogSeconds=5")
+        if self.geneve:
+            args.append("--Sensor:GeneveEnabled=true")  # what install.sh --geneve writes for TargetKind=gwlbe
         # One VLAN per lab's VNI: the analyser keys flows by VLAN too, so the labs' flows stay apart.
         for vni, vlan in vlan_by_vni.items():
             args.append(f"--Sensor:VlanByVni:{vni}={vlan}")
@@ -404,7 +411,9 @@ class HealthFollower:
         code, body = self.sensor.health()
         state = "healthy" if code == "200" else "unhealthy"
         if state != self.state:
-            self.services.control("target-health", {"targetGroupArn": self.target_group, "state": state})
+            # TargetKind=eni has no target group: the health gate is the running sensor holding the interface.
+            if self.target_group:
+                self.services.control("target-health", {"targetGroupArn": self.target_group, "state": state})
             self.transitions.append({"at": round(time.monotonic() - started, 1), "state": state, "http": code,
                                      "detail": body[:200]})
             self.state = state
@@ -633,8 +642,9 @@ def tshark_flows(capture):
 class Generator:
     """Real traffic per session (captured once per session, so every session's flows are its own) and its VXLAN copy."""
 
-    def __init__(self, resources, network, work):
+    def __init__(self, resources, network, work, target_kind="nlb"):
         self.resources, self.network, self.work = resources, network, work
+        self.target_kind = target_kind
 
     def start_servers(self):
         ns = self.network.server
@@ -667,8 +677,12 @@ class Generator:
     def wrap(self, original, wrapped, vni, source_ip):
         src_mac = self.network.mac(self.network.client, "c1")
         dst_mac = self.network.mac(self.network.sensor, "x0")
+        # The mirror path per target kind: nlb and eni deliver the source's VXLAN as it is (a UDP NLB keeps the
+        # outer source; an interface target is the sensor itself); gwlbe wraps it in GENEVE from the load balancer.
+        gateway = ["--geneve-from", GATEWAY_ADDRESS] if self.target_kind == "gwlbe" else []
         return subprocess.Popen([DEBIAN_PYTHON, str(E2E / "vxlan_wrap.py"), str(original), str(wrapped), "--vni", str(vni),
-                                 "--src", source_ip, "--dst", "10.99.0.2", "--src-mac", src_mac, "--dst-mac", dst_mac],
+                                 "--src", source_ip, "--dst", "10.99.0.2", "--src-mac", src_mac, "--dst-mac", dst_mac,
+                                 *gateway],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
     def replay(self, wrapped):
@@ -735,6 +749,9 @@ def main():
     parser.add_argument("--json", help="also write the report as JSON to this file")
     parser.add_argument("--build-configuration", default="Release", help="which build of the .NET projects to run")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (logs, captures, eve.json)")
+    parser.add_argument("--target-kind", choices=TARGET_KINDS, default="nlb",
+                        help="the template's TargetKind: nlb (default), eni (the sensor's interface) or gwlbe (a Gateway "
+                             "Load Balancer endpoint, GENEVE to the sensor)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("lab: network namespaces need root; run it as root (sudo scripts/lab.sh)", file=sys.stderr)
@@ -754,7 +771,7 @@ def main():
     # SIGTERM (a CI timeout, a kill) takes the same exit path as a failure: cleanup in finally.
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        report = run_lab(resources, work, args.build_configuration)
+        report = run_lab(resources, work, args.build_configuration, args.target_kind)
     except (StepFailed, subprocess.TimeoutExpired, urllib.error.URLError, OSError, KeyError, ValueError,
             boto3.exceptions.Boto3Error, KeyboardInterrupt) as error:
         if isinstance(error, KeyboardInterrupt):
@@ -780,14 +797,15 @@ def main():
     return 0 if report["ok"] else 1
 
 
-def run_lab(resources, work, configuration):
+def run_lab(resources, work, configuration, target_kind="nlb"):
     services = Services(resources, work, configuration)
     network = Network(resources, work)
     analyser = Analyser(resources, network, work)
     second = SlowTcpdump(resources, network, work)
     # The sensor's health names every analyser on the TAP (as the installer writes it for Analyzers=zeek,suricata).
     downstream = f"{analyser.downstream_process},tcpdump"
-    report = {"analyser": analyser.kind, "instances": [], "labs": [], "vnis": [], "changes": [], "checks": []}
+    report = {"analyser": analyser.kind, "targetKind": target_kind, "instances": [], "labs": [], "vnis": [], "changes": [],
+              "checks": []}
     if analyser.kind != "suricata":
         progress("note: Suricata is not installed; tshark reads the TAP instead (flows only, no HTTP/DNS events)")
 
@@ -802,20 +820,21 @@ def run_lab(resources, work, configuration):
         note(f"namespaces {network.client} (lab client), {network.server} (lab server), {network.sensor} (sensor)")
         # The sensor and its analyser come up first: the stack waits for the sensor group's signal, which a sensor
         # sends once its health check passes, as the bootstrap does on AWS.
-        sensor = Sensor(resources, network, work, configuration)
+        sensor = Sensor(resources, network, work, configuration, geneve=target_kind == "gwlbe")
         sensor.start(downstream, {})
         analyser.start()
         second.start()
         deployed = services.deploy({
             # The template's parameters, set as a user would for a fast local run.
             "HealthPollSeconds": "1", "HealthMaxAttempts": "60", "TeardownAction": "detach", "TeardownConcurrency": "4",
+            "TargetKind": target_kind,
         }, sensors_ready=lambda: sensor.health()[0] == "200")
         stack = cloud_setup.stack_view(deployed)
         services.function_names = stack["functions"]
         report["stack"] = {k: v for k, v in stack.items() if k != "functions"}
         report["stackOutputs"] = deployed["outputs"]
         note(f"stack {stack['stackName']} {deployed['status']} with {len(deployed['resources'])} resources: "
-             f"NLB {stack['loadBalancerArn'].rsplit('/', 2)[-2]}, mirror target {stack['mirrorTargetId']}, "
+             f"target kind {target_kind} ({stack['targetName']}), mirror target {stack['mirrorTargetId']}, "
              f"filter {stack['mirrorFilterId']}, {len(stack['functions'])} functions")
         services.copy_state_machines(stack)
         note(f"Step Functions endpoint {services.sfn_url} runs the stack's workflows; Lambda host {services.lambda_url} "
@@ -866,6 +885,15 @@ def run_lab(resources, work, configuration):
              f"target health transitions: {[t['state'] for t in follower.transitions]}")
         report["targetHealth"] = follower.transitions
 
+        # Verify queues a create-first attach's automirror:status in its container's batch (StatusTagBatch), written
+        # within 30 s: wait for the verdicts the executions reported before reading the tags.
+        expected = {i["instanceId"]: i["reason"] for i in instances if i.get("execution") and i["reason"] in ("mirrored", "session-limit")}
+        deadline = time.monotonic() + 40
+        while expected and time.monotonic() < deadline:
+            if all(instance_tags(ec2, iid).get("automirror:status") == status for iid, status in expected.items()):
+                break
+            time.sleep(1)
+
         sessions = managed_sessions(ec2, stack)
         enis = {e["NetworkInterfaceId"]: e for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
         for instance in instances:
@@ -898,7 +926,7 @@ def run_lab(resources, work, configuration):
         note(f"{analyser.kind} and tcpdump reading {network.tap}; sensor healthy")
 
     with Step(4, f"traffic: real HTTP + DNS per session, wrapped in VXLAN as AWS does, to the sensor; {analyser.kind} on the TAP"):
-        generator = Generator(resources, network, work)
+        generator = Generator(resources, network, work, target_kind)
         generator.start_servers()
         all_sessions = [(instance, s) for instance in instances for s in instance["sessions"]]
         wrappers, offline = [], []

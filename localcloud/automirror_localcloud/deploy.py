@@ -132,8 +132,26 @@ def _package_with_cli(endpoint: str, template: Path, work: Path) -> Path:
     return packaged
 
 
+def take_target_interface(ec2: Any, resources: list[dict[str, Any]], instance_id: str) -> None:
+    """TargetKind=eni (issue #17 item 1): what the healthy sensor's user data does before it signals, with the same
+    EC2 calls: it detaches the stack's target interface from the sensor it replaces and attaches it as its own second
+    interface. Stacks of the other kinds have no AWS::EC2::NetworkInterface."""
+    if ec2 is None:
+        return
+    for resource in resources:
+        if resource["ResourceType"] != "AWS::EC2::NetworkInterface" or not resource.get("PhysicalResourceId"):
+            continue
+        eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[resource["PhysicalResourceId"]])["NetworkInterfaces"][0]
+        attachment = eni.get("Attachment")
+        if attachment and attachment.get("InstanceId") == instance_id:
+            continue
+        if attachment:
+            ec2.detach_network_interface(AttachmentId=attachment["AttachmentId"], Force=True)
+        ec2.attach_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instance_id, DeviceIndex=1)
+
+
 def signal_sensors(cfn: Any, autoscaling: Any, stack_name: str, stop: threading.Event,
-                   ready: Callable[[], bool] | None = None) -> None:
+                   ready: Callable[[], bool] | None = None, ec2: Any = None) -> None:
     """What each sensor's bootstrap does once its health check passes (`ready`): signal SUCCESS for its group."""
     signalled: set[str] = set()
     while not stop.is_set():
@@ -153,6 +171,7 @@ def signal_sensors(cfn: Any, autoscaling: Any, stack_name: str, stop: threading.
                 key = f"{resource['LogicalResourceId']}/{instance['InstanceId']}"
                 if key in signalled:
                     continue
+                take_target_interface(ec2, resources, instance["InstanceId"])
                 try:
                     cfn.signal_resource(StackName=stack_name, LogicalResourceId=resource["LogicalResourceId"],
                                         UniqueId=instance["InstanceId"], Status="SUCCESS")
@@ -181,7 +200,7 @@ def deploy(endpoint: str, template: Path, stack_name: str, parameters: dict[str,
     cfn.execute_change_set(ChangeSetName=change_set["Id"], StackName=stack_name)
     stop = threading.Event()
     if answer_signals:
-        threading.Thread(target=signal_sensors, args=(cfn, aws["autoscaling"], stack_name, stop, sensors_ready),
+        threading.Thread(target=signal_sensors, args=(cfn, aws["autoscaling"], stack_name, stop, sensors_ready, aws["ec2"]),
                          daemon=True).start()
     try:
         stack = wait_for_stack(cfn, stack_name, timeout)

@@ -40,6 +40,9 @@ def install(controller: Controller) -> None:
     _install_backend_hooks(controller)
     _install_target_health(controller)
     _install_load_balancer_arns()
+    _install_instance_lifecycle()
+    _install_zone_balanced_groups()
+    _install_shared_targets()
 
 
 def _install_prefixes() -> None:
@@ -301,6 +304,9 @@ def _install_backend_hooks(controller: Controller) -> None:
             mm.get_eni(self, network_interface_id)
         if network_load_balancer_arn:
             mm.check_nlb_for_target(self, network_load_balancer_arn)
+        endpoint_id = args[3] if len(args) > 3 else kwargs.get("gateway_load_balancer_endpoint_id")
+        if endpoint_id:
+            mm.check_gwlb_endpoint_for_target(self, endpoint_id)
         return original_create_target(self, network_interface_id, network_load_balancer_arn, *args, **kwargs)
 
     EC2Backend.create_traffic_mirror_target = create_traffic_mirror_target
@@ -356,3 +362,98 @@ def _install_load_balancer_arns() -> None:
         return balancer
 
     ELBv2Backend.create_load_balancer = create_load_balancer
+
+
+def _install_instance_lifecycle() -> None:
+    """Two things AWS does with instances that moto does not, and that AutoMirror's decisions depend on.
+
+    - StartInstances gives a stopped instance a new LaunchTime (AWS: "the time the instance was last
+      launched"; a stop and a start is a launch). moto keeps the first one, so the guard that ignores a
+      stop event older than the instance's last start would never be exercised as it runs on AWS.
+    - DescribeInstances filters by ``network-interface.network-interface-id`` (documented by AWS):
+      the way to ask which instance an interface is attached to now.
+    """
+    from moto.core.utils import utcnow
+    from moto.ec2.models.instances import Instance
+
+    original_start = EC2Backend.start_instances
+
+    def start_instances(self: Any, instance_ids: list[str]) -> Any:
+        started = original_start(self, instance_ids)
+        for instance, previous in started:
+            # A start of a running instance changes nothing on AWS; only a real launch moves the time.
+            if previous.name != "running":
+                instance.launch_time = utcnow()
+        return started
+
+    def attached_interface_ids(self: Any) -> list[str]:
+        return [nic.id for nic in self.nics.values()]
+
+    Instance.automirror_attached_interface_ids = property(attached_interface_ids)
+    ec2_utils.filter_dict_attribute_mapping["network-interface.network-interface-id"] = "automirror_attached_interface_ids"
+    EC2Backend.start_instances = start_instances
+
+
+def _install_zone_balanced_groups() -> None:
+    """moto launches every Auto Scaling instance into the group's first subnet; AWS spreads a group's
+    instances evenly over its subnets' Availability Zones, and zone-local delivery relies on that (one
+    sensor per zone). Each new instance goes to the zone with the fewest of the group's instances."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    original = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+        if len(subnets) < 2 or count_needed <= 0:
+            original(self, count_needed, propagated_tags)
+            return
+        ec2 = self.autoscaling_backend.ec2_backend
+        zone_of = {subnet: ec2.get_subnet(subnet).availability_zone for subnet in subnets}
+        all_subnets = self.vpc_zone_identifier
+        try:
+            for _ in range(count_needed):
+                in_zone: dict[str, int] = {}
+                for state in self.instance_states:
+                    zone = state.instance.availability_zone
+                    in_zone[zone] = in_zone.get(zone, 0) + 1
+                subnet = min(subnets, key=lambda s: (in_zone.get(zone_of[s], 0), subnets.index(s)))
+                self.vpc_zone_identifier = subnet
+                original(self, 1, dict(propagated_tags))
+        finally:
+            self.vpc_zone_identifier = all_subnets
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+
+def _install_shared_targets() -> None:
+    """AWS RAM shares a traffic mirror target (resource type ec2:TrafficMirrorTarget) with accounts or an
+    organization; moto's RAM refuses that resource type and its EC2 knows one account at a time. The shared
+    target shows in the other account's DescribeTrafficMirrorTargets and may be used in its sessions
+    (mirror_models.get_target_for_session); an unshared one stays invisible there."""
+    from moto.ram.models import ResourceShare
+
+    if "traffic-mirror-target" not in ResourceShare.SHAREABLE_RESOURCES:
+        ResourceShare.SHAREABLE_RESOURCES.append("traffic-mirror-target")
+
+    original = EC2Backend.describe_traffic_mirror_targets
+
+    def describe_traffic_mirror_targets(self: Any, traffic_mirror_target_ids: Any, filters: Any) -> list[Any]:
+        own = original(self, traffic_mirror_target_ids, filters)
+        shared = mm.shared_targets(self)
+        if not shared:
+            return own
+        from moto.utilities.utils import filter_resources
+
+        if traffic_mirror_target_ids:
+            shared = [t for t in shared if t.id in traffic_mirror_target_ids]
+        if filters:
+            shared = filter_resources(shared, filters, (
+                ("traffic-mirror-target-id", "id"),
+                ("description", "description"),
+                ("network-load-balancer-arn", "network_load_balancer_arn"),
+                ("owner-id", "owner_id"),
+                ("network-interface-id", "network_interface_id"),
+            ))
+        return list(own) + [t for t in shared if t not in own]
+
+    EC2Backend.describe_traffic_mirror_targets = describe_traffic_mirror_targets

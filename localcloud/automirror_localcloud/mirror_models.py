@@ -140,6 +140,75 @@ def get_target(backend: Any, target_id: str) -> Any:
     return target
 
 
+def shared_with(owner_backend: Any, target: Any, account_id: str) -> bool:
+    """Whether the target's owner shares it with account_id through an active AWS RAM resource share
+    naming that account, or the owner's organization when the account is a member of it."""
+    from moto.ram.models import ram_backends
+
+    ram = ram_backends[owner_backend.account_id][owner_backend.region_name]
+    for share in ram.resource_shares:
+        if share.status != "ACTIVE" or target.arn not in share.resource_arns:
+            continue
+        for principal in share.principals:
+            if principal == account_id or (principal.startswith("arn:") and _in_organization(owner_backend, principal, account_id)):
+                return True
+    return False
+
+
+def _in_organization(owner_backend: Any, organization_arn: str, account_id: str) -> bool:
+    if ":organization/" not in organization_arn:
+        return False  # OU principals are not modelled; only accounts and the whole organization
+    from moto.organizations.exceptions import AWSOrganizationsNotInUseException
+    from moto.organizations.models import organizations_backends
+
+    try:
+        organizations = organizations_backends[owner_backend.account_id][owner_backend.partition]
+        if organizations.describe_organization()["Organization"]["Arn"] != organization_arn:
+            return False
+        return any(account.id == account_id for account in organizations.accounts)
+    except AWSOrganizationsNotInUseException:  # no organization in the owner's account: the principal names nothing
+        return False
+
+
+def find_shared_target(backend: Any, target_id: str) -> Any | None:
+    """A target of another account (same region) that is shared with this backend's account."""
+    from moto.ec2.models import ec2_backends
+
+    for account_id, regions in list(ec2_backends.items()):
+        if account_id == backend.account_id or backend.region_name not in regions:
+            continue
+        other = regions[backend.region_name]
+        target = other.traffic_mirror_targets.get(target_id)
+        if target is not None:
+            return target if shared_with(other, target, backend.account_id) else None
+    return None
+
+
+def shared_targets(backend: Any) -> list[Any]:
+    """Every other account's target in this region shared with this backend's account (DescribeTrafficMirrorTargets
+    shows them to the accounts they are shared with)."""
+    from moto.ec2.models import ec2_backends
+
+    found = []
+    for account_id, regions in list(ec2_backends.items()):
+        if account_id == backend.account_id or backend.region_name not in regions:
+            continue
+        other = regions[backend.region_name]
+        found.extend(t for t in other.traffic_mirror_targets.values() if shared_with(other, t, backend.account_id))
+    return found
+
+
+def get_target_for_session(backend: Any, target_id: str) -> Any:
+    """A session may use the account's own target or one another account shares with it (AWS RAM); any other
+    account's target does not exist as far as this account can tell."""
+    target = backend.traffic_mirror_targets.get(target_id)
+    if target is None:
+        target = find_shared_target(backend, target_id)
+    if target is None:
+        raise error("InvalidTrafficMirrorTargetId.NotFound", f"The traffic mirror target ID '{target_id}' does not exist.")
+    return target
+
+
 def get_filter(backend: Any, filter_id: str) -> Any:
     mirror_filter = backend.traffic_mirror_filters.get(filter_id)
     if mirror_filter is None:
@@ -159,6 +228,21 @@ def check_nlb_for_target(backend: Any, arn: str) -> None:
                 "NlbInUseByTrafficMirrorTargetException",
                 f"The Network Load Balancer '{arn}' is already the traffic mirror target {target.id}.",
             )
+
+
+def check_gwlb_endpoint_for_target(backend: Any, endpoint_id: str) -> None:
+    """Target kinds (issue #17 item 1): the endpoint must exist, be a Gateway Load Balancer endpoint, and not be
+    another target already."""
+    endpoint = backend.vpc_end_points.get(endpoint_id)
+    if endpoint is None or endpoint.state == "deleted":
+        raise error("InvalidVpcEndpointId.NotFound", f"The Vpc Endpoint Id '{endpoint_id}' does not exist")
+    if (endpoint.vpc_endpoint_type or "") != "GatewayLoadBalancer":
+        raise error("InvalidParameterValue",
+                    f"The VPC endpoint '{endpoint_id}' is of type {endpoint.vpc_endpoint_type}, not GatewayLoadBalancer.")
+    for target in backend.traffic_mirror_targets.values():
+        if getattr(target, "gateway_load_balancer_endpoint_id", None) == endpoint_id:
+            raise error("InvalidParameterValue",
+                        f"The VPC endpoint '{endpoint_id}' is already the traffic mirror target {target.id}.")
 
 
 def get_session(backend: Any, session_id: str) -> MirrorSession:
@@ -205,7 +289,7 @@ def _check_target_capacity(backend: Any, target: Any, eni_id: str, ignore_sessio
     }
     if eni_id in sources:
         return
-    target_eni = backend.enis.get(target.network_interface_id)
+    target_eni = target.ec2_backend.enis.get(target.network_interface_id)
     target_type = target_eni.instance.instance_type if target_eni is not None and target_eni.instance else None
     limit = eni_target_source_limit(target_type)
     if len(sources) >= limit:
@@ -262,7 +346,7 @@ def create_session(backend: Any, params: dict, client_token: str | None, tag_spe
             raise error("InvalidParameterValue", f"PacketLength {packet_length} must be positive.")
 
         eni = get_eni(backend, params["NetworkInterfaceId"])
-        target = get_target(backend, params["TrafficMirrorTargetId"])
+        target = get_target_for_session(backend, params["TrafficMirrorTargetId"])
         get_filter(backend, params["TrafficMirrorFilterId"])
         _check_source(backend, eni)
 
@@ -303,7 +387,7 @@ def modify_session(backend: Any, session_id: str, changes: dict, remove_fields: 
             raise error("InvalidParameterValue", f"RemoveFields values {sorted(unknown)} are not valid.")
         target_id = changes.get("TrafficMirrorTargetId")
         if target_id:
-            _check_target_capacity(backend, get_target(backend, target_id), session.network_interface_id, ignore_session=session.id)
+            _check_target_capacity(backend, get_target_for_session(backend, target_id), session.network_interface_id, ignore_session=session.id)
         filter_id = changes.get("TrafficMirrorFilterId")
         if filter_id:
             get_filter(backend, filter_id)

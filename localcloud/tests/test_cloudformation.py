@@ -254,6 +254,14 @@ class TemplateRulesTests(unittest.TestCase):
     def test_ParameterOutsideItsAllowedValues_IsRefused(self):
         self.assertIn("SensorReceive", self.refusal(SensorReceive="carrier-pigeon"))
 
+    def test_SharePrincipalThatRamCannotTakeForAMirrorTarget_IsRefused(self):
+        # RAM shares a traffic mirror target with accounts, an organization or OUs, not with IAM roles or users.
+        self.assertIn("MirrorTargetSharePrincipals", self.refusal(MirrorTargetSharePrincipals="arn:aws:iam::222222222222:root"))
+        self.assertIn("MirrorTargetSharePrincipals", self.refusal(MirrorTargetSharePrincipals="2222,333333333333"))
+
+    def test_ZoneLocalDeliveryIsTrueOrFalse(self):
+        self.assertIn("ZoneLocalDelivery", self.refusal(ZoneLocalDelivery="yes"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -269,6 +269,15 @@ class TargetGroupModel(_Model, CloudFormationModel):
         if protocol in ("UDP", "TCP_UDP") and check in ("UDP", "TCP_UDP"):
             raise ResourceFailed(f"Health check protocol {check} is not supported for target groups with the "
                                  f"{protocol} protocol: use TCP, HTTP or HTTPS")
+        # Target kinds (issue #17 item 1): a Gateway Load Balancer's target groups are GENEVE on 6081, checked over
+        # HTTP, HTTPS or TCP (ELB "Target groups for your Gateway Load Balancers").
+        if protocol == "GENEVE":
+            if str(properties.get("Port")) != "6081":
+                raise ResourceFailed(f"A GENEVE target group must use port 6081, got {properties.get('Port')} "
+                                     "(Error code: ValidationError)")
+            if check not in (None, "HTTP", "HTTPS", "TCP"):
+                raise ResourceFailed(f"Health check protocol {check} is not supported for GENEVE target groups: use "
+                                     "TCP, HTTP or HTTPS")
         arguments = {arg: properties[key] for key, arg in _TARGET_GROUP_ARGUMENTS.items() if key in properties}
         for numeric in ("port", "healthcheck_interval_seconds", "healthcheck_timeout_seconds",
                         "healthy_threshold_count", "unhealthy_threshold_count"):
@@ -456,10 +465,190 @@ class ListenerModel(_Model, CloudFormationModel):
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
+        cls.check_kind(cloudformation_json.get("Properties") or {}, account_id, region_name)
         return FakeListener.create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
                                                             region_name, **kwargs)
+
+    @staticmethod
+    def check_kind(properties: dict, account_id: str, region_name: str) -> None:
+        """Target kinds (issue #17 item 1): a Gateway Load Balancer's listener has no protocol or port and forwards to
+        a GENEVE target group; no other load balancer forwards to one (ELBv2 CreateListener)."""
+        backend = elbv2_backends[account_id][region_name]
+        balancer = backend.load_balancers.get(properties.get("LoadBalancerArn"))
+        if balancer is None:
+            return  # moto's own check names the missing load balancer
+        groups = [backend.target_groups.get(action.get("TargetGroupArn"))
+                  for action in properties.get("DefaultActions") or [] if action.get("TargetGroupArn")]
+        geneve = [g for g in groups if g is not None and g.protocol == "GENEVE"]
+        if balancer.type == "gateway":
+            if properties.get("Protocol") is not None or properties.get("Port") is not None:
+                raise ResourceFailed("A Gateway Load Balancer listener takes no Protocol or Port "
+                                     "(Error code: ValidationError)")
+            if len(geneve) != len(groups) or not groups:
+                raise ResourceFailed("A Gateway Load Balancer listener forwards to a GENEVE target group "
+                                     "(Error code: ValidationError)")
+        elif geneve:
+            raise ResourceFailed(f"A {balancer.type} load balancer cannot forward to the GENEVE target group "
+                                 f"{geneve[0].arn} (Error code: ValidationError)")
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str) -> None:
         elbv2_backends[account_id][region_name].delete_listener(resource_name)
+
+
+# ----- target kinds (issue #17 item 1): Gateway Load Balancer endpoint services and endpoints -------------------------
+# moto 5.2.1 has no CloudFormation model for AWS::EC2::VPCEndpointService, and its VPCEndpoint model makes a Gateway
+# Load Balancer endpoint without checking its service or subnet and without the interface AWS gives it.
+_ENDPOINT_SERVICE = re.compile(r"^com\.amazonaws\.vpce\.[a-z0-9-]+\.(vpce-svc-[0-9a-f]+)$")
+
+
+def _gateway_balancer(account_id: str, region_name: str, arn: str) -> Any:
+    balancer = elbv2_backends[account_id][region_name].load_balancers.get(arn)
+    if balancer is None:
+        raise ResourceFailed(f"Load balancer {arn} does not exist (Error code: InvalidParameter)")
+    return balancer
+
+
+class VpcEndpointServiceModel(_Model, CloudFormationModel):
+    """An endpoint service fronts Gateway Load Balancers or Network Load Balancers, never both, and each ARN must
+    name an existing load balancer of that type (EC2 CreateVpcEndpointServiceConfiguration)."""
+
+    TYPE = "AWS::EC2::VPCEndpointService"
+    ATTRIBUTES = ("ServiceId",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::VPCEndpointService"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        gateways = list(properties.get("GatewayLoadBalancerArns") or [])
+        networks = list(properties.get("NetworkLoadBalancerArns") or [])
+        if bool(gateways) == bool(networks):
+            raise ResourceFailed("Specify either GatewayLoadBalancerArns or NetworkLoadBalancerArns, not both and not "
+                                 "neither (Error code: InvalidParameter)")
+        wanted = "gateway" if gateways else "network"
+        for arn in gateways or networks:
+            balancer = _gateway_balancer(account_id, region_name, arn)
+            if balancer.type != wanted:
+                raise ResourceFailed(f"Load balancer {arn} is a {balancer.type} load balancer, not a {wanted} load "
+                                     "balancer (Error code: InvalidParameter)")
+        ec2 = ec2_backends[account_id][region_name]
+        acceptance = str(properties.get("AcceptanceRequired", False)).lower() == "true"
+        config = ec2.create_vpc_endpoint_service_configuration(gateways or networks, acceptance, None, [], [region_name])
+
+        def delete() -> None:
+            # AWS refuses to delete a service that endpoints are still connected to.
+            connected = [e.id for e in ec2.vpc_end_points.values()
+                         if e.service_name == config.service_name and e.state != "deleted"]
+            if connected:
+                raise ResourceFailed(f"Service {config.id} has existing endpoint connections {connected}")
+            ec2.configurations.pop(config.id, None)
+
+        return _Physical(config.id, {"ServiceId": config.id}, delete)
+
+
+class VpcEndpointModel(_Model, CloudFormationModel):
+    """moto's endpoint for the Gateway and Interface types. A GatewayLoadBalancer endpoint is checked as AWS checks
+    it: its service must be an existing Gateway Load Balancer endpoint service, it sits in exactly one subnet of the
+    VPC, and it gets a requester-managed network interface there (which can never be a mirror source)."""
+
+    TYPE = "AWS::EC2::VPCEndpoint"
+    ATTRIBUTES = ("Id", "NetworkInterfaceIds", "DnsEntries", "CreationTimestamp")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::VPCEndpoint"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        from moto.ec2.models.vpcs import VPCEndPoint
+
+        properties = cloudformation_json.get("Properties") or {}
+        if properties.get("VpcEndpointType") != "GatewayLoadBalancer":
+            endpoint = VPCEndPoint.create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
+                                                                   region_name, **kwargs)
+            ec2 = ec2_backends[account_id][region_name]
+            return _Physical(endpoint.id, {"Id": endpoint.id, "NetworkInterfaceIds": endpoint.network_interface_ids or [],
+                                           "DnsEntries": endpoint.dns_entries,
+                                           "CreationTimestamp": str(endpoint.creation_timestamp)},
+                             lambda: ec2.delete_vpc_endpoints([endpoint.id]))
+        ec2 = ec2_backends[account_id][region_name]
+        service_name = properties.get("ServiceName") or ""
+        match = _ENDPOINT_SERVICE.match(service_name)
+        config = ec2.configurations.get(match.group(1)) if match else None
+        if config is None:
+            raise ResourceFailed(f"The Vpc Endpoint Service '{service_name}' does not exist "
+                                 "(Error code: InvalidServiceName)")
+        if not config.gateway_load_balancer_arns:
+            raise ResourceFailed(f"Service {service_name} is not a Gateway Load Balancer endpoint service: a "
+                                 "GatewayLoadBalancer endpoint needs one (Error code: InvalidParameter)")
+        subnets = list(properties.get("SubnetIds") or [])
+        if len(subnets) != 1:
+            raise ResourceFailed(f"A Gateway Load Balancer endpoint takes exactly one subnet, got {len(subnets)} "
+                                 "(Error code: InvalidParameter)")
+        if properties.get("SecurityGroupIds") or properties.get("RouteTableIds"):
+            raise ResourceFailed("A Gateway Load Balancer endpoint takes no security groups or route tables "
+                                 "(Error code: InvalidParameter)")
+        subnet = ec2.get_subnet(subnets[0])
+        vpc_id = properties.get("VpcId")
+        if subnet.vpc_id != vpc_id:
+            raise ResourceFailed(f"Subnet {subnet.id} is not in VPC {vpc_id} (Error code: InvalidParameter)")
+        endpoint = ec2.create_vpc_endpoint(vpc_id=vpc_id, service_name=service_name, endpoint_type="GatewayLoadBalancer",
+                                           policy_document=None, route_table_ids=[], subnet_ids=subnets)
+        eni = ec2.create_network_interface(subnet, None, description=f"VPC Endpoint Interface {endpoint.id}")
+        eni.requester_managed = True
+        eni.interface_type = "gateway_load_balancer_endpoint"
+        endpoint.network_interface_ids = [eni.id]
+        endpoint.state = "available"
+
+        def delete() -> None:
+            for target in ec2.traffic_mirror_targets.values():
+                if getattr(target, "gateway_load_balancer_endpoint_id", None) == endpoint.id:
+                    raise ResourceFailed(f"Endpoint {endpoint.id} is the traffic mirror target {target.id}")
+            ec2.delete_vpc_endpoints([endpoint.id])
+            ec2.delete_network_interface(eni.id)
+
+        return _Physical(endpoint.id, {"Id": endpoint.id, "NetworkInterfaceIds": [eni.id], "DnsEntries": [],
+                                       "CreationTimestamp": str(endpoint.creation_timestamp)}, delete)
+
+
+# ----- AWS RAM (issue #17: a mirror target shared with the source accounts) -------------------------------------
+class ResourceShareModel(_Model, CloudFormationModel):
+    """AWS::RAM::ResourceShare through moto's RAM backend (which the traffic-mirroring extension teaches that a
+    traffic mirror target is shareable); its principals and ARNs are checked there as the API checks them."""
+
+    TYPE = "AWS::RAM::ResourceShare"
+    ATTRIBUTES = ("Arn",)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::RAM::ResourceShare"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        from moto.ram.exceptions import InvalidParameterException, MalformedArnException, UnknownResourceException
+        from moto.ram.models import ram_backends
+
+        properties = cloudformation_json.get("Properties") or {}
+        if not properties.get("Name"):
+            raise ResourceFailed("A resource share needs a Name")
+        ram = ram_backends[account_id][region_name]
+        try:
+            share = ram.create_resource_share(
+                name=properties["Name"], resourceArns=list(properties.get("ResourceArns") or []),
+                principals=list(properties.get("Principals") or []),
+                allowExternalPrincipals=_bool(properties.get("AllowExternalPrincipals", True)))["resourceShare"]
+        except (InvalidParameterException, MalformedArnException, UnknownResourceException) as exc:  # AWS's message
+            raise ResourceFailed(str(exc)) from exc
+        arn = share["resourceShareArn"]
+        return _Physical(arn, {"Arn": arn}, lambda: ram.delete_resource_share(arn))
+
+
+def _bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
