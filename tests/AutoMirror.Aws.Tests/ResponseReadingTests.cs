@@ -27,6 +27,37 @@ public sealed class ResponseReadingTests
     }
 
     [Fact]
+    public async Task DescribeInstances_ReadsThePlacementsZone()
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(
+            "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><reservationSet><item><instancesSet>" +
+            "<item><instanceId>i-1</instanceId><instanceType>c6in.large</instanceType><instanceState><code>16</code><name>running</name></instanceState>" +
+            "<placement><availabilityZone>us-east-1b</availabilityZone><tenancy>default</tenancy></placement></item>" +
+            "<item><instanceId>i-2</instanceId><instanceType>c6in.large</instanceType><instanceState><code>16</code><name>running</name></instanceState></item>" +
+            "</instancesSet></item></reservationSet></DescribeInstancesResponse>"));
+        using var clients = new AwsClients(TestClients.Options(handler));
+
+        var instances = await clients.Ec2.DescribeInstancesAsync([new Ec2Filter("instance-id", ["i-1", "i-2"])], CancellationToken.None);
+
+        Assert.Equal(["us-east-1b", null], instances.Select(i => i.AvailabilityZone));
+    }
+
+    [Fact]
+    public async Task DescribeTargetHealth_ReadsTheZoneOfIpTargets_AndNoneForInstanceTargets()
+    {
+        var handler = new RecordingHandler((_, _) => RecordingHandler.Xml(
+            "<DescribeTargetHealthResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><DescribeTargetHealthResult><TargetHealthDescriptions>" +
+            "<member><Target><Id>10.0.100.7</Id><Port>4789</Port><AvailabilityZone>us-east-1a</AvailabilityZone></Target><TargetHealth><State>healthy</State></TargetHealth></member>" +
+            "<member><Target><Id>i-0123456789abcdef0</Id><Port>4789</Port></Target><TargetHealth><State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason></TargetHealth></member>" +
+            "</TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>"));
+        using var clients = new AwsClients(TestClients.Options(handler));
+
+        var targets = await clients.LoadBalancing.DescribeTargetHealthAsync("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/s/1", CancellationToken.None);
+
+        Assert.Equal([("10.0.100.7", "healthy", "us-east-1a"), ("i-0123456789abcdef0", "unhealthy", null)], targets.Select(t => (t.TargetId, t.State, t.AvailabilityZone)));
+    }
+
+    [Fact]
     public async Task DescribeInstanceTypes_AsksOnlyOnce_PerType()
     {
         var handler = new RecordingHandler((request, _) =>

@@ -27,7 +27,9 @@ public sealed class RetryTests
             ? RecordingHandler.Ec2Error("RequestLimitExceeded", "Request limit exceeded.", $"req-{n}", HttpStatusCode.ServiceUnavailable)
             : RecordingHandler.Xml(EmptySessions));
         var time = new ManualTimeProvider { AutoAdvance = true };
-        using var clients = new AwsClients(TestClients.Options(handler, time, FourAttempts, () => 1.0));
+        // The retry policy alone: the client-side bucket also slows down after a throttle (TokenBucketTests), and its
+        // waits would mix with the backoff's in RequestedDelays.
+        using var clients = new AwsClients(TestClients.Options(handler, time, FourAttempts, () => 1.0) with { ClientSideRateLimit = false });
 
         var sessions = await clients.Ec2.DescribeTrafficMirrorSessionsAsync([], CancellationToken.None);
 

@@ -104,4 +104,65 @@ public sealed class TokenBucketTests
         await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(46, handler.Count);
     }
+
+    [Fact]
+    public void Throttle_CutsTheRateOncePerTokenInterval_AndAcceptedCallsGrowItBack()
+    {
+        var time = new ManualTimeProvider();
+        var bucket = new TokenBucket(capacity: 45, refillPerSecond: 5, time, adaptive: true);
+
+        bucket.OnThrottled();
+        Assert.Equal(1.25, bucket.CurrentRate, 3);
+        // A second concurrent call met the same empty bucket: not a second cut.
+        bucket.OnThrottled();
+        Assert.Equal(1.25, bucket.CurrentRate, 3);
+        time.Advance(TimeSpan.FromSeconds(1));
+        bucket.OnThrottled();
+        Assert.Equal(0.3125, bucket.CurrentRate, 3);
+
+        for (var i = 0; i < 100; i++)
+        {
+            bucket.OnAccepted();
+        }
+
+        Assert.Equal(0.3125 + (100 * 5 * 0.003), bucket.CurrentRate, 3);
+        for (var i = 0; i < 1000; i++)
+        {
+            bucket.OnAccepted();
+        }
+
+        Assert.Equal(5, bucket.CurrentRate, 3);
+    }
+
+    [Fact]
+    public async Task AfterAThrottle_TheNextCallWaitsAtTheSlowerRate_WithNoBurst()
+    {
+        var time = new ManualTimeProvider();
+        var bucket = new TokenBucket(capacity: 45, refillPerSecond: 5, time, adaptive: true);
+        await bucket.AcquireAsync(CancellationToken.None);
+
+        bucket.OnThrottled();
+        // Idle long enough to refill the whole burst at full rate: while slowed, only one token builds up.
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(bucket.AcquireAsync(CancellationToken.None).AsTask().IsCompletedSuccessfully);
+        var next = bucket.AcquireAsync(CancellationToken.None).AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(700));
+        Assert.False(next.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        await next.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void OnlyTheCreateBucket_Adapts_OthersKeepEc2sRate()
+    {
+        var limits = new Ec2RateLimits(new ManualTimeProvider());
+
+        limits.For("CreateTrafficMirrorSession").OnThrottled();
+        limits.For("DeleteTrafficMirrorSession").OnThrottled();
+        limits.For("DescribeInstances").OnThrottled();
+
+        Assert.Equal(1.25, limits.For("CreateTrafficMirrorSession").CurrentRate, 3);
+        Assert.Equal(5, limits.For("DeleteTrafficMirrorSession").CurrentRate, 3);
+        Assert.Equal(20, limits.For("DescribeInstances").CurrentRate, 3);
+    }
 }

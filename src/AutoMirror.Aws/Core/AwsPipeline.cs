@@ -61,7 +61,9 @@ internal sealed class AwsPipeline : IDisposable
                 attemptTimeout.CancelAfter(policy.AttemptTimeout);
                 try
                 {
-                    return await attempt(attemptTimeout.Token).ConfigureAwait(false);
+                    var answer = await attempt(attemptTimeout.Token).ConfigureAwait(false);
+                    bucket?.OnAccepted();
+                    return answer;
                 }
                 catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -72,6 +74,11 @@ internal sealed class AwsPipeline : IDisposable
                 {
                     error = failure;
                 }
+            }
+
+            if (error.Kind == FailureKind.Throttled)
+            {
+                bucket?.OnThrottled();
             }
 
             if (error.Kind == FailureKind.Permanent || attemptNumber >= policy.MaxAttempts)

@@ -292,7 +292,8 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
             NullIfEmpty(eni.SubnetId),
             NullIfEmpty(eni.PrivateIpAddress)))],
         item.LaunchTime is { } launched ? new DateTimeOffset(AsUtc(launched)) : null,
-        NullIfEmpty(item.StateTransitionReason));
+        NullIfEmpty(item.StateTransitionReason),
+        NullIfEmpty(item.Placement?.AvailabilityZone));
 
     private static TrafficMirrorSession ToSession(Sdk.TrafficMirrorSession item) => new(
         Required(item.TrafficMirrorSessionId, "trafficMirrorSessionId"),
@@ -303,7 +304,8 @@ internal sealed class Ec2Client : IEc2Client, IDisposable
         item.VirtualNetworkId,
         item.PacketLength,
         NullIfEmpty(item.Description),
-        ToTags(item.Tags));
+        ToTags(item.Tags),
+        NullIfEmpty(item.OwnerId));
 
     private static InstanceStateChange ToStateChange(Sdk.InstanceStateChange item) => new(
         Required(item.InstanceId, "instanceId"),

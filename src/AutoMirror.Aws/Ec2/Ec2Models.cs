@@ -16,7 +16,8 @@ public sealed record Ec2Instance(
     IReadOnlyDictionary<string, string> Tags,
     IReadOnlyList<InstanceNetworkInterface> NetworkInterfaces,
     DateTimeOffset? LaunchTime,
-    string? StateTransitionReason = null);
+    string? StateTransitionReason = null,
+    string? AvailabilityZone = null);
 
 public sealed record InstanceNetworkInterface(
     string NetworkInterfaceId,
@@ -36,7 +37,8 @@ public sealed record TrafficMirrorSession(
     int? VirtualNetworkId,
     int? PacketLength,
     string? Description,
-    IReadOnlyDictionary<string, string> Tags);
+    IReadOnlyDictionary<string, string> Tags,
+    string? OwnerId = null);
 
 public sealed record TrafficMirrorTarget(
     string TrafficMirrorTargetId,

@@ -29,9 +29,17 @@ internal sealed class Ec2RateLimits(TimeProvider time)
         _ => (50, 5),
     };
 
+    /// <summary>
+    /// Actions whose bucket adapts to AWS's throttles (<see cref="TokenBucket.OnThrottled"/>): CreateTrafficMirrorSession,
+    /// the one call a launch burst makes from many containers at once into EC2's smallest bucket (5/s), with nothing
+    /// bounding their number. The teardown's deletes are bounded by its Map's concurrency, and the Describe buckets are
+    /// four times larger; a fixed rate keeps them fast when throttles are not about their rate (faults, other tools).
+    /// </summary>
+    public static bool Adapts(string action) => action == "CreateTrafficMirrorSession";
+
     private TokenBucket Create(string action)
     {
         var (capacity, refill) = Documented(action);
-        return new TokenBucket((int)(capacity * BurstHeadroom), refill, time);
+        return new TokenBucket((int)(capacity * BurstHeadroom), refill, time, Adapts(action));
     }
 }

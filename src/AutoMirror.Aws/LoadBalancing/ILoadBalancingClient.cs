@@ -15,7 +15,8 @@ public interface ILoadBalancingClient
     Task<IReadOnlyDictionary<string, string>> DescribeTargetGroupAttributesAsync(string targetGroupArn, CancellationToken cancellationToken);
 }
 
-public sealed record TargetHealthDescription(string TargetId, int? Port, string State, string? Reason, string? Description);
+/// <summary><see cref="AvailabilityZone"/>: ELBv2 returns it for IP targets (or "all"); instance targets leave it out.</summary>
+public sealed record TargetHealthDescription(string TargetId, int? Port, string State, string? Reason, string? Description, string? AvailabilityZone = null);
 
 public sealed record Listener(string ListenerArn, string LoadBalancerArn, string Protocol, int Port);
 

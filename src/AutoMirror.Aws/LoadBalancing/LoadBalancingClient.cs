@@ -20,7 +20,8 @@ internal sealed class LoadBalancingClient(AwsPipeline pipeline) : ILoadBalancing
                 target.Int("Port"),
                 health.Text("State") ?? "unknown",
                 health.Text("Reason"),
-                health.Text("Description"));
+                health.Text("Description"),
+                target.Text("AvailabilityZone"));
         }).ToList();
     }
 
