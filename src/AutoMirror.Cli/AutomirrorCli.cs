@@ -9,6 +9,7 @@ using AutoMirror.Aws.Ec2;
 using AutoMirror.Core;
 using AutoMirror.Core.Composition;
 using AutoMirror.Core.Configuration;
+using AutoMirror.Core.Costs;
 using AutoMirror.Core.Logging;
 using AutoMirror.Core.Mirroring;
 using AutoMirror.Core.Teardown;
@@ -77,14 +78,24 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
     private Command StatusCommand()
     {
         var lab = new Option<string>("--lab") { Description = "Only this lab's instances" };
-        var command = new Command("status", "Tagged instances, their AutoMirror sessions, status tag, sensor health, per-lab cost and idle verdict")
+        var targetKind = new Option<string>("--target-kind") { Description = "Price the estimate as this target kind (nlb, eni, gwlbe); default: the target's own" };
+        targetKind.AcceptOnlyFromAmong("nlb", "eni", "gwlbe");
+        var command = new Command("status", "Tagged instances, their AutoMirror sessions, status tag, sensor health, per-lab cost and idle verdict, hourly estimate")
         {
             lab,
+            targetKind,
         };
         command.SetAction((parse, ct) => GuardAsync(parse, async (context, token) =>
         {
             var reader = new StatusReader(context.Clients.Ec2, context.Clients.LoadBalancing, context.Teardown, context.Settings);
+            if (parse.GetValue(lab) is { } named && AwsInput.LabName("--lab", named) is { } badLab)
+            {
+                throw new ConfigurationException(badLab);
+            }
+
             var report = await reader.ReadAsync(parse.GetValue(lab), token);
+            var estimate = await new CostEstimateReader(context.Clients.Ec2, context.Settings).ReadAsync(report, MirrorCosts.ParseKind(parse.GetValue(targetKind)), token);
+            report = report with { Estimate = estimate };
             if (parse.GetValue(_json))
             {
                 await output.WriteLineAsync(JsonSerializer.Serialize(report, CliJsonContext.Default.StatusReport));
@@ -92,6 +103,7 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
             else
             {
                 StatusTable.Write(report, output);
+                EstimateTable.Write(estimate, output);
             }
 
             return parse.GetValue(lab) is not null && report.Instances.Count == 0 ? ExitCodes.NothingToDo : ExitCodes.Ok;
@@ -114,8 +126,12 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
             var ids = parse.GetValue(instances) is { Length: > 0 } given ? given : null;
             if (ids?.FirstOrDefault(id => !InstanceIds.IsInstanceId(id)) is { } bad)
             {
-                throw new ConfigurationException($"--instance '{bad}' is not an instance id (i-…)");
+                throw new ConfigurationException(AwsInput.InstanceId("--instance", bad)!);
             }
+
+            // One id for the whole run, as the scheduled reconcile has its event's: it goes into the status tags this run
+            // writes, so `automirror status` shows which run wrote each.
+            using var correlation = Correlation.Begin("cli-reconcile-" + Guid.NewGuid().ToString("N")[..12]);
 
             // A dry run composes the same services over an EC2 port that records the writes instead of making them.
             var dryRunEc2 = isDryRun ? new DryRunEc2Client(context.Clients.Ec2) : null;
@@ -170,6 +186,11 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
             if (parse.GetValue(action) is { } name && !TeardownActions.TryParse(name, out chosen))
             {
                 throw new ConfigurationException($"--action must be one of {string.Join(" | ", TeardownActions.Names)}");
+            }
+
+            if (AwsInput.LabName("--lab", parse.GetValue(lab)) is { } badLab)
+            {
+                throw new ConfigurationException(badLab);
             }
 
             var report = await context.Teardown.TeardownLabAsync(parse.GetValue(lab)!, chosen, parse.GetValue(dryRun), token);
@@ -295,7 +316,18 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         output.WriteLine($"Action: {report.Action} (requested {report.RequestedAction}), {applied}");
         output.WriteLine(report.Applied
             ? $"Sessions deleted: {report.DeletedSessionIds.Count} of {report.SessionIds.Count}"
-            : $"Sessions that would be deleted: {report.SessionIds.Count}");
+            : $"Sessions a real run would delete: {report.SessionIds.Count}");
+        var listed = (report.Applied ? report.Deleted : report.WouldDelete) ?? [];
+        if (listed.Count > 0)
+        {
+            var sessions = new Table(("SESSION", 21), ("INSTANCE", 19), ("INTERFACE", 21), ("LAB", 30));
+            foreach (var line in listed)
+            {
+                sessions.Add(line.SessionId, line.InstanceId ?? "-", line.NetworkInterfaceId ?? "-", line.Lab ?? "-");
+            }
+
+            sessions.WriteTo(output);
+        }
         if (report.StoppedInstanceIds.Count > 0)
         {
             WriteWrapped("Instances stopped: ", string.Join(", ", report.StoppedInstanceIds));
@@ -316,7 +348,9 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
             WriteWrapped("Note: ", note);
         }
 
-        output.WriteLine($"Hourly cost {(report.Applied ? "saved" : "that would be saved")}: {StatusTable.Money(report.HourlyCostSaved)}");
+        output.WriteLine(report.Applied
+            ? $"Hourly cost saved: {StatusTable.Money(report.HourlyCostSaved)}"
+            : $"Hourly cost a real run would save: {StatusTable.Money(report.HourlyCostWouldSave ?? 0m)} (nothing saved: nothing was changed)");
     }
 
     /// <summary>Free text at word boundaries within 100 columns, continuation lines indented under the text.</summary>

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using AutoMirror.Cli.Status;
+using AutoMirror.Core.Costs;
 using AutoMirror.Testing;
 using AutoMirror.Testing.Teardown;
 
@@ -88,7 +90,7 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         Assert.Matches(@"^red\s+2\s+2\s+\$0\.030\s+unknown-metrics\s+", lines.Single(l => l.StartsWith("red ", StringComparison.Ordinal)));
         Assert.Contains($"Sensor: target {_targetId}, 1 of 1 targets healthy.", lines);
         Assert.Matches($@"^{world.Sensor}\s+4789\s+healthy$", lines.Single(l => l.StartsWith(world.Sensor, StringComparison.Ordinal)));
-        Assert.Equal("Total: 3 instances, 3 AutoMirror sessions, $0.045/hour.", lines[^1]);
+        Assert.Contains("Total: 3 instances, 3 AutoMirror sessions, $0.045/hour.", lines); // the estimate section follows it
     }
 
     [Fact]
@@ -100,12 +102,12 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
 
         Assert.True(result.ExitCode == 0, result.Error);
         var json = JsonNode.Parse(result.Output)!.AsObject();
-        Assert.Equal(["instances", "labs", "sensor", "totals"], json.Select(p => p.Key));
+        Assert.Equal(["instances", "labs", "sensor", "totals", "estimate"], json.Select(p => p.Key));
         var first = json["instances"]!.AsArray().Single(i => i!["instanceId"]!.GetValue<string>() == world.Red[0])!.AsObject();
-        Assert.Equal(["instanceId", "lab", "state", "mirrorTag", "statusTag", "sessions", "otherSessions", "hourlyCost"], first.Select(p => p.Key));
+        Assert.Equal(["instanceId", "lab", "state", "mirrorTag", "statusTag", "correlationId", "sessions", "otherSessions", "hourlyCost"], first.Select(p => p.Key));
         Assert.Equal("red", first["lab"]!.GetValue<string>());
         Assert.Equal(world.RedSessions[0], first["sessions"]![0]!["sessionId"]!.GetValue<string>());
-        Assert.Equal(["sessionId", "networkInterfaceId", "sessionNumber", "virtualNetworkId"], first["sessions"]![0]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["sessionId", "networkInterfaceId", "sessionNumber", "virtualNetworkId", "correlationId"], first["sessions"]![0]!.AsObject().Select(p => p.Key));
         Assert.Equal(1, first["otherSessions"]!.GetValue<int>());
         var loner = json["instances"]!.AsArray().Single(i => i!["instanceId"]!.GetValue<string>() == world.Loner)!;
         Assert.Null(loner["lab"]);
@@ -117,6 +119,34 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         Assert.Equal(world.Sensor, json["sensor"]!["targets"]![0]!["targetId"]!.GetValue<string>());
         Assert.Equal(3, json["totals"]!["sessions"]!.GetValue<int>());
         Assert.Equal(0.045m, json["totals"]!["hourlyCost"]!.GetValue<decimal>());
+    }
+
+    [Fact]
+    public async Task Status_EstimatesTheStacksHourlyCost_FromItsTargetSessionsAndSensor()
+    {
+        var world = await WorldAsync();
+
+        var json = JsonNode.Parse((await Automirror("status", "--json", "--target-group-arn", world.TargetGroup)).Output)!["estimate"]!;
+        var table = await Automirror("status", "--target-group-arn", world.TargetGroup);
+        var asEni = JsonNode.Parse((await Automirror("status", "--json", "--target-group-arn", world.TargetGroup, "--target-kind", "eni")).Output)!["estimate"]!;
+
+        // The zones the sensor and the mirrored instances are in, as EC2 says (the lab's instances land where they land).
+        using var aws = new AutoMirror.Aws.AwsClients(AutoMirror.Aws.AwsClientOptions.FromEnvironment(name => Environment().GetValueOrDefault(name), () => null,
+            () => new Amazon.Runtime.BasicAWSCredentials("test", "test")));
+        var placed = await aws.Ec2.DescribeInstancesAsync([new AutoMirror.Aws.Ec2.Ec2Filter("instance-id", [.. world.Red, world.Loner, world.Sensor])], CancellationToken.None);
+        var zones = placed.Select(i => i.AvailabilityZone).Distinct().Count();
+
+        // The stack's NLB target, our three sessions (not the foreign one), its one c6in.large sensor.
+        Assert.Equal(("nlb", 3, 1, "c6in.large", zones), ((string?)json["targetKind"], (int)json["sessions"]!, (int)json["sensors"]!, (string?)json["sensorType"], (int)json["zones"]!));
+        var expected = (3 * MirrorPrices.SessionHour) + MirrorPrices.NlbHour + MirrorPrices.SensorHour["c6in.large"];
+        Assert.Equal(expected, json["hourlyTotal"]!.GetValue<decimal>());
+        var perGb = decimal.Round(MirrorPrices.NlcuHour + (MirrorPrices.CrossZoneGb * (zones - 1) / zones), 6);
+        Assert.Equal(perGb, json["perMirroredGb"]!.GetValue<decimal>());
+        Assert.Equal(["mirror sessions", "network load balancer", "sensor instances"], json["lines"]!.AsArray().Select(l => (string?)l!["item"]));
+        Assert.Contains(table.Lines, l => l == string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Estimated: {StatusTable.Money(expected)}/hour plus ${perGb:0.0000} per mirrored GB."));
+        AssertFitsIn100Columns(table);
+        // Priced as another kind on request: an ENI target has no load balancer to pay for.
+        Assert.Equal(expected - MirrorPrices.NlbHour, asEni["hourlyTotal"]!.GetValue<decimal>());
     }
 
     [Fact]
@@ -147,9 +177,20 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         Assert.False(report["applied"]!.GetValue<bool>());
         Assert.Equal(world.RedSessions.Order(), report["sessionIds"]!.AsArray().Select(s => s!.GetValue<string>()).Order());
         Assert.Empty(report["deletedSessionIds"]!.AsArray());
-        Assert.Equal(0.030m, report["hourlyCostSaved"]!.GetValue<decimal>());
+        Assert.Equal(0m, report["hourlyCostSaved"]!.GetValue<decimal>());
+        Assert.Equal(0.030m, report["hourlyCostWouldSave"]!.GetValue<decimal>());
+        var wouldDelete = report["wouldDelete"]!.AsArray();
+        Assert.Equal(world.RedSessions.Order(), wouldDelete.Select(s => s!["sessionId"]!.GetValue<string>()).Order());
+        Assert.Equal(world.Red.Order(), wouldDelete.Select(s => s!["instanceId"]!.GetValue<string>()).Order());
+        Assert.All(wouldDelete, s => Assert.Equal("red", s!["lab"]!.GetValue<string>()));
         Assert.Equal(before, await _lab.SessionIdsAsync());
         Assert.Equal("running", await _lab.StateAsync(world.Red[0]));
+
+        // The table says the same: each session, its instance and lab, and savings labelled as a real run's.
+        var table = await Automirror("teardown", "--lab", "red", "--action", "stop", "--dry-run");
+        AssertFitsIn100Columns(table);
+        Assert.Contains(table.Lines, l => l.StartsWith("Hourly cost a real run would save: $0.030", StringComparison.Ordinal));
+        Assert.All(world.RedSessions, id => Assert.Contains(table.Lines, l => l.StartsWith(id, StringComparison.Ordinal) && l.TrimEnd().EndsWith("red", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -210,5 +251,13 @@ public sealed class CliLocalCloudTests(LocalCloud cloud) : IClassFixture<LocalCl
         var status = JsonNode.Parse((await Automirror("status", "--json")).Output)!;
         var instance = status["instances"]!.AsArray().Single(i => i!["instanceId"]!.GetValue<string>() == blue)!;
         Assert.Equal(blueEni, instance["sessions"]![0]!["networkInterfaceId"]!.GetValue<string>());
+
+        // The run that wrote the status is named, in the JSON and in the table, by the id its log lines carry.
+        Assert.Equal("mirrored", instance["statusTag"]!.GetValue<string>());
+        var correlationId = instance["correlationId"]!.GetValue<string>();
+        Assert.StartsWith("cli-reconcile-", correlationId, StringComparison.Ordinal);
+        var table = await Automirror("status", "--target-group-arn", _stack.TargetGroupArn);
+        AssertFitsIn100Columns(table);
+        Assert.Contains(table.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"^{blue}\s+{correlationId}$"));
     }
 }

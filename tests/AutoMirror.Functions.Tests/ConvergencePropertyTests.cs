@@ -158,6 +158,10 @@ public class ConvergencePropertyTests
             }
         }
 
+        // Create-first attaches read nothing after their creates: a create racing a reconcile or a detach on the same
+        // instance can leave a second AutoMirror session on an interface, or one on an instance untagged meanwhile,
+        // until the scheduled reconcile, which is part of the design (docs/contracts.md). It runs once at the end.
+        await TestWorld.InvokeAsync(reconcile.HandleAsync, "{\"all\":true}");
         AssertDesiredState(world, ids, foreign, scenario);
     }
 
@@ -200,7 +204,7 @@ public class ConvergencePropertyTests
         Assert.Equal(vnis.Count, vnis.Values.Select(v => v[0]).Distinct().Count());
     }
 
-    private static string StateEvent(TestWorld world, string instanceId, string state)
+    internal static string StateEvent(TestWorld world, string instanceId, string state)
     {
         var time = world.Ec2.Tick();
         return JsonSerializer.Serialize(new Dictionary<string, object>
@@ -217,7 +221,7 @@ public class ConvergencePropertyTests
         });
     }
 
-    private static string TagEvent(TestWorld world, string instanceId, string[] changed)
+    internal static string TagEvent(TestWorld world, string instanceId, string[] changed)
     {
         var time = world.Ec2.Tick();
         return JsonSerializer.Serialize(new Dictionary<string, object>

@@ -40,6 +40,9 @@ public class HandlerTests
             Assert.Equal("lab-a", s.Tags[SessionTags.Lab]);
             Assert.Null(s.PacketLength);
         });
+        // The status goes out with the container's batch (StatusTagBatch: within its MaxDelay, or once full).
+        Assert.Equal(1, world.Reconciler.StatusBatch.Pending);
+        await world.Reconciler.StatusBatch.FlushAsync(default);
         Assert.Equal(MirrorStatus.Mirrored.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 
@@ -136,7 +139,7 @@ public class HandlerTests
     public async Task UnrelatedTagChange_IsIgnoredWithoutAnAwsCall()
     {
         var world = new TestWorld();
-        var result = Json(await TestWorld.InvokeAsync(new EventHandler(world.Services).HandleAsync, FixtureFor("tag-change-v3-unrelated.json", "i-0abc")));
+        var result = Json(await TestWorld.InvokeAsync(new EventHandler(world.Services).HandleAsync, FixtureFor("tag-change-v3-unrelated.json", "i-0abc1234")));
 
         Assert.Equal("ignored", result.GetProperty("action").GetString());
         Assert.Equal(0, world.Ec2.TotalCalls);
@@ -183,6 +186,35 @@ public class HandlerTests
     }
 
     [Fact]
+    public async Task Reconcile_WithNoHealthySensor_CreatesNothing_SaysItWaits_AndStillDetaches()
+    {
+        var world = new TestWorld();
+        var waiting = world.Ec2.Launch(new Dictionary<string, string> { ["automirror"] = "true" });
+        // An untagged instance still holding our session (made earlier; no health check has run in this container).
+        var leaving = world.Ec2.Launch();
+        var leavingEni = world.Ec2.InterfacesOf(leaving)[0];
+        world.Ec2.AddSession("tms-0000000000000leave", leavingEni, TestWorld.Target, SessionTags.For(leaving, leavingEni, null));
+        world.LoadBalancing.Targets.Clear();
+        world.LoadBalancing.Targets.Add(new("i-sensor", 4789, "unhealthy", "Target.FailedHealthChecks", null));
+
+        var report = Json(await TestWorld.InvokeAsync(new ReconcileHandler(world.Services).HandleAsync, "{\"all\":true}"));
+
+        Assert.Empty(world.OurSessions());
+        Assert.Equal(1, report.GetProperty("waitingForSensor").GetInt32());
+        Assert.Equal(1, report.GetProperty("detached").GetInt32());
+        var outcome = report.GetProperty("outcomes").EnumerateArray().Single(o => o.GetProperty("instanceId").GetString() == waiting);
+        Assert.Equal(("skipped", "waiting-for-healthy-sensor"), (outcome.GetProperty("outcome").GetString(), outcome.GetProperty("reason").GetString()));
+        Assert.Contains(world.Log.Decisions, d => d.Action == "wait-for-sensor" && d.InstanceId == waiting && d.Level == "warn");
+
+        // The sensor comes up: the next scheduled run mirrors the instance.
+        world.LoadBalancing.Targets[0] = world.LoadBalancing.Targets[0] with { State = "healthy" };
+        var next = Json(await TestWorld.InvokeAsync(new ReconcileHandler(world.Services).HandleAsync, "{\"all\":true}"));
+
+        Assert.Equal(0, next.GetProperty("waitingForSensor").GetInt32());
+        Assert.Equal([waiting], world.OurSessions().Select(s => s.Tags[SessionTags.InstanceId]));
+    }
+
+    [Fact]
     public async Task Reconcile_ListOfIds_WaitsOutNotFoundAfterLaunch()
     {
         var world = new TestWorld();
@@ -220,8 +252,11 @@ public class HandlerTests
 
         Assert.Equal("attach", plan.GetProperty("decision").GetString());
         var session = Assert.Single(plan.GetProperty("sessions").EnumerateArray().ToList());
-        Assert.Equal(1, session.GetProperty("sessionNumber").GetInt32());
-        Assert.StartsWith("am1-", session.GetProperty("clientToken").GetString(), StringComparison.Ordinal);
+        // The last number: behind every session anyone else makes on the interface, now or later.
+        Assert.Equal(32766, session.GetProperty("sessionNumber").GetInt32());
+        // The workflow plans create-first, under a token of this attach (the event's id), not am1-'s interface-and-number one.
+        Assert.StartsWith("am3-", session.GetProperty("clientToken").GetString(), StringComparison.Ordinal);
+        Assert.True(plan.GetProperty("createFirst").GetBoolean());
         Assert.True(session.TryGetProperty("virtualNetworkId", out _));
         Assert.True(session.TryGetProperty("networkInterfaceId", out _));
         Assert.Equal(0, plan.GetProperty("existingSessionIds").GetArrayLength());
@@ -235,17 +270,19 @@ public class HandlerTests
         await Assert.ThrowsAsync<InvalidPayloadException>(() => TestWorld.InvokeAsync(new TestWorld().Steps.EvaluateAsync, payload));
 
     [Fact]
-    public async Task CheckTargetHealth_ReportsHealthyTargets()
+    public async Task CheckTargetHealth_ReportsHealthyTargets_AndSeesARecoveryAtTheNextPoll()
     {
         var world = new TestWorld();
+        world.LoadBalancing.Targets.Clear();
         world.LoadBalancing.Targets.Add(new("i-2", 4789, "unhealthy", "Target.FailedHealthChecks", null));
+        Assert.False(Json(await TestWorld.InvokeAsync(world.Steps.CheckTargetHealthAsync, "{}")).GetProperty("healthy").GetBoolean());
 
+        // An unhealthy answer is not reused (SensorHealth): the workflow's next poll sees the sensor come up.
+        world.LoadBalancing.Targets.Add(new("i-sensor", 4789, "healthy", null, null));
         var health = Json(await TestWorld.InvokeAsync(world.Steps.CheckTargetHealthAsync, "{}"));
 
         Assert.Equal(1, health.GetProperty("healthyTargets").GetInt32());
         Assert.True(health.GetProperty("healthy").GetBoolean());
-        world.LoadBalancing.Targets.Clear();
-        Assert.False(Json(await TestWorld.InvokeAsync(world.Steps.CheckTargetHealthAsync, "{}")).GetProperty("healthy").GetBoolean());
     }
 
     [Fact]
@@ -254,14 +291,16 @@ public class HandlerTests
         var world = new TestWorld();
         var id = world.Ec2.Launch(new Dictionary<string, string> { ["automirror"] = "true" }, interfaces: 2);
         var eni = world.Ec2.InterfacesOf(id);
-        var foreign = world.Ec2.AddForeignSession(eni[0], "tmt-foreign", 1);
+        var foreign = world.Ec2.AddForeignSession(eni[0], "tmt-foreign", 32766);
         var plan = await TestWorld.InvokeAsync(world.Steps.EvaluateAsync, "{\"instanceId\":\"" + id + "\",\"trigger\":\"running\",\"eventId\":\"e\"}");
         await TestWorld.InvokeAsync(world.Steps.CreateSessionsAsync, plan);
-        Assert.Equal(2, world.OurSessions().Count);
+        // Create-first: the create on eni[0] met the foreign session's number (a conflict left to Verify), the other made one.
+        var made = Assert.Single(world.OurSessions());
+        Assert.Equal(eni[1], made.NetworkInterfaceId);
 
         var result = Json(await TestWorld.InvokeAsync(world.Steps.CleanupAsync, "{\"plan\":" + plan + ",\"error\":{\"Error\":\"States.Timeout\"}}"));
 
-        Assert.Equal(2, result.GetProperty("deletedSessionIds").GetArrayLength());
+        Assert.Equal(1, result.GetProperty("deletedSessionIds").GetArrayLength());
         Assert.Empty(world.OurSessions());
         Assert.Contains(world.Ec2.AllSessions(), s => s.TrafficMirrorSessionId == foreign.TrafficMirrorSessionId);
         Assert.Equal(MirrorStatus.Error.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
@@ -289,7 +328,7 @@ public class EventFilterTests
     {
         var world = new AutoMirror.Functions.Tests.Fakes.TestWorld();
         var payload = "{\"version\":\"0\",\"id\":\"l-1\",\"detail-type\":\"Tag Change on Resource\",\"source\":\"aws.tag\",\"time\":\"2026-01-01T00:00:00Z\","
-            + "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/i-0abc\"],"
+            + "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/i-0abc1234\"],"
             + "\"detail\":{\"changed-tag-keys\":[\"lab\"],\"service\":\"ec2\",\"resource-type\":\"instance\",\"version\":3,\"tags\":{\"lab\":\"x\"}}}";
 
         var result = await AutoMirror.Functions.Tests.Fakes.TestWorld.InvokeAsync(new AutoMirror.Functions.Handlers.EventHandler(world.Services).HandleAsync, payload);

@@ -26,7 +26,8 @@ public class ReconcilerTests
     [Fact]
     public async Task RacingCreatesWithDifferentNumbers_AreDedupedKeepingTheLowestNumber()
     {
-        var world = new TestWorld();
+        // PREFERRED_SESSION_NUMBER=1: a foreign session can take our planned number and still leave numbers behind it.
+        var world = new TestWorld(name => name == "PREFERRED_SESSION_NUMBER" ? "1" : null);
         var id = world.Ec2.Launch(Tagged);
         var eni = world.Ec2.InterfacesOf(id)[0];
         // Two plans made from different views of the interface: one before a foreign session took number 1.
@@ -69,6 +70,23 @@ public class ReconcilerTests
         var remaining = world.Ec2.AllSessions();
         Assert.All(foreign, f => Assert.Contains(f, remaining));
         Assert.Empty(world.OurSessions());
+    }
+
+    [Theory]
+    [InlineData("111111111111", false)]
+    [InlineData("222222222222", true)]
+    public async Task ScheduledReconcile_NeverDeletesASessionAnotherAccountMadeToOurSharedTarget(string sessionOwner, bool kept)
+    {
+        // A target shared through AWS RAM: EC2 lists a source account's sessions to the target's owner too, with the
+        // tags AutoMirror in that account gave them. Its interface is not in this account, so an own session there
+        // would be an orphan to delete; a source account's is not this account's to touch (and only it could).
+        var world = new TestWorld(name => name == "ACCOUNT_ID" ? "111111111111" : null);
+        var session = world.Ec2.AddSession("tms-0000000000000000c", "eni-0000000000000000d", TestWorld.Target,
+            SessionTags.For("i-0000000000000000e", "eni-0000000000000000d", "red"), ownerId: sessionOwner);
+
+        await world.Reconciler.ReconcileAsync(null, 4, default);
+
+        Assert.Equal(kept, world.Ec2.AllSessions().Any(s => s.TrafficMirrorSessionId == session.TrafficMirrorSessionId));
     }
 
     [Fact]
@@ -276,7 +294,8 @@ public class ReconcilerTests
     [Fact]
     public async Task Cleanup_LeavesTheSessionOfAConcurrentExecutionAlone()
     {
-        var world = new TestWorld();
+        // PREFERRED_SESSION_NUMBER=1: a foreign session can take our planned number and still leave numbers behind it.
+        var world = new TestWorld(name => name == "PREFERRED_SESSION_NUMBER" ? "1" : null);
         var id = world.Ec2.Launch(Tagged);
         var eni = world.Ec2.InterfacesOf(id)[0];
         var failing = await world.Reconciler.EvaluateAsync(id, "a", null, default);
@@ -294,7 +313,7 @@ public class ReconcilerTests
     }
 
     [Fact]
-    public async Task ExcludedInstance_LosesItsSessionsAndIsMarkedExcluded()
+    public async Task ExcludedInstance_LosesItsSessionsAndIsMarkedDetachedWithTheReason()
     {
         var world = new TestWorld();
         var id = world.Ec2.Launch(Tagged);
@@ -305,7 +324,14 @@ public class ReconcilerTests
 
         Assert.Equal(InstanceOutcomeKind.Detached, outcome.Outcome);
         Assert.Empty(world.OurSessions());
-        Assert.Equal(MirrorStatus.Excluded.ToWireName(), world.Ec2.TagsOf(id)[SessionTags.Status]);
+        Assert.Equal("detached:excluded", world.Ec2.TagsOf(id)[SessionTags.Status]);
+
+        // It stays detached (with its reason) while excluded: the survey agrees and does not re-queue it.
+        world.Ec2.Calls.Clear();
+        var again = await world.Reconciler.ReconcileAsync(null, 1, default);
+        Assert.Equal(InstanceOutcomeKind.Skipped, Assert.Single(again.Outcomes).Outcome);
+        Assert.Equal(0, world.Ec2.Calls.GetValueOrDefault("CreateTags"));
+        Assert.Equal("detached:excluded", world.Ec2.TagsOf(id)[SessionTags.Status]);
     }
 
     [Fact]
@@ -353,7 +379,8 @@ public class ReconcilerTests
     [Fact]
     public async Task NumberTakenByAnotherToolBetweenEvaluateAndCreate_FailsTheRun_AndTheNextRunPlansAroundIt()
     {
-        var world = new TestWorld();
+        // PREFERRED_SESSION_NUMBER=1: a foreign session can take our planned number and still leave numbers behind it.
+        var world = new TestWorld(name => name == "PREFERRED_SESSION_NUMBER" ? "1" : null);
         var id = world.Ec2.Launch(Tagged, interfaces: 2);
         var plan = await world.Reconciler.EvaluateAsync(id, "t", null, default);
         var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[1], "tmt-foreign", plan.Sessions[1].SessionNumber);

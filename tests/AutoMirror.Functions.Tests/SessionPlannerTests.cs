@@ -19,12 +19,14 @@ public class SessionPlannerTests
         new(id, eni, target, "tmf-x", number, 9, null, null, tags ?? []);
 
     [Fact]
-    public void Plan_WithNoSessions_CreatesOnePerSourceWithNumberOne()
+    public void Plan_WithNoSessions_CreatesOnePerSourceWithTheLastNumber()
     {
         var plan = SessionPlanner.Plan([Eni1, Eni2], [], "lab", 5, Settings);
 
         Assert.Equal(2, plan.ToCreate.Count);
-        Assert.All(plan.ToCreate, p => Assert.Equal(1, p.SessionNumber));
+        // 32766: behind any session someone else makes on the interface later, and the number create-first tries.
+        Assert.All(plan.ToCreate, p => Assert.Equal(32766, p.SessionNumber));
+        Assert.All(plan.ToCreate, p => Assert.Equal("last-free", p.NumberReason));
         Assert.All(plan.ToCreate, p => Assert.Equal(5, p.VirtualNetworkId));
         Assert.Empty(plan.ToDelete);
     }
@@ -49,11 +51,22 @@ public class SessionPlannerTests
     }
 
     [Fact]
-    public void Plan_WithForeignSessions_TakesTheNextNumberAboveThemSoTheirTrafficIsNotStolen()
+    public void Plan_WithForeignSessions_TakesANumberAboveThemSoTheirTrafficIsNotStolen()
     {
         var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 7)], "lab", 5, Settings);
 
-        Assert.Equal(8, Assert.Single(plan.ToCreate).SessionNumber);
+        var planned = Assert.Single(plan.ToCreate);
+        Assert.Equal(32766, planned.SessionNumber);
+        Assert.Equal("after-foreign:7", planned.NumberReason);
+    }
+
+    [Fact]
+    public void Plan_WhenAForeignSessionHoldsTheLastNumber_NothingIsLeftBehindIt_SoTheInterfaceIsSessionLimited()
+    {
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 32766)], "lab", 5, Settings);
+
+        Assert.Empty(plan.ToCreate);
+        Assert.Equal(["eni-1"], plan.SessionLimitedEniIds);
     }
 
     [Fact]
@@ -69,6 +82,56 @@ public class SessionPlannerTests
         var settings = Settings with { PreferredSessionNumber = 100 };
         var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 100), Foreign("b", "eni-1", 101)], "lab", 5, settings);
         Assert.Equal(102, Assert.Single(plan.ToCreate).SessionNumber);
+    }
+
+    [Fact]
+    public void Plan_PreferredNumberAheadOfAForeignSession_IsNotTakenAndThePlanSaysWhy()
+    {
+        // AWS evaluates an interface's sessions from the lowest number up; number 1 would take the user's packets.
+        var settings = Settings with { PreferredSessionNumber = 1 };
+        var planned = Assert.Single(SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 5)], "lab", 5, settings).ToCreate);
+
+        Assert.Equal(6, planned.SessionNumber);
+        Assert.Equal("after-foreign:5", planned.NumberReason);
+    }
+
+    [Fact]
+    public void Plan_PreferredNumberAheadOfForeign_IsTakenOnlyWhenTheOperatorAllowedExactlyThat()
+    {
+        var settings = Settings with { PreferredSessionNumber = 1, PreferredSessionNumberAheadOfForeign = true };
+        var planned = Assert.Single(SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 5)], "lab", 5, settings).ToCreate);
+
+        Assert.Equal(1, planned.SessionNumber);
+        Assert.Equal("preferred-ahead-of-foreign", planned.NumberReason);
+    }
+
+    [Fact]
+    public void Plan_PreferredNumberBehindEveryForeignSession_IsTaken()
+    {
+        var settings = Settings with { PreferredSessionNumber = 20 };
+        var planned = Assert.Single(SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 5)], "lab", 5, settings).ToCreate);
+
+        Assert.Equal((20, "preferred"), (planned.SessionNumber, planned.NumberReason));
+    }
+
+    [Fact]
+    public void Plan_NoFreeNumberLeftBehindTheForeignSessions_ReportsTheInterfaceInsteadOfJumpingAhead()
+    {
+        var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 32766)], "lab", 5, Settings);
+
+        Assert.Empty(plan.ToCreate);
+        Assert.Equal(["eni-1"], plan.SessionLimitedEniIds);
+    }
+
+    [Fact]
+    public void Plan_OurSessionMadeForAnotherInstance_IsReplacedUnderAFreshNumber()
+    {
+        // The interface was moved here from i-1: its session mirrors this instance now, under the old one's name.
+        var moved = Ours("tms-moved", "eni-1", 1);
+        var plan = SessionPlanner.Plan([Eni1], [moved], "lab", 5, Settings, "i-2");
+
+        Assert.Equal([moved], plan.ToDelete);
+        Assert.Equal(32766, Assert.Single(plan.ToCreate).SessionNumber);
     }
 
     [Fact]
@@ -91,7 +154,7 @@ public class SessionPlannerTests
         var plan = SessionPlanner.Plan([Eni1], [lookalike, Foreign("y", "eni-1", 2, TestWorld.Target)], "lab", 5, Settings);
 
         Assert.Empty(plan.ToDelete);
-        Assert.Equal(3, Assert.Single(plan.ToCreate).SessionNumber);
+        Assert.Equal(32766, Assert.Single(plan.ToCreate).SessionNumber);
     }
 
     [Fact]
@@ -118,7 +181,7 @@ public class SessionPlannerTests
         var plan = SessionPlanner.Plan([Eni1], [Foreign("a", "eni-1", 1), Foreign("b", "eni-1", 2), Ours("tms-old", "eni-1", 3)], "lab-new", 77, Settings);
 
         Assert.Single(plan.ToDelete);
-        Assert.Equal(4, Assert.Single(plan.ToCreate).SessionNumber);
+        Assert.Equal(32766, Assert.Single(plan.ToCreate).SessionNumber);
         Assert.Empty(plan.SessionLimitedEniIds);
     }
 
@@ -137,9 +200,31 @@ public class SessionPlannerTests
     public void Plan_ClientTokenIsDerivedFromInterfaceTargetFilterAndNumber()
     {
         var planned = Assert.Single(SessionPlanner.Plan([Eni1], [], "lab", 5, Settings).ToCreate);
-        Assert.Equal(SessionIdentity.ClientToken("eni-1", TestWorld.Target, TestWorld.Filter, 1), planned.ClientToken);
+        Assert.Equal(SessionIdentity.ClientToken("eni-1", TestWorld.Target, TestWorld.Filter, 32766), planned.ClientToken);
         Assert.NotEqual(planned.ClientToken, SessionIdentity.ClientToken("eni-1", TestWorld.Target, TestWorld.Filter, 2));
-        Assert.NotEqual(planned.ClientToken, SessionIdentity.ClientToken("eni-2", TestWorld.Target, TestWorld.Filter, 1));
+        Assert.NotEqual(planned.ClientToken, SessionIdentity.ClientToken("eni-2", TestWorld.Target, TestWorld.Filter, 32766));
         Assert.True(planned.ClientToken.Length <= 64);
+    }
+}
+
+/// <summary>Through the Attach workflow's steps: the number taken behind a user's session, and why, in the plan, the created sessions and the log.</summary>
+public class ForeignSessionsFirstTests
+{
+    [Fact]
+    public async Task PreferredNumberOne_WithAUserSessionAtFive_TakesSixAndEveryStepSaysWhy()
+    {
+        var world = new TestWorld(n => n == "PREFERRED_SESSION_NUMBER" ? "1" : TestWorld.Defaults(n));
+        var id = world.Ec2.Launch(new Dictionary<string, string> { ["automirror"] = "true" });
+        var foreign = world.Ec2.AddForeignSession(world.Ec2.InterfacesOf(id)[0], "tmt-foreign", 5);
+
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(await TestWorld.InvokeAsync(world.Steps.EvaluateAsync, "{\"instanceId\":\"" + id + "\",\"trigger\":\"tag\",\"eventId\":\"e-1\"}"))!;
+        var created = System.Text.Json.Nodes.JsonNode.Parse(await TestWorld.InvokeAsync(world.Steps.CreateSessionsAsync, plan.ToJsonString()))!;
+
+        Assert.Equal(6, plan["sessions"]![0]!["sessionNumber"]!.GetValue<int>());
+        Assert.Equal("after-foreign:5", plan["sessions"]![0]!["numberReason"]!.GetValue<string>());
+        Assert.Equal("after-foreign:5", created["sessions"]![0]!["numberReason"]!.GetValue<string>());
+        Assert.Contains(world.Log.Decisions, d => d.Action == "create-session" && d.SessionNumber == 6 && d.SessionNumberReason == "after-foreign:5");
+        var ours = Assert.Single(world.OurSessions());
+        Assert.True(ours.SessionNumber > foreign.SessionNumber, "AWS evaluates the lower number first: ours must come after the user's");
     }
 }

@@ -11,8 +11,18 @@ namespace AutoMirror.Lab.Tests;
 /// file; every test reads the same report. The lab needs root (network namespaces), Suricata or tshark, tcpreplay,
 /// Node 22 tools from scripts/prereqs.sh, and the LocalLambda and Sensor builds this project depends on.
 /// </summary>
-public sealed class LabRun : IAsyncLifetime
+public class LabRun : IAsyncLifetime
 {
+    public LabRun()
+        : this("nlb")
+    {
+    }
+
+    /// <summary>A run of the lab with the template's TargetKind (issue #17 item 1).</summary>
+    protected LabRun(string targetKind) => TargetKind = targetKind;
+
+    public string TargetKind { get; }
+
     /// <summary>The issue's budget for the whole lab, build excluded.</summary>
     public static readonly TimeSpan Budget = TimeSpan.FromMinutes(3);
 
@@ -57,7 +67,7 @@ public sealed class LabRun : IAsyncLifetime
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "lab/run_lab.py", "--json", json, "--build-configuration", configuration })
+        foreach (var argument in new[] { "lab/run_lab.py", "--json", json, "--build-configuration", configuration, "--target-kind", TargetKind })
         {
             start.ArgumentList.Add(argument);
         }
@@ -89,7 +99,7 @@ public sealed class LabRun : IAsyncLifetime
         }
     }
 
-    public Task DisposeAsync()
+    public virtual Task DisposeAsync()
     {
         Directory.Delete(_work, recursive: true);
         return Task.CompletedTask;

@@ -81,6 +81,22 @@ public sealed partial class TemplateContractTests
     }
 
     [Fact]
+    public void InstanceTagGrants_AllowExactlyTheStatusAndCorrelationIdKeys()
+    {
+        // The status and the correlation id of the run that wrote it go in one CreateTags request, so every grant
+        // that lets the functions tag instances with them must allow both keys, and nothing else of ours.
+        var grants = Template.AllStatements()
+            .Where(s => s.Allows("ec2:CreateTags") && s.Resources.Any(r => Text(r).EndsWith(":instance/*", StringComparison.Ordinal)))
+            .Where(s => s.Condition?["ForAllValues:StringEquals"]?["aws:TagKeys"] is JsonArray keys && keys.Any(k => k is JsonValue v && v.TryGetValue<string>(out var key) && key.StartsWith("automirror:", StringComparison.Ordinal)))
+            .ToList();
+
+        Assert.Equal(2, grants.Count);
+        Assert.All(grants, g => Assert.Equal(
+            AutoMirror.Core.Ownership.SessionTags.InstanceTagKeys.Order(StringComparer.Ordinal),
+            g.Condition!["ForAllValues:StringEquals"]!["aws:TagKeys"]!.AsArray().Select(k => (string)k!).Order(StringComparer.Ordinal)));
+    }
+
+    [Fact]
     public void TerminateInstances_IsGrantedOnlyWhenTheStackOptsIn()
     {
         var terminate = Template.AllStatements().Where(s => s.Allows("ec2:TerminateInstances")).ToList();
@@ -89,6 +105,15 @@ public sealed partial class TemplateContractTests
         Assert.Equal("TerminateAllowed", grant.OnlyWhen);
         var condition = Template.Root["Conditions"]!["TerminateAllowed"]!.AsObject();
         Assert.Equal("""{"Fn::Equals":[{"Ref":"AllowTerminate"},"true"]}""", condition.ToJsonString());
+    }
+
+    [Fact]
+    public void DescribeInstancesForTheHealthGate_IsGrantedOnlyWithZoneLocalDeliveryOrAnInterfaceTarget()
+    {
+        var grants = Template.FunctionStatements("TargetHealthFunction").Where(s => s.Allows("ec2:DescribeInstances")).ToList();
+
+        Assert.Equal(["IsEniTarget", "ZoneLocal"], grants.Select(g => g.OnlyWhen).Order(StringComparer.Ordinal));
+        Assert.Equal("""{"Fn::Equals":[{"Ref":"ZoneLocalDelivery"},"true"]}""", Template.Root["Conditions"]!["ZoneLocal"]!.ToJsonString());
     }
 
     [Theory]
@@ -191,7 +216,10 @@ public sealed partial class TemplateContractTests
         var nlb = Template.Properties("SensorLoadBalancer");
         Assert.Equal("network", (string?)nlb["Type"]);
         Assert.Equal("internal", (string?)nlb["Scheme"]);
-        Assert.Contains(nlb["LoadBalancerAttributes"]!.AsArray(), a => (string?)a!["Key"] == "load_balancing.cross_zone.enabled" && (string?)a["Value"] == "true");
+        // Cross-zone on unless the stack opts into zone-local delivery (AWS's recommendation for an NLB mirror target).
+        var crossZone = Assert.Single(nlb["LoadBalancerAttributes"]!.AsArray(), a => (string?)a!["Key"] == "load_balancing.cross_zone.enabled");
+        Assert.Equal("""{"Fn::If":["ZoneLocal","false","true"]}""", crossZone!["Value"]!.ToJsonString());
+        Assert.Equal("false", (string?)Template.Root["Parameters"]!["ZoneLocalDelivery"]!["Default"]);
 
         var listener = Template.Properties("SensorListener");
         Assert.Equal(("UDP", "4789"), ((string?)listener["Protocol"], (string?)listener["Port"]));
@@ -204,9 +232,13 @@ public sealed partial class TemplateContractTests
         Assert.Equal("true", attributes["stickiness.enabled"]);
         Assert.Equal("source_ip", attributes["stickiness.type"]);
 
-        Assert.Equal("""{"Ref":"SensorLoadBalancer"}""", Template.Properties("MirrorTarget")["NetworkLoadBalancerArn"]!.ToJsonString());
-        Assert.Equal("SensorListener", (string?)Template.Resources["MirrorTarget"]!["DependsOn"]);
-        Assert.Contains("""{"Ref":"SensorTargetGroup"}""", Template.Properties("SensorGroup")["TargetGroupARNs"]!.AsArray().Select(t => t!.ToJsonString()));
+        // TargetKind=nlb (the default): the NLB is the target, made after its listener, with the sensors behind it.
+        Assert.Equal("""{"Fn::If":["IsNlbTarget",{"Ref":"SensorLoadBalancer"},{"Ref":"AWS::NoValue"}]}""", Template.Properties("MirrorTarget")["NetworkLoadBalancerArn"]!.ToJsonString());
+        Assert.Contains("""{"Ref":"SensorListener"}""", Template.Resources["MirrorTarget"]!["Metadata"]!["ListenerOfTheKind"]!.ToJsonString(), StringComparison.Ordinal);
+        var groups = Template.Properties("SensorGroup")["TargetGroupARNs"]!["Fn::If"]!.AsArray();
+        Assert.Equal(("IsNlbTarget", """[{"Ref":"SensorTargetGroup"}]"""), ((string?)groups[0], groups[1]!.ToJsonString()));
+        Assert.All(new[] { "SensorLoadBalancer", "SensorListener", "SensorTargetGroup" }, id => Assert.Equal("IsNlbTarget", (string?)Template.Resources[id]!["Condition"]));
+        Assert.Equal("nlb", (string?)Template.Root["Parameters"]!["TargetKind"]!["Default"]);
     }
 
     [Fact]
@@ -277,8 +309,7 @@ public sealed partial class TemplateContractTests
     {
         var ingress = Template.Properties("SensorSecurityGroup")["SecurityGroupIngress"]!.AsArray();
 
-        var conditional = Assert.Single(ingress, r => r!["Fn::If"] is not null)!["Fn::If"]!.AsArray();
-        Assert.Equal("HasMirrorSourceCidr", (string?)conditional[0]);
+        var conditional = Assert.Single(ingress, r => (string?)r!["Fn::If"]?[0] == "HasMirrorSourceCidr")!["Fn::If"]!.AsArray();
         Assert.Equal("udp", (string?)conditional[1]!["IpProtocol"]);
         Assert.Equal(("4789", "4789"), ((string?)conditional[1]!["FromPort"], (string?)conditional[1]!["ToPort"]));
         Assert.Equal("""{"Ref":"MirrorSourceCidr"}""", conditional[1]!["CidrIp"]!.ToJsonString());

@@ -142,6 +142,13 @@ public sealed class LocalCloud : IAsyncLifetime, IDisposable
     public async Task SetTargetHealthAsync(string targetGroupArn, int unhealthyCalls, string thenState = "healthy", CancellationToken cancellationToken = default)
         => await PostAsync("target-health", new { targetGroupArn, unhealthyCalls, thenState }, cancellationToken);
 
+    /// <summary>
+    /// Only <paramref name="targetIds"/> report <paramref name="unhealthyCalls"/> answers as unhealthy, then
+    /// <paramref name="thenState"/>; the group's other targets keep the local cloud's own answer.
+    /// </summary>
+    public async Task SetTargetHealthOfAsync(string targetGroupArn, IReadOnlyList<string> targetIds, int unhealthyCalls, string thenState = "healthy", CancellationToken cancellationToken = default)
+        => await PostAsync("target-health", new { targetGroupArn, targetIds, unhealthyCalls, thenState }, cancellationToken);
+
     /// <summary>The target group reports this state (initial, healthy, unhealthy, unused, draining, unavailable) until cleared.</summary>
     public async Task SetFixedTargetHealthAsync(string targetGroupArn, string state, CancellationToken cancellationToken = default)
         => await PostAsync("target-health", new { targetGroupArn, state }, cancellationToken);

@@ -27,7 +27,7 @@ public sealed class StatusReader(IEc2Client ec2, ILoadBalancingClient loadBalanc
         };
         var instances = (await ec2.DescribeInstancesAsync(filters, cancellationToken)).ToList();
         var sessions = await ec2.DescribeTrafficMirrorSessionsAsync([], cancellationToken);
-        var ours = sessions.Where(s => SessionTags.IsOurs(s, settings.MirrorTargetId)).ToList();
+        var ours = sessions.Where(s => SessionTags.IsOurs(s, settings.MirrorTargetId, settings.AccountId)).ToList();
 
         if (lab is null)
         {
@@ -55,7 +55,9 @@ public sealed class StatusReader(IEc2Client ec2, ILoadBalancingClient loadBalanc
                 instance.State,
                 instance.Tags.GetValueOrDefault(settings.MirrorTagKey),
                 instance.Tags.GetValueOrDefault(SessionTags.Status),
-                [.. mine.Select(s => new SessionStatus(s.TrafficMirrorSessionId, s.NetworkInterfaceId, s.SessionNumber, s.VirtualNetworkId))],
+                StatusWrittenBy(instance, mine),
+                [.. mine.Select(s => new SessionStatus(s.TrafficMirrorSessionId, s.NetworkInterfaceId, s.SessionNumber, s.VirtualNetworkId,
+                    s.Tags.GetValueOrDefault(SessionTags.CorrelationId)))],
                 others,
                 mine.Count * price));
         }
@@ -73,6 +75,23 @@ public sealed class StatusReader(IEc2Client ec2, ILoadBalancingClient loadBalanc
         var sensor = await SensorAsync(cancellationToken);
         var total = rows.Sum(r => r.Sessions.Count);
         return new StatusReport(rows, labs, sensor, new StatusTotals(rows.Count, total, total * price));
+    }
+
+    /// <summary>
+    /// The run that wrote the status: the instance's correlation-id tag, written with the status by a reconcile or a
+    /// detach. A create-first attach's status is written in a batch for many instances, which empties that tag; its
+    /// id is on the sessions it made.
+    /// </summary>
+    private static string? StatusWrittenBy(Ec2Instance instance, IReadOnlyList<TrafficMirrorSession> sessions)
+    {
+        if (instance.Tags.GetValueOrDefault(SessionTags.CorrelationId) is { Length: > 0 } id)
+        {
+            return id;
+        }
+
+        var bySessions = sessions.Select(s => s.Tags.GetValueOrDefault(SessionTags.CorrelationId)).OfType<string>()
+            .Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        return bySessions.Count > 0 ? string.Join(",", bySessions) : null;
     }
 
     private async Task<SensorStatus> SensorAsync(CancellationToken cancellationToken)

@@ -8,7 +8,12 @@ public sealed record StatusReport(
     [property: JsonPropertyName("instances")] IReadOnlyList<InstanceStatus> Instances,
     [property: JsonPropertyName("labs")] IReadOnlyList<LabSummary> Labs,
     [property: JsonPropertyName("sensor")] SensorStatus Sensor,
-    [property: JsonPropertyName("totals")] StatusTotals Totals);
+    [property: JsonPropertyName("totals")] StatusTotals Totals)
+{
+    /// <summary>The stack's hourly cost estimate (CostEstimateReader); absent when it was not read.</summary>
+    [JsonPropertyName("estimate")]
+    public StatusEstimate? Estimate { get; init; }
+}
 
 public sealed record InstanceStatus(
     [property: JsonPropertyName("instanceId")] string InstanceId,
@@ -16,6 +21,7 @@ public sealed record InstanceStatus(
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("mirrorTag")] string? MirrorTag,
     [property: JsonPropertyName("statusTag")] string? StatusTag,
+    [property: JsonPropertyName("correlationId")] string? CorrelationId,
     [property: JsonPropertyName("sessions")] IReadOnlyList<SessionStatus> Sessions,
     [property: JsonPropertyName("otherSessions")] int OtherSessions,
     [property: JsonPropertyName("hourlyCost")] decimal HourlyCost);
@@ -24,7 +30,8 @@ public sealed record SessionStatus(
     [property: JsonPropertyName("sessionId")] string SessionId,
     [property: JsonPropertyName("networkInterfaceId")] string NetworkInterfaceId,
     [property: JsonPropertyName("sessionNumber")] int SessionNumber,
-    [property: JsonPropertyName("virtualNetworkId")] int? VirtualNetworkId);
+    [property: JsonPropertyName("virtualNetworkId")] int? VirtualNetworkId,
+    [property: JsonPropertyName("correlationId")] string? CorrelationId = null);
 
 public sealed record LabSummary(
     [property: JsonPropertyName("lab")] string Lab,

@@ -3,7 +3,7 @@ using AutoMirror.Cli.Output;
 
 namespace AutoMirror.Cli.Status;
 
-/// <summary>The status for people: three short tables that fit in 100 columns.</summary>
+/// <summary>The status for people: short tables that fit in 100 columns.</summary>
 public static class StatusTable
 {
     public static void Write(StatusReport report, TextWriter output)
@@ -25,6 +25,21 @@ public static class StatusTable
         else
         {
             instances.WriteTo(output);
+        }
+
+        // Which run wrote each status: its correlation id is in every log line of that run (the functions' correlationId
+        // key), so an operator goes from "why does it say this" to the decisions in one search.
+        var written = report.Instances.Where(i => i.CorrelationId is not null).ToList();
+        if (written.Count > 0)
+        {
+            output.WriteLine();
+            var correlation = new Table(("INSTANCE", 19), ("STATUS WRITTEN BY (correlationId in the logs)", 78));
+            foreach (var i in written)
+            {
+                correlation.Add(i.InstanceId, i.CorrelationId!);
+            }
+
+            correlation.WriteTo(output);
         }
 
         if (report.Labs.Count > 0)

@@ -33,9 +33,21 @@ public sealed record AutoMirrorSettings
 
     public required string MirrorTargetId { get; init; }
 
+    /// <summary>
+    /// The stack's account (ACCOUNT_ID, optional): with a target shared through AWS RAM, its owner sees the sessions
+    /// source accounts made to it; only this account's are AutoMirror's to change.
+    /// </summary>
+    public string? AccountId { get; init; }
+
     public required string MirrorFilterId { get; init; }
 
     public string? SensorTargetGroupArn { get; init; }
+
+    /// <summary>What the mirror target is (TARGET_KIND, issue #17 item 1): nlb when unset, as before the setting existed.</summary>
+    public MirrorTargetKind TargetKind { get; init; } = MirrorTargetKind.Nlb;
+
+    /// <summary>TargetKind eni: the interface that is the target (SENSOR_INTERFACE_ID), held by the healthy sensor.</summary>
+    public string? SensorInterfaceId { get; init; }
 
     public FrozenSet<string> SensorSubnetIds { get; init; } = Set([]);
 
@@ -43,12 +55,24 @@ public sealed record AutoMirrorSettings
 
     public int? PreferredSessionNumber { get; init; }
 
+    /// <summary>
+    /// The operator's explicit consent to take <see cref="PreferredSessionNumber"/> even where it is evaluated before a
+    /// session someone else made on the interface (which then gets no packets our filter accepts). Off by default.
+    /// </summary>
+    public bool PreferredSessionNumberAheadOfForeign { get; init; }
+
     /// <summary>Null mirrors whole packets (AWS's default when PacketLength is omitted).</summary>
     public int? PacketLength { get; init; }
 
     public int? DefaultVni { get; init; }
 
     public bool StatusTag { get; init; } = true;
+
+    /// <summary>
+    /// ZONE_LOCAL_DELIVERY: the stack's load balancer has cross-zone balancing off, so an instance is attached only
+    /// once a sensor in its own Availability Zone is healthy (its zone's load balancer node sends nowhere else).
+    /// </summary>
+    public bool ZoneLocalDelivery { get; init; }
 
     public IReadOnlyList<string> SupportedInstanceTypes { get; init; } = [];
 
@@ -73,8 +97,17 @@ public sealed record AutoMirrorSettings
     /// </summary>
     public TimeSpan? FunctionTimeout { get; init; }
 
+    /// <summary>
+    /// How long a container reuses a healthy answer of the sensor target group (SensorHealth); 0 asks every time.
+    /// The stack parameter SensorHealthMaxAgeSeconds; the default follows an NLB's own detection latency.
+    /// </summary>
+    public TimeSpan SensorHealthMaxAge { get; init; } = TimeSpan.FromSeconds(60);
+
     public string RequireSensorTargetGroupArn() =>
         SensorTargetGroupArn ?? throw new ConfigurationException("SENSOR_TARGET_GROUP_ARN is required by this function and is not set");
+
+    public string RequireSensorInterfaceId() =>
+        SensorInterfaceId ?? throw new ConfigurationException("SENSOR_INTERFACE_ID is required when TARGET_KIND is eni and is not set");
 
     public string RequireAttachStateMachineArn() =>
         AttachStateMachineArn ?? throw new ConfigurationException("ATTACH_STATE_MACHINE_ARN is required by this function and is not set");
@@ -105,15 +138,25 @@ public sealed record AutoMirrorSettings
             LabTagKey = Get("LAB_TAG_KEY") ?? "lab",
             VpcIds = Set(List(Get("VPC_IDS"))),
             MirrorTargetId = Required(Get("MIRROR_TARGET_ID"), "MIRROR_TARGET_ID", "tmt-"),
+            AccountId = AccountIdOf(Get("ACCOUNT_ID")),
             MirrorFilterId = Required(Get("MIRROR_FILTER_ID"), "MIRROR_FILTER_ID", "tmf-"),
             SensorTargetGroupArn = Get("SENSOR_TARGET_GROUP_ARN"),
+            TargetKind = OneOf(Get("TARGET_KIND") ?? "nlb", "TARGET_KIND", ["nlb", "eni", "gwlbe"]).ToUpperInvariant() switch
+            {
+                "ENI" => MirrorTargetKind.Eni,
+                "GWLBE" => MirrorTargetKind.Gwlbe,
+                _ => MirrorTargetKind.Nlb,
+            },
+            SensorInterfaceId = Get("SENSOR_INTERFACE_ID"),
             SensorSubnetIds = Set(List(Get("SENSOR_SUBNET_IDS"))),
             SensorAutoScalingGroup = Get("SENSOR_AUTOSCALING_GROUP"),
             PreferredSessionNumber = OptionalInt(Get("PREFERRED_SESSION_NUMBER"), "PREFERRED_SESSION_NUMBER", 1, MaxSessionNumber,
                 "PREFERRED_SESSION_NUMBER must be between 1 and 32766"),
+            PreferredSessionNumberAheadOfForeign = Bool(Get("PREFERRED_SESSION_NUMBER_AHEAD_OF_FOREIGN"), "PREFERRED_SESSION_NUMBER_AHEAD_OF_FOREIGN", false),
             PacketLength = packetLength,
             DefaultVni = OptionalInt(Get("DEFAULT_VNI"), "DEFAULT_VNI", 0, MaxVni, "DEFAULT_VNI must be between 0 and 16777215 (24 bits)"),
             StatusTag = Bool(Get("STATUS_TAG"), "STATUS_TAG", true),
+            ZoneLocalDelivery = Bool(Get("ZONE_LOCAL_DELIVERY"), "ZONE_LOCAL_DELIVERY", false),
             SupportedInstanceTypes = List(Get("SUPPORTED_INSTANCE_TYPES")),
             UnsupportedInstanceTypes = List(Get("UNSUPPORTED_INSTANCE_TYPES")),
             AttachStateMachineArn = Get("ATTACH_STATE_MACHINE_ARN"),
@@ -122,6 +165,8 @@ public sealed record AutoMirrorSettings
             TeardownAction = OneOf(Get("TEARDOWN_ACTION") ?? "report", "TEARDOWN_ACTION", ["report", "detach", "stop", "terminate"]),
             AllowTerminate = Bool(Get("ALLOW_TERMINATE"), "ALLOW_TERMINATE", false),
             SessionHourlyPrice = Price(Get("SESSION_HOURLY_PRICE")),
+            SensorHealthMaxAge = TimeSpan.FromSeconds(OptionalInt(Get("SENSOR_HEALTH_MAX_AGE_SECONDS"), "SENSOR_HEALTH_MAX_AGE_SECONDS", 0, 300,
+                "SENSOR_HEALTH_MAX_AGE_SECONDS must be 0 to 300 seconds") ?? 60),
             FunctionTimeout = OptionalInt(Get("FUNCTION_TIMEOUT_SECONDS"), "FUNCTION_TIMEOUT_SECONDS", 1, 900,
                 "FUNCTION_TIMEOUT_SECONDS must be the function's Timeout, 1 to 900 seconds") is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         };
@@ -132,6 +177,11 @@ public sealed record AutoMirrorSettings
 
     private static List<string> List(string? value) =>
         value is null ? [] : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static string? AccountIdOf(string? value) =>
+        value is null || (value.Length == 12 && value.All(char.IsAsciiDigit))
+            ? value
+            : throw new ConfigurationException($"ACCOUNT_ID must be a 12-digit AWS account id, got '{value}'");
 
     private static string Required(string? value, string name, string prefix)
     {

@@ -72,6 +72,11 @@ public static class MirrorEventParser
             return Reject("the event has no string 'id'");
         }
 
+        if (AwsInput.EventId("id", id) is { } badId)
+        {
+            return new RejectedEvent("", time, badId);
+        }
+
         if (time == DateTimeOffset.MinValue)
         {
             return Reject("the event has no ISO-8601 'time'");
@@ -96,9 +101,9 @@ public static class MirrorEventParser
     {
         var instanceId = String(detail, "instance-id");
         var state = String(detail, "state");
-        if (!InstanceIds.IsInstanceId(instanceId))
+        if (AwsInput.InstanceId("detail.instance-id", instanceId) is { } badInstance)
         {
-            return reject("detail.instance-id is missing or not an instance id");
+            return reject(badInstance);
         }
 
         if (state is null || !KnownStates.Contains(state))
@@ -106,7 +111,7 @@ public static class MirrorEventParser
             return reject($"detail.state '{state}' is not an EC2 instance state");
         }
 
-        return new InstanceStateEvent(id, time, instanceId, state);
+        return new InstanceStateEvent(id, time, instanceId!, state);
     }
 
     private static MirrorEvent ParseTagChange(string id, DateTimeOffset time, JsonElement root, JsonElement detail, Func<string, RejectedEvent> reject)
@@ -131,9 +136,14 @@ public static class MirrorEventParser
             }
         }
 
-        if (!InstanceIds.IsInstanceId(instanceId))
+        if (instanceId is null)
         {
             return reject("resources[] has no EC2 instance ARN");
+        }
+
+        if (AwsInput.InstanceId("resources[] (the instance ARN's id)", instanceId) is { } badInstance)
+        {
+            return reject(badInstance);
         }
 
         if (!detail.TryGetProperty("changed-tag-keys", out var changed) || changed.ValueKind != JsonValueKind.Array)
@@ -154,6 +164,11 @@ public static class MirrorEventParser
                 return reject("detail.changed-tag-keys holds a non-string");
             }
 
+            if (AwsInput.TagKey("detail.changed-tag-keys[]", key.GetString()) is { } badKey)
+            {
+                return reject(badKey);
+            }
+
             keys.Add(key.GetString()!);
         }
 
@@ -163,6 +178,11 @@ public static class MirrorEventParser
             if (tag.Value.ValueKind != JsonValueKind.String)
             {
                 return reject($"detail.tags.{tag.Name} is not a string");
+            }
+
+            if (AwsInput.First(AwsInput.TagKey("detail.tags key", tag.Name), AwsInput.TagValue($"detail.tags.{tag.Name}", tag.Value.GetString())) is { } badTag)
+            {
+                return reject(badTag);
             }
 
             current[tag.Name] = tag.Value.GetString()!;

@@ -16,6 +16,9 @@ public sealed record Decision(string Action, string? InstanceId = null, string? 
 
     public int? SessionNumber { get; init; }
 
+    /// <summary>Why AutoMirror took <see cref="SessionNumber"/> (preferred, next-free, after-foreign:n, …).</summary>
+    public string? SessionNumberReason { get; init; }
+
     public int? Vni { get; init; }
 
     public string? Error { get; init; }
@@ -69,6 +72,8 @@ public sealed class JsonLinesDecisionLog(TextWriter writer, TimeProvider timePro
             {
                 json.WriteNumber("sessionNumber", number);
             }
+
+            WriteIf(json, "sessionNumberReason", decision.SessionNumberReason);
 
             if (decision.Vni is { } vni)
             {

@@ -34,6 +34,22 @@ public static class AwsErrors
     public static bool IsRaceLost(AwsServiceException e) =>
         e is not ThrottledException and not TransientServiceException && e.ErrorCode == "IdempotentParameterMismatch";
 
+    /// <summary>
+    /// A create refused with InvalidParameterValue, which is how EC2 refuses a session number already used on the
+    /// interface (AWS documents no separate code, and the message is not a contract). A create-first attach takes it
+    /// as a possible conflict and lets Verify describe the interface: a truly invalid parameter fails there.
+    /// </summary>
+    public static bool IsPossibleNumberConflict(AwsServiceException e) =>
+        e is not ThrottledException and not TransientServiceException && e.ErrorCode == "InvalidParameterValue";
+
+    /// <summary>
+    /// The interface target already has as many sources as AWS allows (10, or 100 for a few large sensor types):
+    /// another create took the last place since we counted. The instance waits; it is not a failure.
+    /// </summary>
+    public static bool IsTargetSourceLimit(AwsServiceException e) =>
+        e is not ThrottledException and not TransientServiceException
+        && e.ErrorCode == "TrafficMirrorSourcesPerTargetLimitExceeded";
+
     /// <summary>The interface already holds 3 sessions (someone created one since we looked).</summary>
     public static bool IsSessionLimit(AwsServiceException e) =>
         e is not ThrottledException and not TransientServiceException

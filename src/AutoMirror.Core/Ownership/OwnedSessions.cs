@@ -9,11 +9,12 @@ namespace AutoMirror.Core.Ownership;
 /// The attach steps, the fleet reconcile and the teardown all find and delete sessions through it, so none of them
 /// can reach a session another tool or another stack made.
 /// </summary>
-public sealed class OwnedSessions(IEc2Client ec2, string mirrorTargetId)
+/// <remarks><paramref name="accountId"/> (ACCOUNT_ID): a target shared with other accounts lists their sessions too.</remarks>
+public sealed class OwnedSessions(IEc2Client ec2, string mirrorTargetId, string? accountId = null)
 {
     public string MirrorTargetId => mirrorTargetId;
 
-    public bool IsOurs(TrafficMirrorSession session) => SessionTags.IsOurs(session, mirrorTargetId);
+    public bool IsOurs(TrafficMirrorSession session) => SessionTags.IsOurs(session, mirrorTargetId, accountId);
 
     /// <summary>Every AutoMirror session to our target, whatever instance or lab it serves.</summary>
     public async Task<IReadOnlyList<TrafficMirrorSession>> ListAsync(CancellationToken cancellationToken)

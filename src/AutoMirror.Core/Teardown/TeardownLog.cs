@@ -98,6 +98,10 @@ public sealed class TeardownLog(TextWriter writer, TimeProvider time)
             json.WriteNumber("sessions", report.SessionIds.Count);
             json.WriteNumber("deletedSessions", report.DeletedSessionIds.Count);
             json.WriteNumber("hourlyCostSaved", report.HourlyCostSaved);
+            if (report.HourlyCostWouldSave is { } wouldSave)
+            {
+                json.WriteNumber("hourlyCostWouldSave", wouldSave);
+            }
             json.WriteEndObject();
         }
 

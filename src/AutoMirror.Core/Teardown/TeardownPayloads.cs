@@ -68,7 +68,36 @@ public sealed record LabReport(
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes,
     [property: JsonPropertyName("hourlyCostSaved")] decimal HourlyCostSaved,
     [property: JsonPropertyName("notDeletedSessionIds")] IReadOnlyList<string> NotDeletedSessionIds,
-    [property: JsonPropertyName("failures")] IReadOnlyList<string> Failures);
+    [property: JsonPropertyName("failures")] IReadOnlyList<string> Failures)
+{
+    /// <summary>
+    /// A run that changed nothing (dry run, report): each session a real run would delete, with its instance and lab.
+    /// Null when the run was applied (then <see cref="Deleted"/> says what it did).
+    /// </summary>
+    [JsonPropertyName("wouldDelete")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TeardownSessionLine>? WouldDelete { get; init; }
+
+    /// <summary>An applied run: each session it deleted, with its instance and lab. Null when nothing was applied.</summary>
+    [JsonPropertyName("deleted")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TeardownSessionLine>? Deleted { get; init; }
+
+    /// <summary>
+    /// What a real run would save per hour, for a run that changed nothing; <see cref="HourlyCostSaved"/> is then 0,
+    /// because nothing was saved. Null when the run was applied.
+    /// </summary>
+    [JsonPropertyName("hourlyCostWouldSave")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? HourlyCostWouldSave { get; init; }
+}
+
+/// <summary>One session in a teardown report: the session, the instance whose interface it mirrors, the lab.</summary>
+public sealed record TeardownSessionLine(
+    [property: JsonPropertyName("sessionId")] string SessionId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] [property: JsonPropertyName("instanceId")] string? InstanceId,
+    [property: JsonPropertyName("networkInterfaceId")] string? NetworkInterfaceId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] [property: JsonPropertyName("lab")] string? Lab);
 
 /// <summary>IdleLabsFunction output: every lab's verdict and the executions started for the idle ones.</summary>
 public sealed record IdleLabsResult(
@@ -82,4 +111,10 @@ public sealed record StartedTeardown(
     [property: JsonPropertyName("lab")] string Lab,
     [property: JsonPropertyName("name")] string Name,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] [property: JsonPropertyName("executionArn")] string? ExecutionArn,
-    [property: JsonPropertyName("alreadyStarted")] bool AlreadyStarted);
+    [property: JsonPropertyName("alreadyStarted")] bool AlreadyStarted)
+{
+    /// <summary>Why the execution was not started (its input would exceed Step Functions' 256 KiB); absent otherwise.</summary>
+    [JsonPropertyName("error")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Error { get; init; }
+}

@@ -24,7 +24,7 @@ public sealed class TeardownService(
     TimeProvider time,
     TeardownSettings settings)
 {
-    private readonly OwnedSessions _owned = new(ec2, settings.MirrorTargetId);
+    private readonly OwnedSessions _owned = new(ec2, settings.MirrorTargetId, settings.AccountId);
 
     private static readonly string[] LiveStates = ["pending", "running", "stopping", "stopped", "shutting-down"];
 
@@ -89,7 +89,15 @@ public sealed class TeardownService(
             var input = new TeardownInput(plan.Lab, plan.Action.ToName(),
                 new TeardownReasons(verdict.Status.ToName(), verdict.Reasons, plan.RequestedAction.ToName(), plan.Notes));
             var name = ExecutionName(plan.Lab, now, settings.IdlePeriod);
-            executions.Add(await StartAsync(stateMachineArn, name, plan.Lab, JsonSerializer.Serialize(input, AutoMirrorJsonContext.Default.TeardownInput), cancellationToken));
+            var json = JsonSerializer.Serialize(input, AutoMirrorJsonContext.Default.TeardownInput);
+            if (AwsInput.WorkflowPayload($"the teardown input for lab {plan.Lab}", json) is { } tooLarge)
+            {
+                // StartExecution would refuse it: this lab is reported, the others still start.
+                executions.Add(new StartedTeardown(plan.Lab, name, null, AlreadyStarted: false) { Error = tooLarge });
+                continue;
+            }
+
+            executions.Add(await StartAsync(stateMachineArn, name, plan.Lab, json, cancellationToken));
         }
 
         return new IdleLabsResult(now, (int)settings.IdlePeriod.TotalMinutes, settings.Action.ToName(), reports, executions);
@@ -260,12 +268,19 @@ public sealed class TeardownService(
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(deleted);
         var notes = plan.Notes.Concat(action?.Notes ?? []).Distinct().ToList();
-        var saved = plan.Applies ? deleted.Count * settings.SessionHourlyPrice : plan.HourlyCostSaved;
+        var lines = verdict.Sessions.Select(s => new TeardownSessionLine(s.SessionId, s.InstanceId, s.NetworkInterfaceId, verdict.Lab)).ToList();
+        // Saved is what this run did; a run that changed nothing saved nothing, and says what a real run would save.
+        var saved = plan.Applies ? deleted.Count * settings.SessionHourlyPrice : 0m;
         return new LabReport(verdict.Lab, verdict.Status.ToName(), verdict.IsIdle, verdict.Reasons,
             plan.RequestedAction.ToName(), plan.Action.ToName(), plan.Applies,
             [.. verdict.InstanceIds], [.. verdict.Sessions.Select(s => s.SessionId)], deleted,
             action?.StoppedInstanceIds ?? [], action?.TerminatedInstanceIds ?? [], action?.ExcludedInstanceIds ?? [], notes, saved,
-            plan.Applies ? [.. verdict.Sessions.Select(s => s.SessionId).Except(deleted)] : [], []);
+            plan.Applies ? [.. verdict.Sessions.Select(s => s.SessionId).Except(deleted)] : [], [])
+        {
+            WouldDelete = plan.Applies ? null : lines,
+            Deleted = plan.Applies ? [.. lines.Where(l => deleted.Contains(l.SessionId))] : null,
+            HourlyCostWouldSave = plan.Applies ? null : plan.HourlyCostSaved,
+        };
     }
 
     /// <summary>

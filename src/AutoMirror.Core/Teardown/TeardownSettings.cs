@@ -27,6 +27,9 @@ public sealed record TeardownSettings
 
     public required string MirrorTargetId { get; init; }
 
+    /// <summary>The stack's account: a shared target lists other accounts' sessions, which are not ours.</summary>
+    public string? AccountId { get; init; }
+
     public TimeSpan IdlePeriod { get; init; } = TimeSpan.FromMinutes(120);
 
     public TeardownAction Action { get; init; } = TeardownAction.Report;
@@ -54,6 +57,7 @@ public sealed record TeardownSettings
             MirrorTagValues = settings.MirrorTagValues,
             ExcludeTagKey = settings.ExcludeTagKey,
             MirrorTargetId = settings.MirrorTargetId,
+            AccountId = settings.AccountId,
             IdlePeriod = TimeSpan.FromMinutes(settings.IdleMinutes),
             Action = action,
             AllowTerminate = settings.AllowTerminate,

@@ -29,8 +29,24 @@ public static class WorkflowState
     }
 
     /// <summary>InstanceAction's input <c>{"lab","action","instanceIds"}</c>.</summary>
-    public static InstanceActionRequest InstanceActionRequest(JsonNode state) =>
-        new(LabName(state), RequiredString(state, "action"), Strings(state["instanceIds"], "instanceIds"));
+    public static InstanceActionRequest InstanceActionRequest(JsonNode state)
+    {
+        var ids = Strings(state["instanceIds"], "instanceIds");
+        for (var k = 0; k < ids.Count; k++)
+        {
+            AwsInput.Require(AwsInput.InstanceId($"instanceIds[{k}]", ids[k]));
+        }
+
+        return new(LabName(state), RequiredString(state, "action"), ids);
+    }
+
+    /// <summary>DeleteSession's input: one session of ListLabSessions' list, checked before EC2 is asked about it.</summary>
+    public static string SessionId(JsonNode state)
+    {
+        var id = RequiredString(state, "sessionId");
+        AwsInput.Require(AwsInput.SessionId("sessionId", id));
+        return id;
+    }
 
     public static JsonNode Parse(string json)
     {
@@ -54,9 +70,13 @@ public static class WorkflowState
             JsonObject o when o["name"] is JsonValue n && n.TryGetValue<string>(out var s) => s,
             _ => null,
         };
-        return string.IsNullOrWhiteSpace(name)
-            ? throw new InvalidPayloadException("\"lab\" must be the lab's name or an object with \"name\"")
-            : name;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new InvalidPayloadException("\"lab\" must be the lab's name or an object with \"name\"");
+        }
+
+        AwsInput.Require(AwsInput.LabName("lab", name));
+        return name;
     }
 
     public static string RequiredString(JsonNode state, string field)
@@ -105,9 +125,11 @@ public static class WorkflowState
         // ListLabSessions' result: at $.lab in the contract's wording, at $.found in the template's ASL.
         var labObject = state.AsObject().Select(p => p.Value).OfType<JsonObject>()
             .FirstOrDefault(o => o.ContainsKey("sessions") && o.ContainsKey("instanceIds"));
-        var sessionIds = labObject?["sessions"] is JsonArray sessions
-            ? sessions.Select(s => s?["sessionId"]?.GetValue<string>()).OfType<string>().ToList()
+        var lines = labObject?["sessions"] is JsonArray sessions
+            ? sessions.OfType<JsonObject>().Where(o => o["sessionId"] is JsonValue)
+                .Select(o => new TeardownSessionLine(o["sessionId"]!.GetValue<string>(), OptionalText(o["instanceId"]), OptionalText(o["networkInterfaceId"]), lab)).ToList()
             : [];
+        var sessionIds = lines.Select(l => l.SessionId).ToList();
         var instanceIds = Strings(labObject?["instanceIds"], "lab.instanceIds");
 
         var deleted = new List<string>();
@@ -143,15 +165,23 @@ public static class WorkflowState
         notes.AddRange(Strings(instanceAction?["notes"], "notes"));
         var applied = action != TeardownAction.Report;
         var performed = instanceAction?["action"] is JsonValue pv && pv.TryGetValue<string>(out var p) ? p : actionName;
-        var saved = (applied ? deleted.Count : sessionIds.Count) * settings.SessionHourlyPrice;
+        // Saved is what this run did; a report run saved nothing and says what a real run would save.
+        var saved = applied ? deleted.Count * settings.SessionHourlyPrice : 0m;
         return new LabReport(lab, status, status is "idle-no-traffic" or "idle-stopped" or "expired", details,
             requested, performed, applied, instanceIds, sessionIds, applied ? deleted : [],
             Strings(instanceAction?["stoppedInstanceIds"], "stoppedInstanceIds"),
             Strings(instanceAction?["terminatedInstanceIds"], "terminatedInstanceIds"),
             Strings(instanceAction?["excludedInstanceIds"], "excludedInstanceIds"),
             [.. notes.Distinct()], saved,
-            applied ? [.. sessionIds.Except(deleted)] : [], failures);
+            applied ? [.. sessionIds.Except(deleted)] : [], failures)
+        {
+            WouldDelete = applied ? null : lines,
+            Deleted = applied ? [.. lines.Where(l => deleted.Contains(l.SessionId))] : null,
+            HourlyCostWouldSave = applied ? null : lines.Count * settings.SessionHourlyPrice,
+        };
     }
+
+    private static string? OptionalText(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     private static string Text(JsonNode? node) =>
         node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node?.ToJsonString() ?? "unknown";

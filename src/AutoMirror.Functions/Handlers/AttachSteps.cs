@@ -22,10 +22,10 @@ public sealed class AttachSteps(AutoMirrorServices services)
         Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachInput), Invocation.Write(AutoMirrorJsonContext.Default.AttachPlan), _timeout,
             AttachWorkflow.CorrelationIdOf, _attach.EvaluateAsync);
 
-    /// <summary>Input <c>$.plan</c>, not read: the gate is the sensor's.</summary>
+    /// <summary>Input <c>$.plan</c>: its zone is read only with zone-local delivery.</summary>
     public Task<Stream> CheckTargetHealthAsync(Stream input) =>
         Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachPlan), Invocation.Write(AutoMirrorJsonContext.Default.TargetHealth), _timeout,
-            plan => plan.CorrelationId, (_, ct) => _attach.CheckTargetHealthAsync(ct));
+            plan => plan.CorrelationId, _attach.CheckTargetHealthAsync);
 
     public Task<Stream> CreateSessionsAsync(Stream input) =>
         Invocation.RunAsync(input, Invocation.Read(AutoMirrorJsonContext.Default.AttachPlan), Invocation.Write(AutoMirrorJsonContext.Default.CreatedSessions), _timeout,

@@ -24,7 +24,7 @@ public sealed class TeardownSteps(TeardownService service, TeardownLog log, Time
 
     /// <summary>DeleteSessionFunction (Map item): <c>{"sessionId",…}</c> → <c>{"sessionId","outcome"}</c>.</summary>
     public Task<Stream> DeleteSessionAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.DeleteOutcome,
-        (state, ct) => service.DeleteSessionAsync(WorkflowState.RequiredString(state, "sessionId"), ct));
+        (state, ct) => service.DeleteSessionAsync(WorkflowState.SessionId(state), ct));
 
     /// <summary>InstanceActionFunction: <c>{"lab","action","instanceIds"}</c> → what was stopped, terminated or excluded.</summary>
     public Task<Stream> InstanceActionAsync(Stream input) => RunAsync(input, AutoMirrorJsonContext.Default.InstanceActionResult,

@@ -114,6 +114,95 @@ public sealed class LocalCloudConvergenceTests(FaultyLocalCloud fixture) : IClas
         Assert.All(leaving, i => Assert.DoesNotContain(ours, s => s.Tags[SessionTags.InstanceId] == i.InstanceId));
     }
 
+    [Fact]
+    public async Task StopThenStart_AStopEventDeliveredAfterTheStart_IsStaleAndIgnored()
+    {
+        // The local cloud gives a started instance a new LaunchTime, as AWS does: the stop event, older than that
+        // start, must not take the running instance's sessions.
+        var (services, _, failures) = fixture.Functions();
+        var handler = new EventHandler(services);
+        var instance = (await fixture.Lab.LaunchAsync(Subnet, 1, tags: Tagged))[0];
+        await ReconcileUntilCleanAsync(services, "{\"instanceIds\":[\"" + instance.InstanceId + "\"]}");
+        await fixture.Lab.RunAsync("stop", instance.InstanceId);
+        var stoppedAt = DateTimeOffset.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(2)); // LaunchTime has second precision on the wire
+        await fixture.Lab.RunAsync("start", instance.InstanceId);
+
+        var answer = JsonDocument.Parse(await Fakes.TestWorld.InvokeAsync(handler.HandleAsync, StateEvent(instance.InstanceId, "stopped", Stamp(stoppedAt)))).RootElement;
+
+        Assert.Empty(failures);
+        Assert.Equal("ignored", answer.GetProperty("action").GetString());
+        Assert.Equal("stale-detach-event", answer.GetProperty("reason").GetString());
+        Assert.Single(await OursOnAsync(instance.Interfaces[0]));
+    }
+
+    [Fact]
+    public async Task StopThenStart_AStopEventDeliveredInOrder_DetachesAndTheStartMirrorsAgain_ThenItsRedeliveryIsIgnored()
+    {
+        var (services, _, failures) = fixture.Functions();
+        var handler = new EventHandler(services);
+        var instance = (await fixture.Lab.LaunchAsync(Subnet, 1, tags: Tagged))[0];
+        await ReconcileUntilCleanAsync(services, "{\"instanceIds\":[\"" + instance.InstanceId + "\"]}");
+        await fixture.Lab.RunAsync("stop", instance.InstanceId);
+        var stopped = StateEvent(instance.InstanceId, "stopped", Stamp(DateTimeOffset.UtcNow));
+
+        var first = JsonDocument.Parse(await Fakes.TestWorld.InvokeAsync(handler.HandleAsync, stopped)).RootElement;
+        Assert.Equal("detached", first.GetProperty("action").GetString());
+        Assert.Empty(await OursOnAsync(instance.Interfaces[0]));
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await fixture.Lab.RunAsync("start", instance.InstanceId);
+        await Fakes.TestWorld.InvokeAsync(handler.HandleAsync, StateEvent(instance.InstanceId, "running", Stamp(DateTimeOffset.UtcNow)));
+        Assert.Single(await OursOnAsync(instance.Interfaces[0]));
+
+        // EventBridge delivers at least once: the same stop event again, now older than the instance's last start.
+        var again = JsonDocument.Parse(await Fakes.TestWorld.InvokeAsync(handler.HandleAsync, stopped)).RootElement;
+        Assert.Empty(failures);
+        Assert.Equal("ignored", again.GetProperty("action").GetString());
+        Assert.Single(await OursOnAsync(instance.Interfaces[0]));
+    }
+
+    [Fact]
+    public async Task ScheduledReconcile_JudgesEachSessionByTheInstanceItsInterfaceIsAttachedToNow()
+    {
+        var (services, _, failures) = fixture.Functions();
+        var opted = (await fixture.Lab.LaunchAsync(Subnet, 1, interfaces: 3, tags: Tagged))[0];
+        var bystander = (await fixture.Lab.LaunchAsync(Subnet, 1))[0];
+        var standby = (await fixture.Lab.LaunchAsync(Subnet, 1, tags: Tagged))[0];
+        await ReconcileUntilCleanAsync(services, "{\"instanceIds\":[\"" + opted.InstanceId + "\",\"" + standby.InstanceId + "\"]}");
+        foreach (var eni in opted.Interfaces)
+        {
+            Assert.Single(await OursOnAsync(eni));
+        }
+
+        await fixture.Lab.RunAsync("move", opted.Interfaces[1], bystander.InstanceId); // to an instance that never opted in
+        await fixture.Lab.RunAsync("move", opted.Interfaces[2], standby.InstanceId);   // to one that did
+        await ReconcileUntilCleanAsync(services, File.ReadAllText(Path.Combine(AutoMirror.Testing.RepositoryRoot.Path, "events", "scheduled-reconcile.json")));
+
+        Assert.Empty(failures);
+        Assert.Empty(await OursOnAsync(opted.Interfaces[1]));
+        var moved = Assert.Single(await OursOnAsync(opted.Interfaces[2]));
+        Assert.Equal(standby.InstanceId, moved.Tags[SessionTags.InstanceId]);
+        Assert.Single(await OursOnAsync(opted.Interfaces[0]));
+        var tags = await fixture.Lab.RunAsync("describe-tags", bystander.InstanceId);
+        Assert.False(tags.TryGetProperty(SessionTags.Status, out _), "the status tag is never written on an instance that did not opt in");
+        // The standby's status was written by the direct reconcile that first mirrored it (its id: "reconcile-…"); the
+        // scheduled run found it still right and wrote nothing, so the tag keeps naming the run that wrote it.
+        var standbyTags = await fixture.Lab.RunAsync("describe-tags", standby.InstanceId);
+        Assert.Equal("mirrored", standbyTags.GetProperty(SessionTags.Status).GetString());
+        Assert.StartsWith("reconcile-", standbyTags.GetProperty(SessionTags.CorrelationId).GetString(), StringComparison.Ordinal);
+
+        // Detached altogether: nothing opted in is mirrored through it, and it still bills.
+        await fixture.Lab.RunAsync("move", opted.Interfaces[2], "-");
+        await ReconcileUntilCleanAsync(services, File.ReadAllText(Path.Combine(AutoMirror.Testing.RepositoryRoot.Path, "events", "scheduled-reconcile.json")));
+        Assert.Empty(await OursOnAsync(opted.Interfaces[2]));
+    }
+
+    private async Task<List<TrafficMirrorSession>> OursOnAsync(string eni) =>
+        [.. (await fixture.SessionsAsync()).Where(s => SessionTags.IsOurs(s, Target) && s.NetworkInterfaceId == eni)];
+
+    private static string Stamp(DateTimeOffset time) => time.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
     /// <summary>Runs the reconcile as the schedule does: a run that reports failures is followed by the next run.</summary>
     private static async Task ReconcileUntilCleanAsync(AutoMirrorServices services, string payload)
     {

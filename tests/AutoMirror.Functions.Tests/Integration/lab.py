@@ -7,6 +7,8 @@ tests/AutoMirror.Testing/DeployedStack.cs. One command per run; prints one JSON 
   lab.py ENDPOINT tag|untag KEY VALUE ID...
   lab.py ENDPOINT stop|start|terminate ID...
   lab.py ENDPOINT foreign ENI TARGET NUMBER
+  lab.py ENDPOINT describe-tags ID
+  lab.py ENDPOINT move ENI INSTANCE|-      (detach an interface, then attach it to INSTANCE unless -)
 """
 import json
 import sys
@@ -40,6 +42,19 @@ def launch(ec2, subnet, count, instance_type, interfaces, tags):
     return [{"instanceId": i["InstanceId"], "interfaces": [n["NetworkInterfaceId"] for n in i.get("NetworkInterfaces", [])]} for i in instances]
 
 
+def move(ec2, eni, instance):
+    """A secondary interface moved for failover: detached from its instance, attached to another (its sessions go with it)."""
+    attachment = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0].get("Attachment")
+    if attachment:
+        ec2.detach_network_interface(AttachmentId=attachment["AttachmentId"], Force=True)
+    if instance == "-":
+        return {"detached": eni}
+    described = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    index = 1 + max(n["Attachment"]["DeviceIndex"] for n in described["NetworkInterfaces"])
+    ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=index)
+    return {"attached": eni, "instanceId": instance}
+
+
 def main():
     endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     ec2, elbv2 = clients(endpoint)
@@ -65,6 +80,11 @@ def main():
                                                     TagSpecifications=[{"ResourceType": "traffic-mirror-session",
                                                                         "Tags": [{"Key": "owner", "Value": "blue-team"}]}])
         result = session["TrafficMirrorSession"]
+    elif command == "describe-tags":
+        described = ec2.describe_instances(InstanceIds=[args[0]])["Reservations"][0]["Instances"][0]
+        result = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+    elif command == "move":
+        result = move(ec2, args[0], args[1])
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result, default=str))

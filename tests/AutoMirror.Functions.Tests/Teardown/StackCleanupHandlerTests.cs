@@ -21,7 +21,7 @@ public sealed class StackCleanupHandlerTests
 
     private StackCleanupHandler Handler() => new(
         new TeardownService(_ec2, new FakeCloudWatch(), new FakeStepFunctions(), TimeProvider.System,
-            new TeardownSettings { MirrorTargetId = "tmt-ours", StateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:t" }),
+            new TeardownSettings { MirrorTargetId = "tmt-ours", AccountId = "123456789012", StateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:t" }),
         new TeardownLog(_log, TimeProvider.System));
 
     private static Dictionary<string, string> Ours(string instanceId) =>
@@ -52,11 +52,13 @@ public sealed class StackCleanupHandlerTests
         _ec2.AddSession("tms-ours-2", "eni-2", "tmt-ours", Ours("i-2"));
         _ec2.AddSession("tms-user", "eni-1", "tmt-ours", new Dictionary<string, string> { ["team"] = "secops" });
         _ec2.AddSession("tms-other-stack", "eni-3", "tmt-other", Ours("i-3"));
+        // A source account's session to our target shared through AWS RAM: listed to us, but its account's to delete.
+        _ec2.AddSession("tms-source-account", "eni-4", "tmt-ours", Ours("i-4"), ownerId: "210987654321");
         using var catcher = ResponseUrlCatcher.Start();
 
         await InvokeAsync(Handler(), Request("Delete", catcher.Url));
 
-        Assert.Equal(["tms-other-stack", "tms-user"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId).Order());
+        Assert.Equal(["tms-other-stack", "tms-source-account", "tms-user"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId).Order());
         var response = JsonNode.Parse(Assert.Single(catcher.Bodies))!;
         Assert.Equal("SUCCESS", (string?)response["Status"]);
         Assert.Equal(2, (int?)response["Data"]!["Deleted"]);

@@ -275,8 +275,17 @@ public sealed class TeardownLocalCloudTests(LocalCloud cloud) : IClassFixture<Lo
         Assert.Equal("report", report["action"]!.GetValue<string>());
         Assert.Equal(3, report["sessionIds"]!.AsArray().Count);
         Assert.Empty(report["deletedSessionIds"]!.AsArray());
-        Assert.Equal(0.045m, report["hourlyCostSaved"]!.GetValue<decimal>());
-        Assert.Equal(0.045m, Lab(assessment, "spent")["hourlyCostSaved"]!.GetValue<decimal>());
+        // Nothing was done, so nothing was saved; what a real run would save is labelled as such, and each session it
+        // would delete is listed with its instance and lab.
+        Assert.Equal(0m, report["hourlyCostSaved"]!.GetValue<decimal>());
+        Assert.Equal(0.045m, report["hourlyCostWouldSave"]!.GetValue<decimal>());
+        Assert.Equal(0m, Lab(assessment, "spent")["hourlyCostSaved"]!.GetValue<decimal>());
+        Assert.Equal(0.045m, Lab(assessment, "spent")["hourlyCostWouldSave"]!.GetValue<decimal>());
+        var wouldDelete = report["wouldDelete"]!.AsArray();
+        Assert.Equal(report["sessionIds"]!.AsArray().Select(n => n!.GetValue<string>()).Order(), wouldDelete.Select(n => n!["sessionId"]!.GetValue<string>()).Order());
+        Assert.Equal(members.Select(m => m.InstanceId).Order(), wouldDelete.Select(n => n!["instanceId"]!.GetValue<string>()).Order());
+        Assert.All(wouldDelete, n => Assert.Equal("spent", n!["lab"]!.GetValue<string>()));
+        Assert.Null(report["deleted"]);
         Assert.Equal(before, await _lab.SessionIdsAsync());
         foreach (var member in members)
         {

@@ -31,17 +31,17 @@ public class TeardownServiceTests
     /// <summary>Lab "red" stopped 3 h ago with our sessions; lab "blue" busy; an untagged instance and a foreign session.</summary>
     private void World()
     {
-        _ec2.AddInstance("i-r1", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
-        _ec2.AddInstance("i-r2", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
-        _ec2.AddInstance("i-b1", "running", Tags(("lab", "blue")));
-        _ec2.AddInstance("i-u1", "running", Tags(("automirror", "true")));
-        _ec2.AddSession("tms-r1", "eni-r1", "tmt-ours", Ours("i-r1"));
-        _ec2.AddSession("tms-r2", "eni-r2", "tmt-ours", Ours("i-r2"));
-        _ec2.AddSession("tms-b1", "eni-b1", "tmt-ours", Ours("i-b1"));
-        _ec2.AddSession("tms-u1", "eni-u1", "tmt-ours", Ours("i-u1"));
-        _ec2.AddSession("tms-foreign", "eni-r1", "tmt-ours", Tags(("team", "secops")));
-        _ec2.AddSession("tms-othertarget", "eni-r2", "tmt-other", Ours("i-r2"));
-        _cloudWatch.Fill("i-b1", Now.AddHours(-2), Now, 4096);
+        _ec2.AddInstance("i-0000e001", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
+        _ec2.AddInstance("i-0000e002", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
+        _ec2.AddInstance("i-0000b001", "running", Tags(("lab", "blue")));
+        _ec2.AddInstance("i-0000f001", "running", Tags(("automirror", "true")));
+        _ec2.AddSession("tms-0000e001", "eni-0000e001", "tmt-ours", Ours("i-0000e001"));
+        _ec2.AddSession("tms-0000e002", "eni-0000e002", "tmt-ours", Ours("i-0000e002"));
+        _ec2.AddSession("tms-0000b001", "eni-0000b001", "tmt-ours", Ours("i-0000b001"));
+        _ec2.AddSession("tms-0000f001", "eni-0000f001", "tmt-ours", Ours("i-0000f001"));
+        _ec2.AddSession("tms-foreign", "eni-0000e001", "tmt-ours", Tags(("team", "secops")));
+        _ec2.AddSession("tms-othertarget", "eni-0000e002", "tmt-other", Ours("i-0000e002"));
+        _cloudWatch.Fill("i-0000b001", Now.AddHours(-2), Now, 4096);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public class TeardownServiceTests
         Assert.Equal("idle-stopped", input["reasons"]!["status"]!.GetValue<string>());
         Assert.Equal(["blue", "red", null], result.Labs.Select(l => l.Lab));
         Assert.Equal("active", result.Labs[0].Status);
-        Assert.Equal(["tms-r1", "tms-r2"], result.Labs[1].SessionIds);
+        Assert.Equal(["tms-0000e001", "tms-0000e002"], result.Labs[1].SessionIds);
         Assert.Equal("not-a-lab", result.Labs[2].Status);
         Assert.Equal(1, _cloudWatch.Calls);
         Assert.Empty(_ec2.Mutations);
@@ -75,7 +75,7 @@ public class TeardownServiceTests
         var first = await service.StartIdleTeardownsAsync(default);
         _clock.SetUtcNow(Now.AddMinutes(15));
         // A third stopped member changes the reasons, so the input differs: AWS answers ExecutionAlreadyExists.
-        _ec2.AddInstance("i-r3", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(6)));
+        _ec2.AddInstance("i-0000e003", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(6)));
         var second = await service.StartIdleTeardownsAsync(default);
 
         Assert.Single(_sfn.Executions);
@@ -103,7 +103,7 @@ public class TeardownServiceTests
     [Fact]
     public async Task StartIdleTeardowns_IdleLabWithNothingLeft_StartsNoExecution()
     {
-        _ec2.AddInstance("i-g1", "stopped", Tags(("lab", "gone")), StoppedAgo(TimeSpan.FromDays(3)));
+        _ec2.AddInstance("i-0000c001", "stopped", Tags(("lab", "gone")), StoppedAgo(TimeSpan.FromDays(3)));
 
         var result = await Service().StartIdleTeardownsAsync(default);
 
@@ -130,15 +130,15 @@ public class TeardownServiceTests
         var list = await Service().ListLabSessionsAsync("red", default);
 
         Assert.Equal("red", list.Name);
-        Assert.Equal(["tms-r1", "tms-r2"], list.Sessions.Select(s => s.SessionId));
-        Assert.Equal(["i-r1", "i-r2"], list.InstanceIds);
+        Assert.Equal(["tms-0000e001", "tms-0000e002"], list.Sessions.Select(s => s.SessionId));
+        Assert.Equal(["i-0000e001", "i-0000e002"], list.InstanceIds);
     }
 
     [Theory]
     [InlineData("tms-foreign", "not-automirror")]
     [InlineData("tms-othertarget", "not-automirror")]
     [InlineData("tms-nope", "already-gone")]
-    [InlineData("tms-r1", "deleted")]
+    [InlineData("tms-0000e001", "deleted")]
     public async Task DeleteSession_DeletesOnlyWhatAutoMirrorMade(string sessionId, string outcome)
     {
         World();
@@ -153,13 +153,13 @@ public class TeardownServiceTests
     public async Task InstanceAction_LeavesInstancesOutsideTheLabAlone()
     {
         World();
-        _ec2.SetState("i-r1", "running");
+        _ec2.SetState("i-0000e001", "running");
 
-        var result = await Service().InstanceActionAsync(new InstanceActionRequest("red", "stop", ["i-r1", "i-b1", "i-u1"]), dryRun: false, default);
+        var result = await Service().InstanceActionAsync(new InstanceActionRequest("red", "stop", ["i-0000e001", "i-0000b001", "i-0000f001"]), dryRun: false, default);
 
-        Assert.Equal(["i-r1"], result.StoppedInstanceIds);
-        Assert.Equal(["StopInstances i-r1"], _ec2.Mutations);
-        Assert.Contains(result.Notes, n => n.Contains("i-b1, i-u1", StringComparison.Ordinal));
+        Assert.Equal(["i-0000e001"], result.StoppedInstanceIds);
+        Assert.Equal(["StopInstances i-0000e001"], _ec2.Mutations);
+        Assert.Contains(result.Notes, n => n.Contains("i-0000b001, i-0000f001", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -195,9 +195,9 @@ public class TeardownServiceTests
 
         var report = await Service().TeardownLabAsync("red", TeardownAction.Detach, dryRun: false, default);
 
-        Assert.Equal(["tms-r1", "tms-r2"], report.DeletedSessionIds);
+        Assert.Equal(["tms-0000e001", "tms-0000e002"], report.DeletedSessionIds);
         Assert.Equal(0.030m, report.HourlyCostSaved);
-        Assert.Equal(["tms-b1", "tms-foreign", "tms-othertarget", "tms-u1"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId));
+        Assert.Equal(["tms-0000b001", "tms-0000f001", "tms-foreign", "tms-othertarget"], _ec2.AllSessions().Select(s => s.TrafficMirrorSessionId));
         Assert.DoesNotContain(_ec2.Mutations, m => m.Contains("Instances", StringComparison.Ordinal));
     }
 
@@ -228,7 +228,7 @@ public class TeardownServiceTests
 
         Assert.False(report.Applied);
         Assert.Equal("stop", report.Action);
-        Assert.Equal(["tms-r1", "tms-r2"], report.SessionIds);
+        Assert.Equal(["tms-0000e001", "tms-0000e002"], report.SessionIds);
         Assert.Empty(report.DeletedSessionIds);
         Assert.Empty(_ec2.Mutations);
     }
@@ -259,7 +259,7 @@ public class TeardownServiceTests
         Assert.Equal("red", report["lab"]!.GetValue<string>());
         Assert.Equal("idle-stopped", report["status"]!.GetValue<string>());
         Assert.True(report["applied"]!.GetValue<bool>());
-        Assert.Equal(["tms-r1", "tms-r2"], report["deletedSessionIds"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["tms-0000e001", "tms-0000e002"], report["deletedSessionIds"]!.AsArray().Select(n => n!.GetValue<string>()));
         Assert.Equal(0.030m, report["hourlyCostSaved"]!.GetValue<decimal>());
         var line = JsonNode.Parse(log.ToString().Trim())!;
         Assert.Equal("red", line["lab"]!.GetValue<string>());
@@ -277,6 +277,23 @@ public class TeardownServiceTests
 
         Assert.Contains("not JSON", notJson.Message, StringComparison.Ordinal);
         Assert.Contains("\"lab\"", noLab.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TeardownSteps_FieldsOutsideAwsFormats_FailNamingTheField_WithNoAwsCall()
+    {
+        var steps = new TeardownSteps(Service(), new TeardownLog(TextWriter.Null, _clock));
+
+        var session = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.DeleteSessionAsync(Stream("""{"sessionId":"tms-1; rm"}""")));
+        var instance = await Assert.ThrowsAsync<InvalidPayloadException>(() =>
+            steps.InstanceActionAsync(Stream("""{"lab":"red","action":"stop","instanceIds":["i-0000e001","i-?"]}""")));
+        var lab = await Assert.ThrowsAsync<InvalidPayloadException>(() => steps.ListLabSessionsAsync(Stream("{\"lab\":\"" + new string('r', 300) + "\"}")));
+
+        Assert.StartsWith("sessionId must be a traffic mirror session id", session.Message, StringComparison.Ordinal);
+        Assert.StartsWith("instanceIds[1] must be an instance id", instance.Message, StringComparison.Ordinal);
+        Assert.StartsWith("lab is 300 characters", lab.Message, StringComparison.Ordinal);
+        Assert.Empty(_ec2.Mutations);
+        Assert.Equal(0, _ec2.TotalCalls);
     }
 
     private static MemoryStream Stream(string text) => new(Encoding.UTF8.GetBytes(text));

@@ -133,7 +133,11 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
         {
             Assert.DoesNotContain("DeleteSessions", states);
             Assert.False(report["applied"]!.GetValue<bool>());
-            Assert.Equal(3 * 0.015m, report["hourlyCostSaved"]!.GetValue<decimal>());
+            Assert.Equal(0m, report["hourlyCostSaved"]!.GetValue<decimal>());
+            Assert.Equal(3 * 0.015m, report["hourlyCostWouldSave"]!.GetValue<decimal>());
+            Assert.Equal(3, report["wouldDelete"]!.AsArray().Count);
+            Assert.All(report["wouldDelete"]!.AsArray(), n => Assert.Equal("mid", n!["lab"]!.GetValue<string>()));
+            Assert.All(report["wouldDelete"]!.AsArray(), n => Assert.Contains(n!["instanceId"]!.GetValue<string>(), members.Select(m => m.InstanceId)));
             Assert.Equal(before, await _lab.SessionIdsAsync());
             Assert.Equal("running", await _lab.StateAsync(members[0].InstanceId));
         }
@@ -142,6 +146,12 @@ public sealed class TeardownWorkflowTests(LocalCloud cloud, ITestOutputHelper lo
             Assert.Equal(["Configure", "ListLabSessions", "ReportOnly", "DeleteSessions", "ActOnInstances", "InstanceAction", "Report", "TeardownComplete", "TornDown"],
                 states.Where(s => s != "DeleteSession"));
             Assert.Equal(members.Select(m => m.InstanceId).Order(), report["stoppedInstanceIds"]!.AsArray().Select(n => n!.GetValue<string>()).Order());
+            // A real run reports what it deleted, with instance and lab, and saves exactly that.
+            var deleted = report["deleted"]!.AsArray();
+            Assert.Equal(members.Select(m => m.InstanceId).Order(), deleted.Select(n => n!["instanceId"]!.GetValue<string>()).Order());
+            Assert.All(deleted, n => Assert.Equal("mid", n!["lab"]!.GetValue<string>()));
+            Assert.Equal(3 * 0.015m, report["hourlyCostSaved"]!.GetValue<decimal>());
+            Assert.Null(report["wouldDelete"]);
             Assert.Empty(await _lab.SessionIdsAsync());
             Assert.Contains(await _lab.StateAsync(members[2].InstanceId), new[] { "stopping", "stopped" });
         }

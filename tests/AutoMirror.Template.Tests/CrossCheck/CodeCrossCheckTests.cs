@@ -26,11 +26,13 @@ public sealed partial class CodeCrossCheckTests
             "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeTrafficMirrorSessions", "ec2:DescribeTrafficMirrorTargets",
             "ec2:DeleteTrafficMirrorSession", "ec2:CreateTags", "ec2:DeleteTags", "states:StartExecution",
         ],
-        // Makes every instance right in-process (creates and deletes), no workflow.
+        // Makes every instance right in-process (creates and deletes), no workflow; creates only while a sensor is healthy
+        // (with ZoneLocalDelivery, one in the instance's zone).
         ["ReconcileFunction"] =
         [
             "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeTrafficMirrorSessions", "ec2:DescribeTrafficMirrorTargets",
             "ec2:CreateTrafficMirrorSession", "ec2:DeleteTrafficMirrorSession", "ec2:CreateTags", "ec2:DeleteTags",
+            "elasticloadbalancing:DescribeTargetHealth",
         ],
         // A detach decision deletes the instance's sessions right away.
         ["EvaluateFunction"] =
@@ -38,7 +40,8 @@ public sealed partial class CodeCrossCheckTests
             "ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeTrafficMirrorSessions", "ec2:DescribeTrafficMirrorTargets",
             "ec2:DeleteTrafficMirrorSession", "ec2:CreateTags", "ec2:DeleteTags",
         ],
-        ["TargetHealthFunction"] = ["elasticloadbalancing:DescribeTargetHealth"],
+        // With ZoneLocalDelivery the healthy sensors' zones come from EC2 (instance targets carry none).
+        ["TargetHealthFunction"] = ["elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstances"],
         ["CreateSessionsFunction"] = ["ec2:CreateTrafficMirrorSession"],
         // Recreates a session lost to a stale ClientToken, deletes duplicates, detaches what stopped qualifying.
         ["VerifyFunction"] =
@@ -156,7 +159,8 @@ public sealed partial class CodeCrossCheckTests
     public void Role_AllowsEveryDeclaredOperation_AndNothingElse(string functionId)
     {
         Assert.True(Operations.ContainsKey(functionId), $"{functionId} has no declared operation list");
-        var statements = Template.FunctionStatements(functionId);
+        // The scenarios run the default TargetKind (nlb); the other kinds' grants: TargetKindTemplateTests.
+        var statements = Template.FunctionStatements(functionId).Where(s => TargetKindTemplateTests.HoldsForKind(s.OnlyWhen, "nlb")).ToList();
         var needed = Operations[functionId].SelectMany(AwsOperations.RequiredActions).ToHashSet(StringComparer.Ordinal);
 
         var denied = needed.Where(action => !statements.Any(s => s.Allows(action))).ToList();

@@ -23,16 +23,16 @@ public static class TeardownScenarios
     {
         public World(AutoMirrorSettings settings)
         {
-            Ec2.AddInstance("i-r1", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
-            Ec2.AddInstance("i-r2", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
-            Ec2.AddInstance("i-b1", "running", Tags(("lab", "blue")));
-            Ec2.AddInstance("i-g1", "running", Tags(("lab", "green"), (settings.MirrorTagKey, "true")));
-            Ec2.AddInstance("i-p1", "running", Tags(("lab", "purple"), (TeardownSettings.AllowTerminateTagKey, "true")));
-            Ec2.AddSession("tms-r1", "eni-r1", settings.MirrorTargetId, Ours("i-r1", "red"));
-            Ec2.AddSession("tms-r2", "eni-r2", settings.MirrorTargetId, Ours("i-r2", "red"));
-            Ec2.AddSession("tms-b1", "eni-b1", settings.MirrorTargetId, Ours("i-b1", "blue"));
-            Ec2.AddSession("tms-foreign", "eni-r1", settings.MirrorTargetId, Tags(("team", "secops")));
-            CloudWatch.Fill("i-b1", Now.AddHours(-2), Now, 4096);
+            Ec2.AddInstance("i-0000e001", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(3)));
+            Ec2.AddInstance("i-0000e002", "stopped", Tags(("lab", "red")), StoppedAgo(TimeSpan.FromHours(4)));
+            Ec2.AddInstance("i-0000b001", "running", Tags(("lab", "blue")));
+            Ec2.AddInstance("i-0000c001", "running", Tags(("lab", "green"), (settings.MirrorTagKey, "true")));
+            Ec2.AddInstance("i-0000d001", "running", Tags(("lab", "purple"), (TeardownSettings.AllowTerminateTagKey, "true")));
+            Ec2.AddSession("tms-0000e001", "eni-0000e001", settings.MirrorTargetId, Ours("i-0000e001", "red"));
+            Ec2.AddSession("tms-0000e002", "eni-0000e002", settings.MirrorTargetId, Ours("i-0000e002", "red"));
+            Ec2.AddSession("tms-0000b001", "eni-0000b001", settings.MirrorTargetId, Ours("i-0000b001", "blue"));
+            Ec2.AddSession("tms-foreign", "eni-0000e001", settings.MirrorTargetId, Tags(("team", "secops")));
+            CloudWatch.Fill("i-0000b001", Now.AddHours(-2), Now, 4096);
             Service = new TeardownService(
                 RecordingProxy<IEc2Client>.Wrap(Ec2, Calls),
                 RecordingProxy<ICloudWatchClient>.Wrap(CloudWatch, Calls),
@@ -70,9 +70,9 @@ public static class TeardownScenarios
     public static async Task DeleteSession(World world)
     {
         var steps = new TeardownSteps(world.Service, world.Log);
-        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}""");
+        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-0000e001","instanceId":"i-0000e001","networkInterfaceId":"eni-0000e001"}""");
         // Already gone (a retried Map item): still an answer, not a failure.
-        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}""");
+        await FunctionScenarios.InvokeAsync(steps.DeleteSessionAsync, """{"sessionId":"tms-0000e001","instanceId":"i-0000e001","networkInterfaceId":"eni-0000e001"}""");
     }
 
     /// <summary>Detach (marks running instances excluded), stop, and terminate for a lab whose every instance opted
@@ -80,9 +80,9 @@ public static class TeardownScenarios
     public static async Task InstanceAction(World world)
     {
         var steps = new TeardownSteps(world.Service, world.Log);
-        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"detach","instanceIds":["i-g1"]}""");
-        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"stop","instanceIds":["i-g1"]}""");
-        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"purple","action":"terminate","instanceIds":["i-p1"]}""");
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"detach","instanceIds":["i-0000c001"]}""");
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"green","action":"stop","instanceIds":["i-0000c001"]}""");
+        await FunctionScenarios.InvokeAsync(steps.InstanceActionAsync, """{"lab":"purple","action":"terminate","instanceIds":["i-0000d001"]}""");
     }
 
     /// <summary>The stack's custom resource: Create changes nothing; Delete removes AutoMirror's sessions to the
@@ -111,8 +111,8 @@ public static class TeardownScenarios
         var steps = new TeardownSteps(world.Service, world.Log);
         await FunctionScenarios.InvokeAsync(steps.ReportAsync, """
             {"lab":"red","action":"detach","reasons":{"status":"idle-stopped"},
-             "found":{"name":"red","sessions":[{"sessionId":"tms-r1","instanceId":"i-r1","networkInterfaceId":"eni-r1"}],"instanceIds":["i-r1"]},
-             "deleted":[{"sessionId":"tms-r1","outcome":"deleted"}]}
+             "found":{"name":"red","sessions":[{"sessionId":"tms-0000e001","instanceId":"i-0000e001","networkInterfaceId":"eni-0000e001"}],"instanceIds":["i-0000e001"]},
+             "deleted":[{"sessionId":"tms-0000e001","outcome":"deleted"}]}
             """);
     }
 

@@ -135,11 +135,20 @@ public sealed class SamTemplate
             }
             else if (type == "AWS::IAM::Role")
             {
-                foreach (var policy in properties?["Policies"]?.AsArray() ?? [])
+                foreach (var entry in properties?["Policies"]?.AsArray() ?? [])
                 {
-                    foreach (var s in Statements(policy!["PolicyDocument"]!, id))
+                    // !If [Condition, policy, !Ref AWS::NoValue]: the policy exists only when the condition holds.
+                    var (policy, onlyWhen) = entry is JsonObject conditional && conditional["Fn::If"] is JsonArray branches
+                        ? (branches[1] as JsonObject, (string?)branches[0])
+                        : (entry as JsonObject, null);
+                    if (policy is null || IsNoValue(policy))
                     {
-                        yield return s;
+                        continue;
+                    }
+
+                    foreach (var s in Statements(policy["PolicyDocument"]!, id))
+                    {
+                        yield return onlyWhen is null || s.OnlyWhen is not null ? s : s with { OnlyWhen = onlyWhen };
                     }
                 }
             }
@@ -172,12 +181,14 @@ public sealed class SamTemplate
             // !If [Condition, statement, !Ref AWS::NoValue]: the statement exists only when the condition holds.
             if (item is JsonObject conditional && conditional["Fn::If"] is JsonArray branches)
             {
+                // The second branch holds when the condition does not: "!Condition".
                 var condition = (string?)branches[0];
-                foreach (var branch in branches.Skip(1))
+                string?[] when = [condition, "!" + condition];
+                for (var n = 1; n < branches.Count; n++)
                 {
-                    if (branch is JsonObject b && !IsNoValue(b))
+                    if (branches[n] is JsonObject b && !IsNoValue(b))
                     {
-                        yield return Statement(b, origin, condition);
+                        yield return Statement(b, origin, when[n - 1]);
                     }
                 }
             }

@@ -67,6 +67,12 @@ public static class TemplateValues
             return physical;
         }
 
+        // The pseudo parameters CloudFormation supplies, as the local cloud's account and region have them.
+        if (name switch { "AWS::AccountId" => "123456789012", "AWS::Region" => "us-east-1", "AWS::Partition" => "aws", _ => null } is { } pseudo)
+        {
+            return pseudo;
+        }
+
         var parameter = template.Root["Parameters"]?[name] ?? throw new InvalidDataException($"!Ref {name}: neither a parameter nor a known resource");
         return (string?)parameter["Default"] ?? (Typed.TryGetValue(name, out var typed) ? typed : throw new InvalidDataException($"parameter {name} has no default and no stand-in"));
     }

@@ -15,7 +15,7 @@ namespace AutoMirror.Template.Tests.Workflows;
 /// local Lambda host serving the stack's functions (its environment, the built code). The interpreter reaches the host
 /// through AWS_ENDPOINT_URL_LAMBDA; the host's EventFunction starts executions through AWS_ENDPOINT_URL_SFN.
 /// </summary>
-public sealed class WorkflowLab : IAsyncLifetime
+public class WorkflowLab : IAsyncLifetime
 {
     private static readonly TimeSpan ToolLimit = TimeSpan.FromMinutes(2);
 
@@ -24,8 +24,20 @@ public sealed class WorkflowLab : IAsyncLifetime
     {
         ["HealthPollSeconds"] = "1",
         ["HealthMaxAttempts"] = "5",
+        // The health-poll tests change the sensor's health between executions on one warm host: ask on every poll.
+        ["SensorHealthMaxAgeSeconds"] = "0",
         ["TeardownConcurrency"] = "2",
     };
+
+    private readonly IReadOnlyDictionary<string, string> _parameters;
+
+    public WorkflowLab()
+        : this(StackParameters)
+    {
+    }
+
+    /// <summary>A lab whose stack was deployed with other parameters (the same waits, so the stack's workflow runs).</summary>
+    protected WorkflowLab(IReadOnlyDictionary<string, string> parameters) => _parameters = parameters;
 
     public LocalCloud Cloud { get; } = new();
 
@@ -64,7 +76,7 @@ public sealed class WorkflowLab : IAsyncLifetime
             name => Cloud.ClientEnvironment.GetValueOrDefault(name),
             instanceMetadataRegion: () => null,
             credentials: () => new Amazon.Runtime.BasicAWSCredentials("testing", "testing")));
-        Stack = await DeployedStack.DeployAsync(Cloud, StackParameters, StepFunctions.ClientEnvironment);
+        Stack = await DeployedStack.DeployAsync(Cloud, _parameters, StepFunctions.ClientEnvironment);
         // The workflows the stack holds (after DefinitionSubstitutions), under the stack's own names and ARNs.
         await Stack.InstallWorkflowAsync(StepFunctions, Stack.AttachStateMachineArn);
         await Stack.InstallWorkflowAsync(StepFunctions, Stack.TeardownStateMachineArn);
@@ -95,9 +107,9 @@ public sealed class WorkflowLab : IAsyncLifetime
     }
 
     /// <summary>A tagged source instance with <paramref name="interfaces"/> network interfaces.</summary>
-    public async Task<(string InstanceId, IReadOnlyList<string> Interfaces)> LaunchSourceAsync(int interfaces, string lab = "lab-a")
+    public async Task<(string InstanceId, IReadOnlyList<string> Interfaces)> LaunchSourceAsync(int interfaces, string lab = "lab-a", int workloadSubnet = 0)
     {
-        var source = await SeedAsync("source", "--subnet", Stack.WorkloadSubnetIds[0], "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lab", lab);
+        var source = await SeedAsync("source", "--subnet", Stack.WorkloadSubnetIds[workloadSubnet], "--interfaces", interfaces.ToString(System.Globalization.CultureInfo.InvariantCulture), "--lab", lab);
         return ((string)source["instanceId"]!, source["networkInterfaceIds"]!.AsArray().Select(e => (string)e!).ToList());
     }
 

@@ -20,6 +20,7 @@ public sealed class FakeEc2 : IEc2Client
     private readonly Dictionary<string, TrafficMirrorSession> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (CreateTrafficMirrorSessionRequest Request, TrafficMirrorSession Session)> _tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TrafficMirrorTarget> _targets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, InstanceNetworkInterface> _detached = new(StringComparer.Ordinal);
     private readonly List<string> _mutations = [];
     private readonly Random _random;
     private int _nextId;
@@ -80,7 +81,8 @@ public sealed class FakeEc2 : IEc2Client
         string subnetId = "subnet-1",
         int invisibleDescribes = 0,
         IReadOnlyList<string>? interfaceTypes = null,
-        int survivingInterfaces = 0)
+        int survivingInterfaces = 0,
+        string availabilityZone = "us-east-1a")
     {
         lock (_gate)
         {
@@ -96,6 +98,7 @@ public sealed class FakeEc2 : IEc2Client
                 State = "running",
                 VpcId = vpcId,
                 SubnetId = subnetId,
+                AvailabilityZone = availabilityZone,
                 Tags = new Dictionary<string, string>(tags ?? new Dictionary<string, string>(), StringComparer.Ordinal),
                 Interfaces = enis,
                 LaunchTime = Tick(),
@@ -107,7 +110,7 @@ public sealed class FakeEc2 : IEc2Client
     }
 
     /// <summary>An instance with a given id and state and one interface <c>eni-&lt;id without i-&gt;</c> (the teardown's scenes).</summary>
-    public Ec2Instance AddInstance(string id, string state, IReadOnlyDictionary<string, string> tags, string? stateTransitionReason = null)
+    public Ec2Instance AddInstance(string id, string state, IReadOnlyDictionary<string, string> tags, string? stateTransitionReason = null, string availabilityZone = "us-east-1a")
     {
         lock (_gate)
         {
@@ -118,6 +121,7 @@ public sealed class FakeEc2 : IEc2Client
                 State = state,
                 VpcId = "vpc-1",
                 SubnetId = "subnet-1",
+                AvailabilityZone = availabilityZone,
                 Tags = new Dictionary<string, string>(tags, StringComparer.Ordinal),
                 Interfaces = [new InstanceNetworkInterface("eni-" + id[2..], "interface", 0, "subnet-1", "10.0.0.1")],
                 StateTransitionReason = stateTransitionReason,
@@ -128,11 +132,11 @@ public sealed class FakeEc2 : IEc2Client
     }
 
     /// <summary>A session as it is, whatever the rules would have said when it was made (number 1, no VNI).</summary>
-    public TrafficMirrorSession AddSession(string id, string eniId, string targetId, IReadOnlyDictionary<string, string> tags)
+    public TrafficMirrorSession AddSession(string id, string eniId, string targetId, IReadOnlyDictionary<string, string> tags, string? ownerId = null)
     {
         lock (_gate)
         {
-            var session = new TrafficMirrorSession(id, eniId, targetId, "tmf-1", 1, null, null, null, tags);
+            var session = new TrafficMirrorSession(id, eniId, targetId, "tmf-1", 1, null, null, null, tags, ownerId);
             _sessions[id] = session;
             return session;
         }
@@ -191,6 +195,42 @@ public sealed class FakeEc2 : IEc2Client
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Detaches an interface from whatever instance holds it and, unless <paramref name="toInstanceId"/> is null,
+    /// attaches it to that instance as its last device (a secondary interface moved for failover). Its sessions go
+    /// with it, as on AWS. A detached interface is kept, sessions and all, until it is attached again.
+    /// </summary>
+    public void MoveInterface(string eniId, string? toInstanceId)
+    {
+        lock (_gate)
+        {
+            InstanceNetworkInterface? moved = _detached.Remove(eniId, out var parked) ? parked : null;
+            foreach (var instance in _instances.Values)
+            {
+                var index = instance.Interfaces.FindIndex(n => n.NetworkInterfaceId == eniId);
+                if (index >= 0)
+                {
+                    moved = instance.Interfaces[index];
+                    instance.Interfaces.RemoveAt(index);
+                }
+            }
+
+            if (moved is null)
+            {
+                throw new InvalidOperationException("no interface " + eniId);
+            }
+
+            if (toInstanceId is null)
+            {
+                _detached[eniId] = moved;
+                return;
+            }
+
+            var target = _instances[toInstanceId];
+            target.Interfaces.Add(moved with { DeviceIndex = target.Interfaces.Count == 0 ? 0 : target.Interfaces.Max(n => n.DeviceIndex) + 1 });
         }
     }
 
@@ -277,6 +317,7 @@ public sealed class FakeEc2 : IEc2Client
                 "instance-state-name" => f.Values.Contains(i.State),
                 "vpc-id" => i.VpcId is not null && f.Values.Contains(i.VpcId),
                 "instance-id" => f.Values.Contains(i.InstanceId),
+                "network-interface.network-interface-id" => i.NetworkInterfaces.Any(n => f.Values.Contains(n.NetworkInterfaceId)),
                 _ => throw new NotSupportedException("fake DescribeInstances filter " + f.Name),
             })).ToList();
             return Task.FromResult<IReadOnlyList<Ec2Instance>>(result);
@@ -363,6 +404,7 @@ public sealed class FakeEc2 : IEc2Client
             }
 
             CheckRules(request.NetworkInterfaceId, request.SessionNumber);
+            CheckTargetRoom(target, request.NetworkInterfaceId);
             var session = new TrafficMirrorSession("tms-" + (++_nextId).ToString("x17", System.Globalization.CultureInfo.InvariantCulture),
                 request.NetworkInterfaceId, request.TrafficMirrorTargetId, request.TrafficMirrorFilterId, request.SessionNumber,
                 request.VirtualNetworkId ?? _random.Next(1, 1 << 24), request.PacketLength, request.Description, new Dictionary<string, string>(request.Tags));
@@ -488,6 +530,23 @@ public sealed class FakeEc2 : IEc2Client
         }
     }
 
+    /// <summary>AWS's sources per interface target: 10, or 100 when the target's instance is one of the large types.</summary>
+    public int InterfaceTargetSourceLimit { get; set; } = 10;
+
+    private void CheckTargetRoom(TrafficMirrorTarget target, string eniId)
+    {
+        if (target.NetworkInterfaceId is null)
+        {
+            return; // load balancer and endpoint targets take any number of sources
+        }
+
+        var sources = _sessions.Values.Where(s => s.TrafficMirrorTargetId == target.TrafficMirrorTargetId).Select(s => s.NetworkInterfaceId).ToHashSet();
+        if (!sources.Contains(eniId) && sources.Count >= InterfaceTargetSourceLimit)
+        {
+            throw Error("TrafficMirrorSourcesPerTargetLimitExceeded", $"Sources per interface-target limit reached ({sources.Count + 1}); the limit is {InterfaceTargetSourceLimit}.");
+        }
+    }
+
     private static bool SameParameters(CreateTrafficMirrorSessionRequest a, CreateTrafficMirrorSessionRequest b) =>
         a.NetworkInterfaceId == b.NetworkInterfaceId && a.TrafficMirrorTargetId == b.TrafficMirrorTargetId
         && a.TrafficMirrorFilterId == b.TrafficMirrorFilterId && a.SessionNumber == b.SessionNumber
@@ -539,8 +598,10 @@ public sealed class FakeEc2 : IEc2Client
 
         public string? StateTransitionReason { get; init; }
 
+        public string? AvailabilityZone { get; init; }
+
         public Ec2Instance ToModel() => new(Id, Type, State, VpcId, SubnetId, Interfaces.FirstOrDefault()?.PrivateIpAddress,
             new Dictionary<string, string>(Tags, StringComparer.Ordinal), State == "terminated" ? [] : Interfaces.ToList(), LaunchTime,
-            StateTransitionReason);
+            StateTransitionReason, AvailabilityZone);
     }
 }

@@ -28,6 +28,12 @@ public static class SkipReasons
     public const string AlreadyMirrored = "already-mirrored";
     public const string SessionLimit = "session-limit";
 
+    /// <summary>A qualifying instance the scheduled reconcile left alone: the sensor target has no healthy target.</summary>
+    public const string WaitingForSensor = "waiting-for-healthy-sensor";
+
+    /// <summary>Target kinds (issue #17 item 1): the interface target holds as many sources as AWS allows.</summary>
+    public const string WaitingForTarget = "waiting-for-target-room";
+
     public static bool Qualified(AttachPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -53,6 +59,10 @@ public enum InstanceOutcomeKind
 
     [JsonStringEnumMemberName("failed")]
     Failed,
+
+    /// <summary>Qualifies, but the interface target has no room for its sources yet (issue #17 item 1).</summary>
+    [JsonStringEnumMemberName("waiting")]
+    Waiting,
 }
 
 /// <summary>
@@ -74,11 +84,34 @@ public sealed record AttachPlan(
 
     /// <summary>The attach's correlation id (the triggering event's id): every later step logs under it.</summary>
     public string? CorrelationId { get; init; }
+
+    /// <summary>
+    /// Planned without describing the interfaces' sessions: each source's session is created first under an
+    /// <see cref="SessionIdentity.AttachClientToken"/>, the create's answer verifies it, and only an interface whose
+    /// create met a conflict (number taken, interface full) is described, by Verify.
+    /// </summary>
+    public bool CreateFirst { get; init; }
+
+    /// <summary>The instance's zone (Placement), for the zone-local health gate.</summary>
+    public string? AvailabilityZone { get; init; }
 }
 
-public sealed record TargetHealth(int HealthyTargets, bool Healthy);
+/// <summary>
+/// CheckTargetHealth's output, <c>$.health</c>. <see cref="Healthy"/> opens the gate: any healthy sensor, or with
+/// zone-local delivery one in <see cref="AvailabilityZone"/>, the source's zone (then the in-zone count is set).
+/// </summary>
+public sealed record TargetHealth(int HealthyTargets, bool Healthy)
+{
+    public string? AvailabilityZone { get; init; }
 
-public sealed record CreatedSession(string NetworkInterfaceId, string SessionId, int SessionNumber, string ClientToken);
+    public int? HealthyTargetsInZone { get; init; }
+}
+
+public sealed record CreatedSession(string NetworkInterfaceId, string SessionId, int SessionNumber, string ClientToken)
+{
+    /// <summary>Why this session number was taken (the plan's <see cref="PlannedSession.NumberReason"/>).</summary>
+    public string? NumberReason { get; init; }
+}
 
 /// <summary>
 /// CreateSessions' output, <c>$.created</c>. <see cref="Refused"/> is set when AWS refused the create for a reason
@@ -88,7 +121,11 @@ public sealed record CreatedSessions(
     IReadOnlyList<string> SessionIds,
     IReadOnlyList<CreatedSession>? Sessions = null,
     IReadOnlyList<string>? SessionLimitedEniIds = null,
-    MirrorStatus? Refused = null);
+    MirrorStatus? Refused = null)
+{
+    /// <summary>Interfaces AWS refused because the interface target is full (issue #17 item 1): they wait.</summary>
+    public IReadOnlyList<string>? WaitingEniIds { get; init; }
+}
 
 public sealed record VerifyInput(AttachPlan? Plan, CreatedSessions? Created);
 
@@ -114,7 +151,15 @@ public sealed record InstanceOutcome(
     IReadOnlyList<string> CreatedSessionIds,
     IReadOnlyList<string> DeletedSessionIds);
 
-public sealed record ReconcileReport(int Instances, int Mirrored, int SessionLimited, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes);
+public sealed record ReconcileReport(int Instances, int Mirrored, int SessionLimited, int Detached, int Skipped, int Failed, IReadOnlyList<InstanceOutcome> Outcomes)
+{
+    /// <summary>Qualifying instances left without sessions because the sensor target had no healthy target (counted in Skipped too).</summary>
+    public int WaitingForSensor { get; init; }
+
+    /// <summary>Instances that qualify but wait for room on the interface target (issue #17 item 1); each is in
+    /// <see cref="Outcomes"/> with outcome "waiting".</summary>
+    public int Waiting { get; init; }
+}
 
 /// <summary>ReconcileFunction's direct invocation payload: <c>{"instanceIds":[…]}</c> or <c>{"all":true}</c>.</summary>
 public sealed record ReconcileRequest(IReadOnlyList<string>? InstanceIds, bool All);

@@ -88,6 +88,13 @@ public sealed class EventRouter(Reconciler reconciler, IStepFunctionsClient step
         var arn = reconciler.Settings.RequireAttachStateMachineArn();
         var name = ExecutionName(eventId);
         var input = AttachInputJson(instanceId, trigger, eventId);
+        if (AwsInput.WorkflowPayload("the Attach workflow's input", input) is { } tooLarge)
+        {
+            // Cannot happen with a parsed event (its fields are bounded), but StartExecution would refuse it anyway.
+            log.Write(new Decision("rejected", instanceId, tooLarge) { Level = "error" });
+            return new EventResult(eventId, instanceId, EventAction.Rejected, tooLarge);
+        }
+
         try
         {
             var started = await stepFunctions.StartExecutionAsync(arn, name, input, cancellationToken).ConfigureAwait(false);

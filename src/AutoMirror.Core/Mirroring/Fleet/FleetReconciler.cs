@@ -14,6 +14,9 @@ namespace AutoMirror.Core.Mirroring;
 /// </summary>
 public sealed class FleetReconciler
 {
+    /// <summary>The reconcile outcome's reason for an instance the zone-local gate held back.</summary>
+    public const string NoHealthySensorInZone = "no-healthy-sensor-in-zone";
+
     private readonly Reconciler _attach;
     private readonly MirrorFacts _facts;
     private readonly SessionWriter _writer;
@@ -68,8 +71,31 @@ public sealed class FleetReconciler
             var outcome = plan.Decision == AttachDecision.Detach ? InstanceOutcomeKind.Detached
                 : plan.Reason == SkipReasons.SessionLimit ? InstanceOutcomeKind.SessionLimit
                 : plan.Reason == SkipReasons.AlreadyMirrored ? InstanceOutcomeKind.Mirrored
+                : plan.Reason == SkipReasons.WaitingForTarget ? InstanceOutcomeKind.Waiting
                 : InstanceOutcomeKind.Skipped;
             return new InstanceOutcome(instanceId, outcome, plan.Reason, plan.ExistingSessionIds, [], []);
+        }
+
+        // The Attach workflow's gate, here too: sessions to a target with no healthy sensor lose their packets. The
+        // instance waits for the next reconcile (or its next event), and the report and the log say so.
+        if (_settings.ZoneLocalDelivery)
+        {
+            if (!(await _attach.CheckTargetHealthAsync(plan, cancellationToken).ConfigureAwait(false)).Healthy)
+            {
+                // Zone-local delivery: an instance whose zone has no healthy sensor is left unmirrored (its zone's load
+                // balancer node could send its packets nowhere) until a later run.
+                _log.Write(new Decision("wait-for-sensor", instanceId, NoHealthySensorInZone) { Level = "warn" });
+                return new InstanceOutcome(instanceId, InstanceOutcomeKind.Skipped, NoHealthySensorInZone, plan.ExistingSessionIds, [], []);
+            }
+        }
+        else if (_settings.SensorTargetGroupArn is null && _settings.TargetKind != MirrorTargetKind.Eni)
+        {
+            _log.Write(new Decision("target-health", instanceId, "gate-off-no-target-group") { Level = "warn" });
+        }
+        else if (!(await _attach.Health.CheckAsync(cancellationToken).ConfigureAwait(false)).Health.Healthy)
+        {
+            _log.Write(new Decision("wait-for-sensor", instanceId, SkipReasons.WaitingForSensor) { Level = "warn" });
+            return new InstanceOutcome(instanceId, InstanceOutcomeKind.Skipped, SkipReasons.WaitingForSensor, plan.ExistingSessionIds, [], []);
         }
 
         var created = await _attach.CreateSessionsAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -78,6 +104,7 @@ public sealed class FleetReconciler
             var verified = await _attach.VerifyAsync(plan, created, cancellationToken).ConfigureAwait(false);
             var outcome = verified.Status == MirrorStatus.Mirrored.ToWireName() ? InstanceOutcomeKind.Mirrored
                 : verified.Status == MirrorStatus.SessionLimit.ToWireName() ? InstanceOutcomeKind.SessionLimit
+                : verified.Status == MirrorStatus.Waiting.ToWireName() ? InstanceOutcomeKind.Waiting
                 : InstanceOutcomeKind.Skipped;
             return new InstanceOutcome(instanceId, outcome, verified.Status, verified.SessionIds, created.SessionIds, verified.DeletedSessionIds);
         }
@@ -94,8 +121,10 @@ public sealed class FleetReconciler
     /// </summary>
     public async Task<InstanceOutcome> DetachUnknownInstanceAsync(string instanceId, CancellationToken cancellationToken)
     {
-        var orphans = (await _facts.OurSessionsAsync(cancellationToken).ConfigureAwait(false))
+        var tagged = (await _facts.OurSessionsAsync(cancellationToken).ConfigureAwait(false))
             .Where(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) && id == instanceId);
+        // A session whose interface now serves another instance is that instance's to judge, whatever its tag says.
+        var orphans = await _facts.StillWithAsync(instanceId, tagged, cancellationToken).ConfigureAwait(false);
         var deleted = await _writer.DeleteAsync(orphans, instanceId, "instance-not-found", cancellationToken).ConfigureAwait(false);
         _log.Write(new Decision((deleted.Count > 0 ? AttachDecision.Detach : AttachDecision.Skip).ToWireName(), instanceId, "instance-not-found"));
         return new InstanceOutcome(instanceId, deleted.Count > 0 ? InstanceOutcomeKind.Detached : InstanceOutcomeKind.Skipped, "instance-not-found", [], [], deleted);
@@ -142,6 +171,31 @@ public sealed class FleetReconciler
         }).ConfigureAwait(false);
 
         var list = outcomes.OrderBy(o => o.InstanceId, StringComparer.Ordinal).ToList();
+        if (_settings.TargetKind == MirrorTargetKind.Eni && list.Any(o => o.Outcome == InstanceOutcomeKind.Waiting)
+            && list.Any(o => o.Outcome is InstanceOutcomeKind.Detached or InstanceOutcomeKind.Failed or InstanceOutcomeKind.Skipped))
+        {
+            // Target kinds (issue #17 item 1): this run's detaches ran beside the waiting instances' room checks, so
+            // room they freed is taken now, in instance-id order, instead of one schedule period later.
+            for (var i = 0; i < list.Count; i++)
+            {
+                if (list[i].Outcome != InstanceOutcomeKind.Waiting)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    list[i] = await ReconcileInstanceAsync(list[i].InstanceId, "reconcile-room-freed", null, waitForLaunch, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is AwsServiceException or SessionVerificationException or InstanceNotFoundException)
+                {
+                    failures.Add(e);
+                    _log.Write(new Decision("failed", list[i].InstanceId, e.GetType().Name) { Level = "error", Error = e.Message });
+                    list[i] = new InstanceOutcome(list[i].InstanceId, InstanceOutcomeKind.Failed, e.GetType().Name, [], [], []);
+                }
+            }
+        }
+
         var report = new ReconcileReport(
             list.Count,
             list.Count(o => o.Outcome == InstanceOutcomeKind.Mirrored),
@@ -149,7 +203,11 @@ public sealed class FleetReconciler
             list.Count(o => o.Outcome == InstanceOutcomeKind.Detached),
             list.Count(o => o.Outcome == InstanceOutcomeKind.Skipped),
             list.Count(o => o.Outcome == InstanceOutcomeKind.Failed),
-            list);
+            list)
+        {
+            WaitingForSensor = list.Count(o => o.Reason == SkipReasons.WaitingForSensor),
+            Waiting = list.Count(o => o.Outcome == InstanceOutcomeKind.Waiting),
+        };
         _log.Write(new Decision("reconciled", null, report.Failed > 0 ? "some-failed" : "complete")
         {
             Level = report.Failed > 0 ? "error" : "info",
@@ -161,6 +219,8 @@ public sealed class FleetReconciler
                 ["detached"] = report.Detached,
                 ["skipped"] = report.Skipped,
                 ["failed"] = report.Failed,
+                ["waitingForSensor"] = report.WaitingForSensor,
+                ["waiting"] = report.Waiting,
             },
         });
         if (!failures.IsEmpty)
@@ -179,13 +239,14 @@ public sealed class FleetReconciler
     /// </summary>
     private async Task<(List<InstanceOutcome> Settled, List<string> Unsettled)> SurveyAsync(CancellationToken cancellationToken)
     {
-        var filters = new List<Ec2Filter> { new("tag-key", _settings.MirrorTagKey), new("instance-state-name", "running") };
-        if (_settings.VpcIds.Count > 0)
-        {
-            filters.Add(new Ec2Filter("vpc-id", _settings.VpcIds.ToList()));
-        }
-
-        var candidates = await _ec2.DescribeInstancesAsync(filters, cancellationToken).ConfigureAwait(false);
+        // One read finds both the candidates (mirror-tagged, running, in the configured VPCs) and every live instance
+        // that carries a status tag, which must lose it if it left scope: the status keeps costing no extra call.
+        var tagKeys = _settings.StatusTag ? new List<string> { _settings.MirrorTagKey, SessionTags.Status } : [_settings.MirrorTagKey];
+        var seen = await _ec2.DescribeInstancesAsync(
+            [new Ec2Filter("tag-key", tagKeys), new Ec2Filter("instance-state-name", ["pending", "running", "stopping", "stopped"])], cancellationToken)
+            .ConfigureAwait(false);
+        var candidates = seen.Where(i => i.State == "running" && i.Tags.ContainsKey(_settings.MirrorTagKey)
+            && (_settings.VpcIds.Count == 0 || (i.VpcId is not null && _settings.VpcIds.Contains(i.VpcId)))).ToList();
         var ours = await _facts.OurSessionsAsync(cancellationToken).ConfigureAwait(false);
         var onCandidates = (await _facts.SessionsOnAsync(candidates.SelectMany(c => c.NetworkInterfaces).Select(n => n.NetworkInterfaceId), cancellationToken)
             .ConfigureAwait(false)).ToLookup(s => s.NetworkInterfaceId, StringComparer.Ordinal);
@@ -197,7 +258,7 @@ public sealed class FleetReconciler
             var sessions = instance.NetworkInterfaces.SelectMany(n => onCandidates[n.NetworkInterfaceId]).ToList();
             var eligibility = await _facts.EligibilityAsync(instance, instance.State, cancellationToken).ConfigureAwait(false);
             instance.Tags.TryGetValue(SessionTags.Status, out var currentStatus);
-            var statusRight = !_settings.StatusTag || currentStatus == eligibility.Status?.ToWireName();
+            var statusRight = !_settings.StatusTag || currentStatus == StatusTagRule.Desired(currentStatus, eligibility, removedSessions: false);
             if (!eligibility.Qualifies)
             {
                 if (sessions.Any(_owned.IsOurs) || !statusRight)
@@ -213,7 +274,7 @@ public sealed class FleetReconciler
 
             var lab = _facts.LabOf(instance);
             var vni = await _facts.VniForAsync(lab, cancellationToken).ConfigureAwait(false);
-            var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, lab, vni, _settings);
+            var plan = SessionPlanner.Plan(eligibility.SourceInterfaces, sessions, lab, vni, _settings, instance.InstanceId);
             var status = plan.HitSessionLimit ? MirrorStatus.SessionLimit : MirrorStatus.Mirrored;
             if (plan.ToCreate.Count > 0 || plan.ToDelete.Count > 0 || (_settings.StatusTag && currentStatus != status.ToWireName()))
             {
@@ -227,12 +288,47 @@ public sealed class FleetReconciler
                 plan.Existing.Select(e => e.TrafficMirrorSessionId).ToList(), [], []));
         }
 
-        var settledIds = settled.Select(o => o.InstanceId).ToHashSet(StringComparer.Ordinal);
-        foreach (var owner in ours.Select(s => s.Tags.TryGetValue(SessionTags.InstanceId, out var id) ? id : null).OfType<string>())
+        // Every other AutoMirror session is judged by the instance its interface is attached to now, not the one its
+        // tag names: an interface can be detached and attached elsewhere, and its session goes with it.
+        var candidateEnis = candidates.SelectMany(c => c.NetworkInterfaces).Select(n => n.NetworkInterfaceId).ToHashSet(StringComparer.Ordinal);
+        var elsewhere = ours.Where(s => !candidateEnis.Contains(s.NetworkInterfaceId)).ToList();
+        var owners = await _facts.AttachedToAsync(elsewhere.Select(s => s.NetworkInterfaceId), cancellationToken).ConfigureAwait(false);
+        var orphans = new List<TrafficMirrorSession>();
+        foreach (var session in elsewhere)
         {
-            if (!settledIds.Contains(owner))
+            if (owners.TryGetValue(session.NetworkInterfaceId, out var owner))
             {
-                unsettled.Add(owner);
+                unsettled.Add(owner.InstanceId);
+            }
+            else
+            {
+                orphans.Add(session);
+            }
+        }
+
+        // The status tag lives only on instances AutoMirror is responsible for: one carrying it that is not a candidate
+        // (stopped, untagged, moved out of the configured VPCs, now a sensor) is re-judged when the tag is wrong.
+        if (_settings.StatusTag)
+        {
+            var candidateIds = candidates.Select(c => c.InstanceId).ToHashSet(StringComparer.Ordinal);
+            foreach (var instance in seen.Where(i => i.Tags.ContainsKey(SessionTags.Status) && !candidateIds.Contains(i.InstanceId) && !unsettled.Contains(i.InstanceId)))
+            {
+                var eligibility = await _facts.EligibilityAsync(instance, instance.State, cancellationToken).ConfigureAwait(false);
+                var current = instance.Tags.GetValueOrDefault(SessionTags.Status);
+                if (current != StatusTagRule.Desired(current, eligibility, removedSessions: false))
+                {
+                    unsettled.Add(instance.InstanceId);
+                }
+            }
+        }
+
+        // A detached interface (or one whose instance is gone) mirrors nothing an instance opted in to, and still bills.
+        foreach (var group in orphans.GroupBy(s => s.Tags.GetValueOrDefault(SessionTags.InstanceId) ?? "", StringComparer.Ordinal))
+        {
+            var deleted = await _writer.DeleteAsync(group, group.Key, "interface-detached", cancellationToken).ConfigureAwait(false);
+            if (group.Key.Length > 0 && !unsettled.Contains(group.Key) && !settled.Any(o => o.InstanceId == group.Key))
+            {
+                settled.Add(new InstanceOutcome(group.Key, deleted.Count > 0 ? InstanceOutcomeKind.Detached : InstanceOutcomeKind.Skipped, "interface-detached", [], [], deleted));
             }
         }
 

@@ -8,6 +8,9 @@ public static class ReconcileRequests
     /// <summary>Bounded so a full reconcile stays inside EC2's mutating-call bucket instead of fighting it.</summary>
     public const int Concurrency = 8;
 
+    /// <summary>A direct invocation names at most this many instances (Lambda's 6 MB payload would allow far more).</summary>
+    public const int MaxInstanceIds = 1000;
+
     /// <summary>Accepts the schedule's event, <c>{"all":true}</c> or a list of instance ids, and says what is wrong otherwise.</summary>
     public static bool TryParse(byte[] payload, out ReconcileRequest request, out string problem)
     {
@@ -51,13 +54,20 @@ public static class ReconcileRequests
                 var list = new List<string>();
                 foreach (var id in ids.EnumerateArray())
                 {
-                    if (id.ValueKind != JsonValueKind.String || id.GetString() is not { } text || !InstanceIds.IsInstanceId(text))
+                    var text = id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText();
+                    if (AwsInput.InstanceId($"instanceIds[{list.Count}]", text) is { } bad)
                     {
-                        problem = $"instanceIds holds {id}, which is not an instance id";
+                        problem = bad;
                         return false;
                     }
 
-                    list.Add(text);
+                    if (list.Count == MaxInstanceIds)
+                    {
+                        problem = $"instanceIds holds more than {MaxInstanceIds} ids; use {{\"all\":true}} to reconcile everything";
+                        return false;
+                    }
+
+                    list.Add(text!);
                 }
 
                 if (list.Count == 0)

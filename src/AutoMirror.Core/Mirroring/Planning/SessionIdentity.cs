@@ -18,6 +18,17 @@ public static class SessionIdentity
         "am1-" + Hex($"{networkInterfaceId}|{targetId}|{filterId}|{sessionNumber.ToString(CultureInfo.InvariantCulture)}");
 
     /// <summary>
+    /// The ClientToken of a create-first attach: (interface, target, filter, session number) and the attach's
+    /// correlation id (its event id). A retried step or a duplicate delivery of the event sends the same token, so EC2
+    /// creates once; a later attach (a re-tag after a detach) sends another, so EC2 can never answer it with a session
+    /// deleted since — the create's answer is then a live session and serves as the verification. Concurrent attaches
+    /// of one interface meet at the session number instead: the second create is refused (the number is taken) and
+    /// Verify describes the interface. 4 + 40 ASCII characters, within EC2's 64.
+    /// </summary>
+    public static string AttachClientToken(string networkInterfaceId, string targetId, string filterId, int sessionNumber, string correlationId) =>
+        "am3-" + Hex($"{networkInterfaceId}|{targetId}|{filterId}|{sessionNumber.ToString(CultureInfo.InvariantCulture)}|{correlationId}");
+
+    /// <summary>
     /// EC2 remembers a ClientToken after the session it created is deleted, and answers a later create with that
     /// token by returning the deleted session. The retry token is salted with the stale session's id, which every
     /// concurrent caller sees alike, so the retry stays idempotent across them.

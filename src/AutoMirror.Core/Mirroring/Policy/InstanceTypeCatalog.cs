@@ -11,7 +11,8 @@ namespace AutoMirror.Core.Mirroring;
 /// </summary>
 public sealed class InstanceTypeCatalog(IEc2Client ec2, AutoMirrorSettings settings)
 {
-    private readonly ConcurrentDictionary<string, InstanceTypeInfo?> _facts = new(StringComparer.OrdinalIgnoreCase);
+    // Tasks, so invocations running at once in one process share one DescribeInstanceTypes; a failed one is dropped.
+    private readonly ConcurrentDictionary<string, Lazy<Task<InstanceTypeInfo?>>> _facts = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, bool> _refusedByAws = new(StringComparer.OrdinalIgnoreCase);
 
     public async Task<TypeVerdict> VerdictAsync(string instanceType, CancellationToken cancellationToken)
@@ -27,23 +28,34 @@ public sealed class InstanceTypeCatalog(IEc2Client ec2, AutoMirrorSettings setti
             return InstanceTypeSupport.Evaluate(instanceType, null, settings.SupportedInstanceTypes, settings.UnsupportedInstanceTypes);
         }
 
-        if (!_facts.TryGetValue(instanceType, out var info))
+        var read = _facts.GetOrAdd(instanceType, t => new Lazy<Task<InstanceTypeInfo?>>(() => DescribeAsync(t)));
+        InstanceTypeInfo? info;
+        try
         {
-            try
-            {
-                var answer = await ec2.DescribeInstanceTypesAsync([instanceType], cancellationToken).ConfigureAwait(false);
-                info = answer.FirstOrDefault(t => string.Equals(t.InstanceType, instanceType, StringComparison.OrdinalIgnoreCase));
-            }
-            catch (AwsServiceException e) when (e.ErrorCode == "InvalidInstanceType")
-            {
-                // A type this region does not describe: the family lists and the create's answer decide.
-                info = null;
-            }
-
-            _facts[instanceType] = info;
+            info = await read.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (read.Value.IsFaulted || read.Value.IsCanceled)
+        {
+            _facts.TryRemove(new KeyValuePair<string, Lazy<Task<InstanceTypeInfo?>>>(instanceType, read));
+            throw;
         }
 
         return InstanceTypeSupport.Evaluate(instanceType, info, settings.SupportedInstanceTypes, settings.UnsupportedInstanceTypes);
+    }
+
+    private async Task<InstanceTypeInfo?> DescribeAsync(string instanceType)
+    {
+        await Task.Yield();
+        try
+        {
+            var answer = await ec2.DescribeInstanceTypesAsync([instanceType], CancellationToken.None).ConfigureAwait(false);
+            return answer.FirstOrDefault(t => string.Equals(t.InstanceType, instanceType, StringComparison.OrdinalIgnoreCase));
+        }
+        catch (AwsServiceException e) when (e.ErrorCode == "InvalidInstanceType")
+        {
+            // A type this region does not describe: the family lists and the create's answer decide.
+            return null;
+        }
     }
 
     public void RecordRefusal(string instanceType) => _refusedByAws[instanceType] = true;

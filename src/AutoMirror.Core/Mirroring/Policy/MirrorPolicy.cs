@@ -10,6 +10,12 @@ namespace AutoMirror.Core.Mirroring;
 /// </summary>
 public sealed record Eligibility(bool Qualifies, string Reason, MirrorStatus? Status, IReadOnlyList<InstanceNetworkInterface> SourceInterfaces)
 {
+    /// <summary>
+    /// AutoMirror is responsible for the instance (<see cref="MirrorPolicy.InScope"/>): only then does it carry the
+    /// automirror:status tag. An instance can be in scope and not qualify (stopped, excluded, unsupported type).
+    /// </summary>
+    public bool InScope { get; init; } = true;
+
     public static Eligibility No(string reason, MirrorStatus? status = null) => new(false, reason, status, []);
 }
 
@@ -50,6 +56,26 @@ public static class MirrorPolicy
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(typeVerdict);
         ArgumentNullException.ThrowIfNull(targetEniIds);
+        return Judge(instance, state, settings, typeVerdict, targetEniIds) with { InScope = InScope(instance, settings, targetEniIds) };
+    }
+
+    /// <summary>
+    /// Whether AutoMirror is responsible for the instance at all: it opted in with the mirror tag, lives in a
+    /// configured VPC and is not a sensor. Whatever its state or exclude tag, such an instance may carry
+    /// automirror:status; any other never does (the tag is removed when an instance leaves scope).
+    /// </summary>
+    public static bool InScope(Ec2Instance instance, AutoMirrorSettings settings, IReadOnlySet<string> targetEniIds)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(targetEniIds);
+        return IsTagged(instance.Tags, settings)
+            && (settings.VpcIds.Count == 0 || (instance.VpcId is not null && settings.VpcIds.Contains(instance.VpcId)))
+            && !IsSensor(instance, settings, targetEniIds);
+    }
+
+    private static Eligibility Judge(Ec2Instance instance, string state, AutoMirrorSettings settings, TypeVerdict typeVerdict, IReadOnlySet<string> targetEniIds)
+    {
 
         // Billing is per interface-hour: anything not running gives its sessions up, whatever its tags say.
         if (!string.Equals(state, "running", StringComparison.Ordinal))
@@ -69,12 +95,12 @@ public static class MirrorPolicy
 
         if (settings.VpcIds.Count > 0 && (instance.VpcId is null || !settings.VpcIds.Contains(instance.VpcId)))
         {
-            return Eligibility.No("outside-configured-vpcs", MirrorStatus.Excluded);
+            return Eligibility.No("outside-configured-vpcs");
         }
 
         if (IsSensor(instance, settings, targetEniIds))
         {
-            return Eligibility.No("sensor-would-loop", MirrorStatus.Excluded);
+            return Eligibility.No("sensor-would-loop");
         }
 
         if (!typeVerdict.IsSupported)

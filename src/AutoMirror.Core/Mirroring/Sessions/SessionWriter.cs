@@ -87,7 +87,7 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         throw new SessionVerificationException($"instance {instanceId}: could not make a live AutoMirror session on {eni} to {_settings.MirrorTargetId}");
     }
 
-    public CreateTrafficMirrorSessionRequest Request(string instanceId, string eni, int number, int vni, string? lab, string token) => new(
+    public CreateTrafficMirrorSessionRequest Request(string instanceId, string eni, int number, int vni, string? lab, string token, string? correlationId = null) => new(
         eni,
         _settings.MirrorTargetId,
         _settings.MirrorFilterId,
@@ -95,7 +95,7 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         vni,
         _settings.PacketLength,
         token,
-        SessionTags.For(instanceId, eni, lab),
+        SessionTags.For(instanceId, eni, lab, correlationId),
         "AutoMirror " + instanceId);
 
     public async Task<IReadOnlyList<string>> DeleteAsync(IEnumerable<TrafficMirrorSession> sessions, string instanceId, string reason, CancellationToken cancellationToken)
@@ -120,7 +120,12 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         return deleted;
     }
 
-    public async Task WriteStatusAsync(Ec2Instance instance, string state, MirrorStatus? status, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes automirror:status say <paramref name="desired"/> (<see cref="StatusTagRule"/>), null removing it. The
+    /// correlation id of this run goes in the same CreateTags request (no extra call, and a fleet reconcile's one id
+    /// fits a batched request for many instances) and is removed with the status in one DeleteTags.
+    /// </summary>
+    public async Task WriteStatusAsync(Ec2Instance instance, string state, string? desired, CancellationToken cancellationToken)
     {
         // A terminated instance's tags go with it; writing them is a wasted mutating call.
         if (!_settings.StatusTag || state is "shutting-down" or "terminated")
@@ -129,21 +134,21 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
         }
 
         instance.Tags.TryGetValue(SessionTags.Status, out var current);
-        if (current == status?.ToWireName())
+        if (current == desired && (desired is not null || !instance.Tags.ContainsKey(SessionTags.CorrelationId)))
         {
             return;
         }
 
         try
         {
-            if (status is not { } written)
+            if (desired is null)
             {
-                await _ec2.DeleteTagsAsync([instance.InstanceId], [SessionTags.Status], cancellationToken).ConfigureAwait(false);
+                await _ec2.DeleteTagsAsync([instance.InstanceId], SessionTags.InstanceTagKeys.ToList(), cancellationToken).ConfigureAwait(false);
+                _log.Write(new Decision("status-tag", instance.InstanceId, "removed-out-of-scope"));
             }
             else
             {
-                await _ec2.CreateTagsAsync([instance.InstanceId], new Dictionary<string, string> { [SessionTags.Status] = written.ToWireName() }, cancellationToken)
-                    .ConfigureAwait(false);
+                await _ec2.CreateTagsAsync([instance.InstanceId], StatusTags(desired), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
@@ -156,11 +161,23 @@ public sealed class SessionWriter(IEc2Client ec2, AutoMirrorSettings settings, I
     {
         try
         {
-            await _ec2.CreateTagsAsync([instanceId], new Dictionary<string, string> { [SessionTags.Status] = status.ToWireName() }, cancellationToken).ConfigureAwait(false);
+            await _ec2.CreateTagsAsync([instanceId], StatusTags(status.ToWireName()), cancellationToken).ConfigureAwait(false);
         }
         catch (AwsServiceException e) when (AwsErrors.IsInstanceNotFound(e))
         {
             _log.Write(new Decision("status-tag", instanceId, "instance-gone") { Level = "warn", Error = e.ErrorCode });
         }
+    }
+
+    /// <summary>The status and, when this run has one, its correlation id: the tags of one CreateTags request.</summary>
+    public static IReadOnlyDictionary<string, string> StatusTags(string status)
+    {
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal) { [SessionTags.Status] = StatusTagRule.TagValue(status) };
+        if (Correlation.Id is { Length: > 0 } id)
+        {
+            tags[SessionTags.CorrelationId] = StatusTagRule.TagValue(id);
+        }
+
+        return tags;
     }
 }
