@@ -5,7 +5,8 @@
 #
 #   install.sh --health-port PORT [--analyzers zeek|suricata|zeek,suricata] [--zeek-repository URL]
 #              [--source-networks CIDRS] [--tap NAME] [--receive auto|sockets|af-xdp|packet-ring]
-#              [--mirror-interface NAME] [--root DIR] [--dry-run]
+#              [--mirror-interface NAME] [--geneve] [--root DIR] [--dry-run]
+# --geneve: also receive GENEVE on UDP 6081 (TargetKind=gwlbe: a Gateway Load Balancer delivers it).
 #
 # --analyzers (default zeek): the analysers that sniff the sensor's TAP, each of which sees every frame (Traffic
 # Mirroring copies a packet to one target only, so the sensor is the one place where several can). Each is installed,
@@ -44,6 +45,7 @@ source_networks=""
 tap="automirror0"
 receive="auto"
 mirror_interface=""
+geneve=0
 root=""
 dry_run=0
 
@@ -58,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --tap) tap="${2:-}"; shift 2 ;;
     --receive) receive="${2:-}"; shift 2 ;;
     --mirror-interface) mirror_interface="${2:-}"; shift 2 ;;
+    --geneve) geneve=1; shift ;;
     --root) root="${2:-}"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     *) die "unknown argument '$1'" ;;
@@ -169,6 +172,8 @@ done
   if [[ -n "$source_networks" ]]; then echo "Sensor__SourceNetworks=$source_networks"; fi
   # The sensor's default is auto; the mode is written whatever it is, so the file says what runs.
   echo "Sensor__Receive=$receive"
+  # TargetKind=gwlbe: a Gateway Load Balancer delivers GENEVE (UDP 6081).
+  if (( geneve )); then echo "Sensor__GeneveEnabled=true"; fi
   if [[ -n "$receive_setting" && -n "$mirror_interface" ]]; then echo "$receive_setting=$mirror_interface"; fi
 } > "$root$environment_file"
 # AF_XDP and the packet ring need more than the unit's CAP_NET_ADMIN: the sensor's own drop-in for each path says
