@@ -106,7 +106,7 @@ public sealed class TokenBucketTests
     }
 
     [Fact]
-    public void Throttle_CutsTheRateOncePerTokenInterval_AndAcceptedCallsGrowItBack()
+    public void Throttle_CutsTheRateOncePerTokenInterval_NeverBelowHalfACallPerSecond_AndAcceptedCallsGrowItBack()
     {
         var time = new ManualTimeProvider();
         var bucket = new TokenBucket(capacity: 45, refillPerSecond: 5, time, adaptive: true);
@@ -118,14 +118,18 @@ public sealed class TokenBucketTests
         Assert.Equal(1.25, bucket.CurrentRate, 3);
         time.Advance(TimeSpan.FromSeconds(1));
         bucket.OnThrottled();
-        Assert.Equal(0.3125, bucket.CurrentRate, 3);
+        // A quarter of 1.25 would be 0.3125: the floor is the AWS SDKs' half a call per second, however many throttles.
+        Assert.Equal(0.5, bucket.CurrentRate, 3);
+        time.Advance(TimeSpan.FromSeconds(3));
+        bucket.OnThrottled();
+        Assert.Equal(0.5, bucket.CurrentRate, 3);
 
         for (var i = 0; i < 100; i++)
         {
             bucket.OnAccepted();
         }
 
-        Assert.Equal(0.3125 + (100 * 5 * 0.003), bucket.CurrentRate, 3);
+        Assert.Equal(0.5 + (100 * 5 * 0.003), bucket.CurrentRate, 3);
         for (var i = 0; i < 1000; i++)
         {
             bucket.OnAccepted();

@@ -138,6 +138,7 @@ public sealed class TargetKindTemplateTests
             TargetKind = MirrorTargetKind.Eni,
             SensorInterfaceId = "eni-0000000000000se01",
             SensorTargetGroupArn = null,
+            ZoneLocalDelivery = false, // the template's ZoneLocalNeedsALoadBalancer rule refuses it with an interface target
         };
         var world = new FunctionScenarios.World(settings);
         world.Ec2.AddTarget(TestWorld.Target, "eni-0000000000000se01");

@@ -47,7 +47,7 @@ internal sealed class TokenBucket
 
     /// <summary>
     /// AWS throttled a call that this bucket let through: other processes (other Lambda containers) share the
-    /// account's bucket. The tokens are dropped and the rate cut to a fifth (down to a floor), so this container's share shrinks
+    /// account's bucket. The tokens are dropped and the rate cut to a quarter (down to a floor), so this container's share shrinks
     /// at once instead of its retries meeting the empty bucket again; <see cref="OnAccepted"/> grows it back slowly.
     /// The scheme of the AWS SDKs' adaptive retry mode (multiplicative decrease), kept additive on the way up.
     /// </summary>
@@ -72,7 +72,7 @@ internal sealed class TokenBucket
             }
 
             _slowedAt = now;
-            _rate = Math.Max(RefillPerSecond * MinRateShare, _rate * DecreaseFactor);
+            _rate = Math.Max(Math.Min(RefillPerSecond, MinRate), _rate * DecreaseFactor);
         }
     }
 
@@ -94,14 +94,16 @@ internal sealed class TokenBucket
         }
     }
 
-    // A fifth per throttle: two throttles take a container from AWS's rate to a 1/25 share, so a burst of many
+    // A quarter per throttle: two throttles take a container from AWS's rate to a 1/16 share, so a burst of many
     // containers settles after a few throttles each instead of a long cascade of halvings.
     private const double DecreaseFactor = 0.25;
 
-    // Down to 1/50 of AWS's rate: dozens of containers sharing a bucket each get a fair share without starving.
-    private const double MinRateShare = 0.02;
+    // Down to half a call per second, the AWS SDKs' own floor for adaptive retry (botocore's and the Java SDK's
+    // minimum fill rate): lower, a container that meets throttles it did not cause (another tool spending the
+    // account's bucket) would starve, one create every ten seconds at 5/s × 1/50, and outlive its function timeout.
+    private const double MinRate = 0.5;
 
-    // Back to the full rate after 1/0.001 = 1000 accepted calls; slow enough that many containers growing at once
+    // Back to the full rate after about 1/0.003 ≈ 330 accepted calls; slow enough that many containers growing at once
     // do not overrun the shared bucket again soon.
     private const double RecoveryStepShare = 0.003;
 

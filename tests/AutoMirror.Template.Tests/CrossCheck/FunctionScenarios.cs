@@ -231,11 +231,14 @@ public sealed class FunctionScenarios
         await InvokeAsync(handler.HandleAsync, Fixture("ec2-state-stopped.json", restarted));
     }
 
+    // A sensor instance's id in AWS's format (i- and 17 hex digits): the zone-local gate describes only real ids.
+    private const string SensorId = "i-05e05000000000001";
+
     private static async Task ReconcileScenarios(World world)
     {
         var handler = new ReconcileHandler(world.Recorded);
         // The zone-local gate (ZONE_LOCAL_DELIVERY for this function) finds a healthy sensor in the sources' zone.
-        var sensor = world.Ec2.AddInstance("i-0sensor0000000001", "running", new Dictionary<string, string>(), availabilityZone: "us-east-1a").InstanceId;
+        var sensor = world.Ec2.AddInstance(SensorId, "running", new Dictionary<string, string>(), availabilityZone: "us-east-1a").InstanceId;
         world.LoadBalancing.Targets.Add(new(sensor, 4789, "healthy", null, null));
         world.LaunchTagged(interfaces: 2);
         var untagged = world.LaunchTagged();
@@ -273,6 +276,11 @@ public sealed class FunctionScenarios
     {
         var steps = new AttachSteps(world.Recorded);
         var plan = await world.PlanAsync(world.LaunchTagged());
+        await InvokeAsync(steps.CheckTargetHealthAsync, plan);
+        // Zone-local (ZONE_LOCAL_DELIVERY for this function): an instance target carries no zone in DescribeTargetHealth,
+        // so the gate describes the sensor to learn it.
+        world.Ec2.AddInstance(SensorId, "running", new Dictionary<string, string>(), availabilityZone: "us-east-1a");
+        world.LoadBalancing.Targets.Add(new(SensorId, 4789, "healthy", null, null));
         await InvokeAsync(steps.CheckTargetHealthAsync, plan);
         world.LoadBalancing.Targets.Clear();
         await InvokeAsync(steps.CheckTargetHealthAsync, plan);
@@ -312,7 +320,7 @@ public sealed class FunctionScenarios
         var (racedPlan, _) = await world.AttachAsync(raced);
         var eni = world.Ec2.InterfacesOf(raced)[0];
         var ours = world.Ec2.AllSessions().First(s => s.NetworkInterfaceId == eni);
-        world.Ec2.AddForeignSession(eni, ours.TrafficMirrorTargetId, ours.SessionNumber + 1, ours.Tags);
+        world.Ec2.AddForeignSession(eni, ours.TrafficMirrorTargetId, ours.SessionNumber - 1, ours.Tags);
         await InvokeAsync(steps.VerifyAsync, $$$"""{"plan":{{{racedPlan}}},"created":{{{created}}}}""");
 
         // Untagged between Evaluate and Verify: its sessions go and its status changes.

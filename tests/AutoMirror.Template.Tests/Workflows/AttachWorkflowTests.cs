@@ -1,3 +1,4 @@
+using AutoMirror.Core.Configuration;
 using AutoMirror.Core.Ownership;
 using System.Text.Json.Nodes;
 using AutoMirror.Aws.Ec2;
@@ -114,13 +115,15 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
     }
 
     [Fact]
-    public async Task NumberTakenDuringTheHealthWait_IsAConflict_VerifyDescribesAndMakesTheSessionAboveIt()
+    public async Task NumberTakenDuringTheHealthWait_IsAConflict_VerifyDescribesAndNeverGoesAheadOfIt()
     {
-        // The sensor is unhealthy for the first poll: Evaluate has planned session number 1 on both interfaces by
-        // then, without describing them (create-first). While the workflow waits, another tool takes number 1 on the
-        // second interface, so that create is refused; CreateSessions leaves it to Verify, which describes the
-        // interfaces only then and makes the session above the other tool's. (Until create-first, this refusal failed
-        // the execution and Cleanup deleted the half-made session; Cleanup itself: HandlerTests, CreateFirstAttachTests.)
+        // The sensor is unhealthy for the first poll: Evaluate has planned the last session number (32766) on both
+        // interfaces by then, without describing them (create-first). While the workflow waits, another tool takes
+        // 32766 on the second interface, so that create is refused; CreateSessions leaves it to Verify, which
+        // describes the interfaces only then. Every number AutoMirror could take there would be evaluated ahead of the
+        // other tool's session (lower numbers go first), so it takes none and says session-limit, instead of taking
+        // the other tool's traffic. (Until create-first, this refusal failed the execution and Cleanup deleted the
+        // half-made session; Cleanup itself: HandlerTests, CreateFirstAttachTests.)
         await lab.Cloud.SetTargetHealthAsync(lab.TargetGroupArn, unhealthyCalls: 1);
         var (instance, interfaces) = await lab.LaunchSourceAsync(interfaces: 2);
         await lab.Cloud.ResetCallCountsAsync();
@@ -128,23 +131,23 @@ public sealed class AttachWorkflowTests(WorkflowLab lab) : IClassFixture<Workflo
         var running = lab.RunAttachAsync(instance, pollSeconds: 3, maxAttempts: 5);
         await WaitUntilAsync(async () => (await lab.Cloud.GetCallCountsAsync()).For("elasticloadbalancing", "DescribeTargetHealth") >= 1, running);
         var foreign = await lab.Aws.Ec2.CreateTrafficMirrorSessionAsync(
-            new CreateTrafficMirrorSessionRequest(interfaces[1], lab.TargetId, lab.FilterId, 1, null, null,
+            new CreateTrafficMirrorSessionRequest(interfaces[1], lab.TargetId, lab.FilterId, AutoMirrorSettings.MaxSessionNumber, null, null,
                 "foreign-" + instance, new Dictionary<string, string> { ["owner"] = "someone-else" }),
             CancellationToken.None);
         var run = await running;
 
         Assert.True(run.Status == "SUCCEEDED", run.Describe());
         Assert.Equal(0, run.Entered("Cleanup"));
-        Assert.Equal("mirrored", (string?)run.Output?["verified"]?["status"]);
+        Assert.Equal("session-limit", (string?)run.Output?["verified"]?["status"]);
         // Evaluate read the instance once and no session; Verify described because of the conflict.
         var calls = await lab.Cloud.GetCallCountsAsync();
         Assert.Equal(2, calls.For("ec2", "DescribeInstances"));
         Assert.True(calls.For("ec2", "DescribeTrafficMirrorSessions") >= 1);
         var left = await lab.SessionsOnAsync(interfaces);
-        Assert.Contains(left, s => s.TrafficMirrorSessionId == foreign.TrafficMirrorSessionId && s.SessionNumber == 1);
-        var ours = left.Where(s => s.Tags.ContainsKey(SessionTags.Managed)).ToList();
-        Assert.Equal(interfaces.Order(), ours.Select(s => s.NetworkInterfaceId).Order());
-        Assert.Equal(2, ours.Single(s => s.NetworkInterfaceId == interfaces[1]).SessionNumber);
+        Assert.Contains(left, s => s.TrafficMirrorSessionId == foreign.TrafficMirrorSessionId && s.SessionNumber == AutoMirrorSettings.MaxSessionNumber);
+        var ours = Assert.Single(left, s => s.Tags.ContainsKey(SessionTags.Managed));
+        Assert.Equal(interfaces[0], ours.NetworkInterfaceId);
+        Assert.Equal(AutoMirrorSettings.MaxSessionNumber, ours.SessionNumber);
     }
 
     [Fact]
