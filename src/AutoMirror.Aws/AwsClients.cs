@@ -17,7 +17,7 @@ public sealed class AwsClients : IDisposable
     public AwsClients(AwsClientOptions options)
     {
         _pipeline = new AwsPipeline(options);
-        _ec2 = new Ec2Client(_pipeline, options.ClientSideRateLimit ? new Ec2RateLimits(options.TimeProvider) : null);
+        _ec2 = new Ec2Client(_pipeline, options.ClientSideRateLimit ? new Ec2RateLimits(options.TimeProvider, options.AdaptiveCreateRate) : null);
         LoadBalancing = new LoadBalancingClient(_pipeline);
         StepFunctions = new StepFunctionsClient(_pipeline);
         CloudWatch = new CloudWatchClient(_pipeline);

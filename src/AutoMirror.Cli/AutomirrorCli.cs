@@ -225,7 +225,8 @@ public sealed class AutomirrorCli(TextWriter output, TextWriter error, Func<stri
         AwsClients? clients = null;
         try
         {
-            clients = new AwsClients(AwsClientOptions.FromEnvironment(variables));
+            // One process alone, like the scheduled reconcile: EC2's create rate, not a launch burst's shrinking share.
+            clients = new AwsClients(AwsClientOptions.FromEnvironment(variables) with { AdaptiveCreateRate = false });
             var settings = AutoMirrorSettings.FromVariables(name => name switch
             {
                 "MIRROR_TARGET_ID" => parse.GetValue(_targetId) ?? variables(name),

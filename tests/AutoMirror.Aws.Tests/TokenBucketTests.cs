@@ -106,7 +106,7 @@ public sealed class TokenBucketTests
     }
 
     [Fact]
-    public void Throttle_CutsTheRateOncePerTokenInterval_NeverBelowHalfACallPerSecond_AndAcceptedCallsGrowItBack()
+    public void Throttle_CutsTheRateOncePerTokenInterval_AndAcceptedCallsGrowItBack()
     {
         var time = new ManualTimeProvider();
         var bucket = new TokenBucket(capacity: 45, refillPerSecond: 5, time, adaptive: true);
@@ -118,18 +118,14 @@ public sealed class TokenBucketTests
         Assert.Equal(1.25, bucket.CurrentRate, 3);
         time.Advance(TimeSpan.FromSeconds(1));
         bucket.OnThrottled();
-        // A quarter of 1.25 would be 0.3125: the floor is the AWS SDKs' half a call per second, however many throttles.
-        Assert.Equal(0.5, bucket.CurrentRate, 3);
-        time.Advance(TimeSpan.FromSeconds(3));
-        bucket.OnThrottled();
-        Assert.Equal(0.5, bucket.CurrentRate, 3);
+        Assert.Equal(0.3125, bucket.CurrentRate, 3);
 
         for (var i = 0; i < 100; i++)
         {
             bucket.OnAccepted();
         }
 
-        Assert.Equal(0.5 + (100 * 5 * 0.003), bucket.CurrentRate, 3);
+        Assert.Equal(0.3125 + (100 * 5 * 0.003), bucket.CurrentRate, 3);
         for (var i = 0; i < 1000; i++)
         {
             bucket.OnAccepted();
@@ -168,5 +164,20 @@ public sealed class TokenBucketTests
         Assert.Equal(1.25, limits.For("CreateTrafficMirrorSession").CurrentRate, 3);
         Assert.Equal(5, limits.For("DeleteTrafficMirrorSession").CurrentRate, 3);
         Assert.Equal(20, limits.For("DescribeInstances").CurrentRate, 3);
+    }
+
+    [Fact]
+    public void AProcessThatRunsAlone_KeepsEc2sCreateRate_WhateverItsThrottles()
+    {
+        var time = new ManualTimeProvider();
+        var limits = new Ec2RateLimits(time, adaptiveCreates: false);
+
+        for (var i = 0; i < 5; i++)
+        {
+            limits.For("CreateTrafficMirrorSession").OnThrottled();
+            time.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal(5, limits.For("CreateTrafficMirrorSession").CurrentRate, 3);
     }
 }

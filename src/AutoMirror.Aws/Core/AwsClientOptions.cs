@@ -27,6 +27,15 @@ public sealed record AwsClientOptions
     /// <summary>Wait for a token in EC2's documented per-action buckets before sending (off only for tests of the server's own throttling).</summary>
     public bool ClientSideRateLimit { get; init; } = true;
 
+    /// <summary>
+    /// Whether CreateTrafficMirrorSession's bucket shrinks on AWS's throttles (<see cref="Ec2.Ec2RateLimits.Adapts"/>).
+    /// Right for a function that runs as many containers at once, each with a few sessions to make (the attach steps
+    /// in a launch burst): together they settle under EC2's 5/s. Off for a process that runs alone with many sessions
+    /// to make (the scheduled reconcile): it keeps EC2's rate and meets a throttle with the retry's backoff, instead of
+    /// shrinking to a share sized for dozens of containers and outliving its timeout.
+    /// </summary>
+    public bool AdaptiveCreateRate { get; init; } = true;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Source of the backoff jitter, a number in [0, 1).</summary>

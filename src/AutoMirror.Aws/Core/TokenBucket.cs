@@ -72,7 +72,7 @@ internal sealed class TokenBucket
             }
 
             _slowedAt = now;
-            _rate = Math.Max(Math.Min(RefillPerSecond, MinRate), _rate * DecreaseFactor);
+            _rate = Math.Max(RefillPerSecond * MinRateShare, _rate * DecreaseFactor);
         }
     }
 
@@ -98,10 +98,10 @@ internal sealed class TokenBucket
     // containers settles after a few throttles each instead of a long cascade of halvings.
     private const double DecreaseFactor = 0.25;
 
-    // Down to half a call per second, the AWS SDKs' own floor for adaptive retry (botocore's and the Java SDK's
-    // minimum fill rate): lower, a container that meets throttles it did not cause (another tool spending the
-    // account's bucket) would starve, one create every ten seconds at 5/s × 1/50, and outlive its function timeout.
-    private const double MinRate = 0.5;
+    // Down to 1/50 of AWS's rate: dozens of containers sharing a bucket each get a fair share without starving. One
+    // process with much to create alone (the scheduled reconcile) would crawl at this floor after two throttles it
+    // did not cause, so it does not adapt (AwsClientOptions.AdaptiveCreateRate).
+    private const double MinRateShare = 0.02;
 
     // Back to the full rate after about 1/0.003 ≈ 330 accepted calls; slow enough that many containers growing at once
     // do not overrun the shared bucket again soon.

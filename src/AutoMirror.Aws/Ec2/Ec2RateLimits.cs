@@ -7,7 +7,7 @@ namespace AutoMirror.Aws.Ec2;
 /// Amazon EC2 API"): non-mutating actions 100 burst / 20 per s, mutating 50 / 5, CreateTags and DeleteTags 100 / 10.
 /// Mirroring those buckets here keeps one process from draining the account's tokens and meeting RequestLimitExceeded.
 /// </summary>
-internal sealed class Ec2RateLimits(TimeProvider time)
+internal sealed class Ec2RateLimits(TimeProvider time, bool adaptiveCreates = true)
 {
     /// <summary>
     /// The client's burst is 90% of EC2's. EC2's bucket stops refilling while full, and our requests reach it a
@@ -40,6 +40,6 @@ internal sealed class Ec2RateLimits(TimeProvider time)
     private TokenBucket Create(string action)
     {
         var (capacity, refill) = Documented(action);
-        return new TokenBucket((int)(capacity * BurstHeadroom), refill, time, Adapts(action));
+        return new TokenBucket((int)(capacity * BurstHeadroom), refill, time, adaptiveCreates && Adapts(action));
     }
 }

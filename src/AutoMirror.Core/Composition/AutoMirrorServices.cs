@@ -59,10 +59,11 @@ public sealed class AutoMirrorServices
     public TeardownLog TeardownLog { get; }
 
     /// <summary>Settings and real AWS clients from the Lambda environment; fails with the variable's name.</summary>
-    public static AutoMirrorServices FromEnvironment()
+    /// <param name="adaptiveCreateRate">See <see cref="AwsClientOptions.AdaptiveCreateRate"/>: off for the scheduled reconcile.</param>
+    public static AutoMirrorServices FromEnvironment(bool adaptiveCreateRate = true)
     {
         var settings = AutoMirrorSettings.FromEnvironment();
-        var clients = AwsClients.FromEnvironment();
+        var clients = new AwsClients(AwsClientOptions.FromEnvironment() with { AdaptiveCreateRate = adaptiveCreateRate });
         return new AutoMirrorServices(settings, clients.Ec2, clients.LoadBalancing, clients.StepFunctions, TimeProvider.System,
             JsonLinesDecisionLog.Console, cloudWatch: clients.CloudWatch);
     }

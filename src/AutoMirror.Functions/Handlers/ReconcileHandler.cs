@@ -12,8 +12,9 @@ public sealed class ReconcileHandler(AutoMirrorServices services)
 {
     private readonly FleetReconcile _fleet = new(services.Reconciler, services.Log);
 
+    // One run at a time with many sessions to make: EC2's create rate, not a launch burst's shrinking share.
     public ReconcileHandler()
-        : this(AutoMirrorServices.FromEnvironment())
+        : this(AutoMirrorServices.FromEnvironment(adaptiveCreateRate: false))
     {
     }
 

@@ -28,6 +28,9 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
 
     public AwsClients Clients { get; private set; } = null!;
 
+    /// <summary>The clients the reconcile function builds (ReconcileHandler): its create rate does not adapt.</summary>
+    public AwsClients ReconcileClients { get; private set; } = null!;
+
     private readonly Dictionary<string, string> _ids = [];
 
     public string Id(string name) => _ids[name];
@@ -48,7 +51,9 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
         await Lab.RunAsync("tag", "automirror", "true", sensor);
         await Cloud.SetFixedTargetHealthAsync(Id("targetGroupArn"), "healthy");
         var environment = new Dictionary<string, string>(Cloud.ClientEnvironment);
-        Clients = new AwsClients(AwsClientOptions.FromEnvironment(environment.GetValueOrDefault, () => null, () => new BasicAWSCredentials("test", "test")));
+        var options = AwsClientOptions.FromEnvironment(environment.GetValueOrDefault, () => null, () => new BasicAWSCredentials("test", "test"));
+        Clients = new AwsClients(options);
+        ReconcileClients = new AwsClients(options with { AdaptiveCreateRate = false });
         await Cloud.ConfigureFaultsAsync(new FaultSettings(Seed: 20260101, ThrottleProbability: 0.20, ServerErrorProbability: 0.05, InstanceNotFoundSeconds: 3));
     }
 
@@ -83,6 +88,10 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
         return (services, stepFunctions, failures);
     }
 
+    /// <summary>The reconcile function as deployed: its own container, so its own clients (see <see cref="ReconcileClients"/>).</summary>
+    public AutoMirrorServices ReconcileFunction() =>
+        new(Settings(), ReconcileClients.Ec2, ReconcileClients.LoadBalancing, new FakeStepFunctions(), TimeProvider.System, new RecordingLog());
+
     /// <summary>Reads all sessions, retrying what the injected faults make the client give up on.</summary>
     public async Task<IReadOnlyList<TrafficMirrorSession>> SessionsAsync()
     {
@@ -102,6 +111,7 @@ public sealed class FaultyLocalCloud : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Clients?.Dispose();
+        ReconcileClients?.Dispose();
         if (Stack is not null)
         {
             await Stack.DisposeAsync();
