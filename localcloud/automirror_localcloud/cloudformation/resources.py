@@ -64,6 +64,10 @@ class _Model:
     TYPE = ""
     ATTRIBUTES: tuple[str, ...] = ()
 
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
     @staticmethod
     def cloudformation_name_type() -> str:
         return ""
@@ -91,10 +95,6 @@ class TrafficMirrorTargetModel(_Model, CloudFormationModel):
     TYPE = "AWS::EC2::TrafficMirrorTarget"
     ATTRIBUTES = ("Id",)
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::TrafficMirrorTarget"
-
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
@@ -117,10 +117,6 @@ class TrafficMirrorFilterModel(_Model, CloudFormationModel):
     ATTRIBUTES = ("Id",)
     NETWORK_SERVICES = ("amazon-dns",)
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::TrafficMirrorFilter"
-
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
@@ -139,10 +135,6 @@ class TrafficMirrorFilterModel(_Model, CloudFormationModel):
 class TrafficMirrorFilterRuleModel(_Model, CloudFormationModel):
     TYPE = "AWS::EC2::TrafficMirrorFilterRule"
     ATTRIBUTES = ("Id",)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::TrafficMirrorFilterRule"
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
@@ -199,10 +191,6 @@ class LoadBalancerModel(_Model, CloudFormationModel):
     TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
     @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ElasticLoadBalancingV2::LoadBalancer"
-
-    @staticmethod
     def cloudformation_name_type() -> str:
         return "Name"
 
@@ -251,10 +239,6 @@ class TargetGroupModel(_Model, CloudFormationModel):
 
     TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
     ATTRIBUTES = ("TargetGroupArn", "TargetGroupFullName", "TargetGroupName", "LoadBalancerArns")
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ElasticLoadBalancingV2::TargetGroup"
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -309,10 +293,6 @@ class SecurityGroupModel(_Model, CloudFormationModel):
     TYPE = "AWS::EC2::SecurityGroup"
 
     @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::SecurityGroup"
-
-    @staticmethod
     def cloudformation_name_type() -> str:
         return "GroupName"
 
@@ -356,10 +336,6 @@ class StateMachineModel(_Model, CloudFormationModel):
 
     TYPE = "AWS::StepFunctions::StateMachine"
     ATTRIBUTES = ("Arn", "Name", "StateMachineRevisionId")
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::StepFunctions::StateMachine"
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -419,10 +395,6 @@ class LambdaFunctionModel(_Model, CloudFormationModel):
     TYPE = "AWS::Lambda::Function"
 
     @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Function"
-
-    @staticmethod
     def cloudformation_name_type() -> str:
         return "FunctionName"
 
@@ -453,10 +425,6 @@ class ListenerModel(_Model, CloudFormationModel):
     listener still forwards to."""
 
     TYPE = "AWS::ElasticLoadBalancingV2::Listener"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ElasticLoadBalancingV2::Listener"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -517,10 +485,6 @@ class VpcEndpointServiceModel(_Model, CloudFormationModel):
     TYPE = "AWS::EC2::VPCEndpointService"
     ATTRIBUTES = ("ServiceId",)
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::VPCEndpointService"
-
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
@@ -558,10 +522,6 @@ class VpcEndpointModel(_Model, CloudFormationModel):
 
     TYPE = "AWS::EC2::VPCEndpoint"
     ATTRIBUTES = ("Id", "NetworkInterfaceIds", "DnsEntries", "CreationTimestamp")
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EC2::VPCEndpoint"
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
@@ -624,10 +584,6 @@ class ResourceShareModel(_Model, CloudFormationModel):
 
     TYPE = "AWS::RAM::ResourceShare"
     ATTRIBUTES = ("Arn",)
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::RAM::ResourceShare"
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[misc]
