@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import unittest
 import urllib.request
 from pathlib import Path
 
@@ -150,3 +151,44 @@ class World:
             SessionNumber=number,
             **extra,
         )["TrafficMirrorSession"]
+
+
+class TwoZoneStackTestCase(unittest.TestCase):
+    """A local cloud with a VPC and a subnet in each of two zones, for tests that each create a small stack in it."""
+
+    STACK_PREFIX = "stack"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cloud = LocalCloudProcess().start()
+        cls.cfn = cls.cloud.client("cloudformation")
+        cls.ec2 = cls.cloud.client("ec2")
+        cls.elb = cls.cloud.client("elbv2")
+        cls.vpc = cls.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        cls.subnet_a = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        cls.subnet_b = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+        cls.count = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cloud.stop()
+
+    def create_stack(self, body, parameters=None):
+        """Creates a stack of this body under a fresh name; returns the name and the status it settled in."""
+        type(self).count += 1
+        name = f"{self.STACK_PREFIX}{self.count}"
+        self.cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                              Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()])
+        return name, self.wait(name)
+
+    def wait(self, name, limit=30):
+        deadline = time.monotonic() + limit
+        while True:
+            status = self.cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+            if not status.endswith("_IN_PROGRESS"):
+                return status
+            self.assertLess(time.monotonic(), deadline, f"{name} still {status}")
+            time.sleep(0.1)
+
+    def physical(self, stack, logical):
+        return self.cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"]["PhysicalResourceId"]

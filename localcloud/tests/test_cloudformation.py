@@ -1,12 +1,11 @@
 """The local cloud's CloudFormation, one test per gap of moto 5.2.1 it closes (stacks.py, resources.py): each stack
 here is small and made for the rule it checks; the lab and the deploy tests create template.yaml itself."""
 import json
-import time
 import unittest
 
 from botocore.exceptions import ClientError
 
-from .support import LocalCloudProcess
+from .support import LocalCloudProcess, TwoZoneStackTestCase
 
 
 def _template(resources, parameters=None, rules=None, outputs=None):
@@ -20,40 +19,11 @@ def _template(resources, parameters=None, rules=None, outputs=None):
     return json.dumps(document)
 
 
-class LocalCloudFormationTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cloud = LocalCloudProcess().start()
-        cls.cfn = cls.cloud.client("cloudformation")
-        cls.ec2 = cls.cloud.client("ec2")
-        cls.elb = cls.cloud.client("elbv2")
-        cls.vpc = cls.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-        cls.subnet_a = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-        cls.subnet_b = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
-        cls.count = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
+class LocalCloudFormationTests(TwoZoneStackTestCase):
+    STACK_PREFIX = "gap"
 
     def create(self, body, parameters=None):
-        type(self).count += 1
-        name = f"gap{self.count}"
-        self.cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
-                              Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()])
-        return name, self.wait(name)
-
-    def wait(self, name, limit=30):
-        deadline = time.monotonic() + limit
-        while True:
-            status = self.cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-            if not status.endswith("_IN_PROGRESS"):
-                return status
-            self.assertLess(time.monotonic(), deadline, f"{name} still {status}")
-            time.sleep(0.1)
-
-    def physical(self, stack, logical):
-        return self.cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"]["PhysicalResourceId"]
+        return self.create_stack(body, parameters)
 
     def test_LoadBalancer_IsANetworkLoadBalancerWithItsAttributesAndAUdpListener(self):
         name, status = self.create(_template({

@@ -4,47 +4,22 @@ import json
 import time
 import unittest
 
-from .support import AMI, SUPPORTED_TYPE, LocalCloudProcess
+from .support import AMI, SUPPORTED_TYPE, TwoZoneStackTestCase
 
 
 def _template(resources):
     return json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
 
 
-class TargetKindTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cloud = LocalCloudProcess().start()
-        cls.cfn = cls.cloud.client("cloudformation")
-        cls.ec2 = cls.cloud.client("ec2")
-        cls.elb = cls.cloud.client("elbv2")
-        cls.vpc = cls.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-        cls.subnet_a = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-        cls.subnet_b = cls.ec2.create_subnet(VpcId=cls.vpc, CidrBlock="10.9.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
-        cls.count = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cloud.stop()
+class TargetKindTests(TwoZoneStackTestCase):
+    STACK_PREFIX = "kind"
 
     def create(self, resources):
-        type(self).count += 1
-        name = f"kind{self.count}"
-        self.cfn.create_stack(StackName=name, TemplateBody=_template(resources), Capabilities=["CAPABILITY_IAM"])
-        deadline = time.monotonic() + 30
-        while True:
-            status = self.cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-            if not status.endswith("_IN_PROGRESS"):
-                return name, status
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.1)
+        return self.create_stack(_template(resources))
 
     def failure(self, name):
         events = self.cfn.describe_stack_events(StackName=name)["StackEvents"]
         return " ".join(e.get("ResourceStatusReason") or "" for e in events if e["ResourceStatus"] == "CREATE_FAILED")
-
-    def physical(self, stack, logical):
-        return self.cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"]["PhysicalResourceId"]
 
     def gateway(self, **overrides):
         """The gwlbe kind's resources as template.yaml makes them, each property replaceable."""
