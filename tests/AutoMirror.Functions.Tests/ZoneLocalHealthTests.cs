@@ -15,20 +15,16 @@ public sealed class ZoneLocalHealthTests
     private static readonly string[] NoZones = [];
 
     [Theory]
-    [InlineData("us-east-1a", "us-east-1a", true, true)]
-    [InlineData("us-east-1a", "us-east-1b", true, false)]
-    [InlineData("us-east-1a", "us-east-1b", false, true)]
-    [InlineData("us-east-1a", "all", true, true)]
-    [InlineData(null, "us-east-1a", true, false)]
-    [InlineData(null, "us-east-1a", false, true)]
-    public void Serves_ZoneLocalNeedsAHealthySensorInTheSourcesZone(string? sourceZone, string healthyZone, bool zoneLocal, bool served) =>
-        Assert.Equal(served, SensorZones.Serves(sourceZone, [healthyZone], zoneLocal));
+    [InlineData("us-east-1a", "us-east-1a", true)]
+    [InlineData("us-east-1a", "us-east-1b", false)]
+    [InlineData("us-east-1a", "all", true)]
+    [InlineData(null, "us-east-1a", false)]
+    public void ServesInZone_NeedsAHealthySensorInTheSourcesZone(string? sourceZone, string healthyZone, bool served) =>
+        Assert.Equal(served, SensorZones.ServesInZone(sourceZone, [healthyZone]));
 
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Serves_NoHealthySensor_ServesNoZone(bool zoneLocal) =>
-        Assert.False(SensorZones.Serves("us-east-1a", NoZones, zoneLocal));
+    [Fact]
+    public void ServesInZone_NoHealthySensor_ServesNoZone() =>
+        Assert.False(SensorZones.ServesInZone("us-east-1a", NoZones));
 
     [Fact]
     public void Healthy_KeepsOnlyHealthyTargets()

@@ -55,7 +55,7 @@ public sealed class Reconciler
 
     public AutoMirrorSettings Settings => _settings;
 
-    /// <summary>The container's sensor health gate (the Attach workflow's and the scheduled reconcile's).</summary>
+    /// <summary>The container's sensor health gate, cached (the Attach workflow's and the scheduled reconcile's).</summary>
     public SensorHealth Health => _health;
 
     /// <summary>The container's pending automirror:status verdicts of create-first attaches.</summary>
@@ -256,7 +256,7 @@ public sealed class Reconciler
         var healthy = SensorZones.Healthy(targets);
         var zones = await ZonesOfAsync(healthy, cancellationToken).ConfigureAwait(false);
         var sourceZone = plan?.AvailabilityZone;
-        var served = SensorZones.Serves(sourceZone, zones.Values.ToList(), zoneLocal: true);
+        var served = SensorZones.ServesInZone(sourceZone, zones.Values.ToList());
         var inZone = zones.Count(z => z.Value == sourceZone || z.Value == SensorZones.AllZones);
         _log.Write(new Decision("target-health", plan?.InstanceId, served ? "healthy-in-zone" : sourceZone is null ? "zone-unknown" : "no-healthy-target-in-zone")
         {

@@ -77,25 +77,20 @@ public sealed class FleetReconciler
         }
 
         // The Attach workflow's gate, here too: sessions to a target with no healthy sensor lose their packets. The
-        // instance waits for the next reconcile (or its next event), and the report and the log say so.
-        if (_settings.ZoneLocalDelivery)
-        {
-            if (!(await _attach.CheckTargetHealthAsync(plan, cancellationToken).ConfigureAwait(false)).Healthy)
-            {
-                // Zone-local delivery: an instance whose zone has no healthy sensor is left unmirrored (its zone's load
-                // balancer node could send its packets nowhere) until a later run.
-                _log.Write(new Decision("wait-for-sensor", instanceId, NoHealthySensorInZone) { Level = "warn" });
-                return new InstanceOutcome(instanceId, InstanceOutcomeKind.Skipped, NoHealthySensorInZone, plan.ExistingSessionIds, [], []);
-            }
-        }
-        else if (_settings.SensorTargetGroupArn is null && _settings.TargetKind != MirrorTargetKind.Eni)
+        // instance waits for the next reconcile (or its next event), and the report and the log say so. With
+        // zone-local delivery the sensor must be in the instance's own zone (its zone's load balancer node could send
+        // its packets nowhere else).
+        if (_settings.SensorTargetGroupArn is null && _settings.TargetKind != MirrorTargetKind.Eni && !_settings.ZoneLocalDelivery)
         {
             _log.Write(new Decision("target-health", instanceId, "gate-off-no-target-group") { Level = "warn" });
         }
-        else if (!(await _attach.Health.CheckAsync(cancellationToken).ConfigureAwait(false)).Health.Healthy)
+        else if (!(_settings.ZoneLocalDelivery
+                     ? await _attach.CheckTargetHealthAsync(plan, cancellationToken).ConfigureAwait(false)
+                     : (await _attach.Health.CheckAsync(cancellationToken).ConfigureAwait(false)).Health).Healthy)
         {
-            _log.Write(new Decision("wait-for-sensor", instanceId, SkipReasons.WaitingForSensor) { Level = "warn" });
-            return new InstanceOutcome(instanceId, InstanceOutcomeKind.Skipped, SkipReasons.WaitingForSensor, plan.ExistingSessionIds, [], []);
+            var reason = _settings.ZoneLocalDelivery ? NoHealthySensorInZone : SkipReasons.WaitingForSensor;
+            _log.Write(new Decision("wait-for-sensor", instanceId, reason) { Level = "warn" });
+            return new InstanceOutcome(instanceId, InstanceOutcomeKind.Skipped, reason, plan.ExistingSessionIds, [], []);
         }
 
         var created = await _attach.CreateSessionsAsync(plan, cancellationToken).ConfigureAwait(false);

@@ -86,7 +86,7 @@ public sealed class SensorHealth(
         }
 
         var targets = await loadBalancing.DescribeTargetHealthAsync(settings.RequireSensorTargetGroupArn(), cancellationToken).ConfigureAwait(false);
-        var healthy = targets.Count(t => string.Equals(t.State, "healthy", StringComparison.OrdinalIgnoreCase));
+        var healthy = SensorZones.Healthy(targets).Count;
         return new TargetHealth(healthy, healthy > 0);
     }
 }
